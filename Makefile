@@ -1,0 +1,37 @@
+# spikefold: `make demo` runs the main job end to end, `make test` the tests.
+# Both set up .venv first (Python 3.11); re-running setup is a no-op unless
+# requirements/ or pyproject.toml changed.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.spikefold-setup
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: setup test test-fast demo clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements/base.txt requirements/lava.txt requirements/constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (spikefold needs Python 3.11)"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -c requirements/constraints.txt -r requirements/base.txt
+	# lava-nc/lava-dl declare Python<3.11 and torch 2.3: install them alone,
+	# their real dependencies come from base.txt (see requirements/lava.txt).
+	$(PIP) install -q --no-deps --ignore-requires-python -r requirements/lava.txt
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -c "import torch; assert torch.__version__.split('+')[0] == '2.14.1', torch.__version__"
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+demo: setup
+	$(BIN)/python -m models.demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

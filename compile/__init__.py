@@ -1,0 +1,1 @@
+"""compile: lower a trained checkpoint to a NIR graph, folding attention, BatchNorm and pooling."""

@@ -1,0 +1,68 @@
+"""Make lava-nc 0.10.0 importable on Python 3.11.  Import this before any `lava`.
+
+lava-nc 0.10.0 (archived upstream, last release August 2024) declares
+Python < 3.11.  One thing breaks on 3.11: `lava/magma/compiler/var_model.py`
+gives three dataclasses (CoreEncoder, ChipEncoder, AxonEncoder) fields whose
+default is a `ByteEncoder()` *instance*.  Since Python 3.11 `dataclasses`
+rejects any default whose class is unhashable (a non-frozen dataclass with
+eq=True has `__hash__ = None`) with "mutable default ... use
+default_factory"; Python 3.10 only rejected list, dict and set.
+
+The workaround, without touching site-packages: import that one module while
+`dataclasses._get_field` lets dataclass-instance defaults through, exactly as
+Python 3.10 did (the default instance is shared by every object, as it was
+on 3.10; lava never mutates it).  The relaxation is scoped to that single
+import and undone afterwards, so no other dataclass anywhere is affected.
+Every other lava module was seen to import and run unchanged on 3.11
+(DESIGN.md section 5).
+
+Usage::
+
+    import deploy.lava_compat  # noqa: F401  (must precede lava imports)
+    from lava.proc.lif.process import LIF
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import sys
+
+BROKEN_MODULE = "lava.magma.compiler.var_model"
+
+
+@contextlib.contextmanager
+def _dataclass_instance_defaults_allowed():
+    """Within the block, a dataclass field may default to a dataclass instance."""
+    original = dataclasses._get_field
+
+    def get_field(cls, a_name, a_type, *args):
+        default = cls.__dict__.get(a_name, dataclasses.MISSING)
+        klass = type(default)
+        if dataclasses.is_dataclass(klass) and klass.__hash__ is None:
+            # The 3.11 check is `default.__class__.__hash__ is None`: lend the
+            # class a hash for the duration of this one field's processing.
+            klass.__hash__ = object.__hash__
+            try:
+                return original(cls, a_name, a_type, *args)
+            finally:
+                klass.__hash__ = None
+        return original(cls, a_name, a_type, *args)
+
+    dataclasses._get_field = get_field
+    try:
+        yield
+    finally:
+        dataclasses._get_field = original
+
+
+def ensure_lava_importable() -> None:
+    """Import lava's var_model under the 3.10 dataclass rule (idempotent)."""
+    if sys.version_info < (3, 11) or BROKEN_MODULE in sys.modules:
+        return
+    with _dataclass_instance_defaults_allowed():
+        importlib.import_module(BROKEN_MODULE)
+
+
+ensure_lava_importable()

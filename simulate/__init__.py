@@ -1,0 +1,1 @@
+"""simulate: fast batched bit-accurate simulator, operation counters, energy models, reports."""

@@ -1,0 +1,31 @@
+"""deploy.lava_compat: lava imports on 3.11 without loosening dataclasses elsewhere."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+
+def test_lava_fails_without_the_workaround_and_works_with_it():
+    # In a fresh interpreter, so that this process's imports don't hide it.
+    plain = subprocess.run([sys.executable, "-c", "import lava.magma.compiler.var_model"],
+                           capture_output=True, text=True)
+    if sys.version_info >= (3, 11):
+        assert plain.returncode != 0 and "mutable default" in plain.stderr
+    fixed = subprocess.run(
+        [sys.executable, "-c", "import deploy.lava_compat, lava.magma.compiler.var_model as m;"
+         "assert m.CoreEncoder().x is m.CoreEncoder().x"],  # shared default, as on 3.10
+        capture_output=True, text=True)
+    assert fixed.returncode == 0, fixed.stderr
+
+
+def test_dataclass_rule_is_restored_after_import():
+    import deploy.lava_compat  # noqa: F401
+    from lava.magma.compiler.var_model import ByteEncoder
+
+    assert ByteEncoder.__hash__ is None  # still unhashable, as lava defined it
+    with pytest.raises(ValueError, match="mutable default"):
+        @dataclasses.dataclass
+        class Holder:
+            x: ByteEncoder = ByteEncoder()
