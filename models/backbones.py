@@ -1,0 +1,99 @@
+"""The backbones of the paper's tables, plus a small net for 8x8 inputs.  build_model(cfg) picks one.
+
+Conventions (DESIGN.md section 2, from the MPBN/TET/FSTA code bases):
+  res19     stem conv3x3 -> 128; BasicBlocks [3, 3, 2] at 128/256/512; FC 512 -> classes
+  res20m    stem 3 x conv3x3 at 64; AvgPool 2; BasicBlocks [2, 2, 2, 2] at 64..512,
+            shortcut AvgPool + conv1x1 + BN when downsampling; FC 512 -> classes
+  vgg13     64,64,M,128,128,M,256,256,M,512,512,M,512,512,M with BN, M = AvgPool 2;
+            FC (512 * remaining pixels) -> classes
+  resnet18/34  ImageNet stem conv7x7/2 -> 64 then AvgPool 2 (the usual MaxPool 3x3/2
+            is replaced by an average pool so the stem stays foldable into the next
+            synaptic layer on a chip); BasicBlocks [2,2,2,2] / [3,4,6,3]
+  digitnet  conv3x3 -> 16, conv3x3 -> 32, AvgPool 2, conv3x3 -> 64, AvgPool 2,
+            FC 64*(s/4)^2 -> classes: trains on 8x8 digits on a CPU in a minute
+Every conv is followed by BN and the configured neuron; the classifier has no neuron.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from models.config import ModelConfig
+from models.layers import BasicBlock, Classifier, ConvBNSpike, SpikingNet, avg_pool
+
+
+def _stages(cfg: ModelConfig, c_in: int, widths, depths, strides, shortcut: str):
+    blocks = []
+    for width, depth, stride in zip(widths, depths, strides):
+        for i in range(depth):
+            blocks.append(BasicBlock(cfg, c_in, width, stride if i == 0 else 1, shortcut))
+            c_in = width
+    return blocks
+
+
+def res19(cfg: ModelConfig) -> SpikingNet:
+    body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 128),
+                         *_stages(cfg, 128, (128, 256, 512), (3, 3, 2), (1, 2, 2), "conv"))
+    return SpikingNet(cfg, body, Classifier(512, cfg.num_classes))
+
+
+def res20m(cfg: ModelConfig) -> SpikingNet:
+    body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 64), ConvBNSpike(cfg, 64, 64),
+                         ConvBNSpike(cfg, 64, 64), avg_pool(2),
+                         *_stages(cfg, 64, (64, 128, 256, 512), (2, 2, 2, 2), (1, 2, 2, 2),
+                                  "avgpool"))
+    return SpikingNet(cfg, body, Classifier(512, cfg.num_classes))
+
+
+VGG13 = (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+
+def vgg13(cfg: ModelConfig) -> SpikingNet:
+    layers, c_in, size = [], cfg.in_channels, cfg.input_size
+    for item in VGG13:
+        if item == "M":
+            layers.append(avg_pool(2))
+            size //= 2
+        else:
+            layers.append(ConvBNSpike(cfg, c_in, item))
+            c_in = item
+    if size < 1:
+        raise ValueError(f"vgg13 needs an input of at least 32 pixels (got {cfg.input_size})")
+    return SpikingNet(cfg, nn.Sequential(*layers),
+                      Classifier(512 * size * size, cfg.num_classes, global_pool=False))
+
+
+def _imagenet_resnet(cfg: ModelConfig, depths) -> SpikingNet:
+    body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 64, kernel=7, stride=2), avg_pool(2),
+                         *_stages(cfg, 64, (64, 128, 256, 512), depths, (1, 2, 2, 2), "conv"))
+    return SpikingNet(cfg, body, Classifier(512, cfg.num_classes))
+
+
+def resnet18(cfg: ModelConfig) -> SpikingNet:
+    return _imagenet_resnet(cfg, (2, 2, 2, 2))
+
+
+def resnet34(cfg: ModelConfig) -> SpikingNet:
+    return _imagenet_resnet(cfg, (3, 4, 6, 3))
+
+
+def digitnet(cfg: ModelConfig) -> SpikingNet:
+    if cfg.input_size % 4:
+        raise ValueError(f"digitnet needs an input size divisible by 4 (got {cfg.input_size})")
+    body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 16), ConvBNSpike(cfg, 16, 32),
+                         avg_pool(2), ConvBNSpike(cfg, 32, 64), avg_pool(2))
+    side = cfg.input_size // 4
+    return SpikingNet(cfg, body, Classifier(64 * side * side, cfg.num_classes, global_pool=False))
+
+
+ARCHS = {"digitnet": digitnet, "res19": res19, "res20m": res20m, "vgg13": vgg13,
+         "resnet18": resnet18, "resnet34": resnet34}
+
+
+def build_model(cfg: ModelConfig) -> SpikingNet:
+    """The network cfg describes, freshly initialised."""
+    try:
+        make = ARCHS[cfg.arch]
+    except KeyError:
+        raise ValueError(f"unknown arch {cfg.arch!r}; choose from {', '.join(ARCHS)}") from None
+    return make(cfg)

@@ -1,0 +1,44 @@
+"""ModelConfig: everything needed to rebuild a network, stored in every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class ModelConfig:
+    """A spiking network: backbone, neuron type and the neuron's hyper-parameters.
+
+    Defaults follow the STAA-SNN paper (v_th = 1, surrogate width a = 1,
+    GC ratio r = 4, SA reduction 16, alpha = 2) and the small digits setting.
+    """
+
+    arch: str = "digitnet"        # digitnet | res19 | res20m | vgg13 | resnet18 | resnet34
+    neuron: str = "staa"          # lif | staa
+    num_classes: int = 10
+    in_channels: int = 1
+    input_size: int = 8           # pixels, square input
+    timesteps: int = 4            # T
+    tau: float = 2.0              # LIF time constant in steps: M = 1 - 1/tau, N = 1/tau
+    v_th: float = 1.0
+    surrogate_width: float = 1.0  # a in eq. (5)
+    gc: bool = True               # STAA components (ignored for neuron=lif)
+    pe: bool = True
+    sa: bool = True
+    adaptive: bool = True         # learnable per-channel M, N
+    gc_ratio: int = 4
+    gc_pool: str = "sum"
+    sa_reduction: int = 16
+    sa_alpha: float = 2.0
+    tsrd_beta: float = 0.0        # TSRD probability (training only)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise KeyError(f"unknown ModelConfig keys: {', '.join(unknown)}")
+        return cls(**d)

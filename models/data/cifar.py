@@ -1,0 +1,77 @@
+"""CIFAR-10 / CIFAR-100 from a local directory in torchvision's format (never downloaded).
+
+Expected layout (what torchvision's CIFAR10/CIFAR100 unpack):
+    ROOT/cifar-10-batches-py/{data_batch_1..5, test_batch}   dict b"data" (N, 3072) uint8, b"labels"
+    ROOT/cifar-100-python/{train, test}                       dict b"data", b"fine_labels"
+The batches are pickles; they are read with an unpickler that only admits the
+numpy types these files contain, so a tampered file cannot run code.
+Training augmentation: random crop 32 with padding 4 and horizontal flip
+(the paper's cutout/auto-augment extras are left out).
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from models.data.errors import DatasetNotFound
+
+MEAN = {10: (0.4914, 0.4822, 0.4465), 100: (0.5071, 0.4865, 0.4409)}
+STD = {10: (0.2470, 0.2435, 0.2616), 100: (0.2673, 0.2564, 0.2762)}
+LAYOUT = {10: ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
+          100: ("cifar-100-python", ["train"], ["test"], b"fine_labels")}
+_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype"),
+            ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def read_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled batch -> images (N, 3, 32, 32) uint8, labels (N,) int64."""
+    try:
+        with open(path, "rb") as f:
+            d = _ArrayUnpickler(f, encoding="bytes").load()
+        data = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(d[label_key], dtype=np.int64)
+    except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as e:
+        raise DatasetNotFound(f"{path}: not a CIFAR batch in torchvision's format ({e})") from None
+    return data, labels
+
+
+class CIFAR(Dataset):
+    def __init__(self, root: str | Path, classes: int, train: bool):
+        folder, train_files, test_files, key = LAYOUT[classes]
+        base = Path(root) / folder
+        files = train_files if train else test_files
+        missing = [f for f in files if not (base / f).is_file()]
+        if missing:
+            raise DatasetNotFound(f"{base}: CIFAR-{classes} not found (need {', '.join(files)} "
+                                  f"in torchvision's format; nothing is downloaded)")
+        parts = [read_batch(base / f, key) for f in files]
+        self.images = np.concatenate([p[0] for p in parts])
+        self.labels = np.concatenate([p[1] for p in parts])
+        self.train = train
+        self.mean = torch.tensor(MEAN[classes]).view(3, 1, 1)
+        self.std = torch.tensor(STD[classes]).view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        x = torch.from_numpy(self.images[i]).float() / 255.0
+        if self.train:
+            x = torch.nn.functional.pad(x, (4, 4, 4, 4))
+            dy, dx = torch.randint(0, 9, (2,)).tolist()
+            x = x[:, dy:dy + 32, dx:dx + 32]
+            if torch.rand(()) < 0.5:
+                x = x.flip(-1)
+        return (x - self.mean) / self.std, int(self.labels[i])

@@ -1,0 +1,74 @@
+"""One place that names every dataset, its input shape and class count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from models.data.errors import DatasetNotFound
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    classes: int
+    channels: int
+    size: int          # default input side in pixels
+    events: bool       # True: samples are (T, C, H, W) event frames
+    build: Callable    # (root, train, timesteps, size) -> Dataset
+
+
+def _digits(root, train, timesteps, size):
+    from models.data.digits import digits
+    return digits(train)
+
+
+def _digits_dvs(root, train, timesteps, size):
+    from models.data.digits_dvs import digits_dvs
+    return digits_dvs(train, timesteps)
+
+
+def _cifar(classes):
+    def build(root, train, timesteps, size):
+        from models.data.cifar import CIFAR
+        return CIFAR(root, classes, train)
+    return build
+
+
+def _cifar10_dvs(root, train, timesteps, size):
+    from models.data.neuromorphic import CIFAR10DVS
+    return CIFAR10DVS(root, train, timesteps, size)
+
+
+def _dvs_gesture(root, train, timesteps, size):
+    from models.data.neuromorphic import DVSGesture
+    return DVSGesture(root, train, timesteps, size)
+
+
+def _imagenet(root, train, timesteps, size):
+    from models.data.imagenet import imagenet
+    return imagenet(root, train, size)
+
+
+DATASETS = {
+    "digits": DatasetInfo(10, 1, 8, False, _digits),
+    "digits-dvs": DatasetInfo(10, 2, 8, True, _digits_dvs),
+    "cifar10": DatasetInfo(10, 3, 32, False, _cifar(10)),
+    "cifar100": DatasetInfo(100, 3, 32, False, _cifar(100)),
+    "cifar10-dvs": DatasetInfo(10, 2, 48, True, _cifar10_dvs),
+    "dvs-gesture": DatasetInfo(11, 2, 64, True, _dvs_gesture),
+    "imagenet": DatasetInfo(1000, 3, 224, False, _imagenet),
+}
+
+
+def load_dataset(name: str, root: str | Path | None, train: bool, timesteps: int,
+                 size: int | None = None):
+    """The train or test split of dataset `name`, read from `root` where it needs files."""
+    try:
+        info = DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
+    needs_files = name not in ("digits", "digits-dvs")
+    if needs_files and root is None:
+        raise DatasetNotFound(f"{name}: needs --data-root, a local directory holding its files")
+    return info.build(root, train, timesteps, size or info.size)

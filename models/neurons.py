@@ -1,0 +1,24 @@
+"""make_neuron: the neuron module a backbone puts after each conv/linear + BN."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from models.config import ModelConfig
+from models.lif import LIF
+from models.staa_lif import STAALIF
+
+NEURONS = ("lif", "staa")
+
+
+def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
+    """A neuron for `channels` feature channels, of the kind cfg.neuron names."""
+    if cfg.neuron == "lif":
+        return LIF(cfg.tau, cfg.v_th, cfg.surrogate_width)
+    if cfg.neuron == "staa":
+        return STAALIF(channels, cfg.timesteps, cfg.tau, cfg.v_th, cfg.surrogate_width,
+                       gc=cfg.gc, pe=cfg.pe, sa=cfg.sa, adaptive=cfg.adaptive,
+                       gc_ratio=cfg.gc_ratio, gc_pool=cfg.gc_pool,
+                       sa_reduction=cfg.sa_reduction, sa_alpha=cfg.sa_alpha,
+                       tsrd_beta=cfg.tsrd_beta)
+    raise ValueError(f"unknown neuron {cfg.neuron!r}; choose from {', '.join(NEURONS)}")

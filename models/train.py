@@ -1,0 +1,203 @@
+"""Train a spiking network and write ckpt.pt.
+
+    python models/train.py --dataset digits --arch digitnet --neuron staa --timesteps 4 --epochs 30 -o ckpt.pt
+    torchrun --nproc_per_node 2 models/train.py ...      (DistributedDataParallel: NCCL on GPUs, gloo on CPU)
+
+The paper's recipe where it applies: SGD, momentum 0.9, cosine annealing,
+cross-entropy on the logits averaged over T (or TET's per-timestep loss with
+--loss tet).  CUDA is used when present.  --resume continues a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from models.backbones import build_model
+from models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
+from models.cli import add_dataclass_args, fail, pick
+from models.config import ModelConfig
+from models.data import DATASETS, DatasetNotFound, load_dataset
+from models.version import __version__
+
+
+@dataclass
+class TrainConfig:
+    """How a network is trained (the data it sees, the optimiser, the schedule)."""
+
+    dataset: str = "digits"
+    data_root: str | None = None
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t)
+    tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
+    seed: int = 0
+    workers: int = 0
+    device: str = "auto"          # auto | cpu | cuda
+    threads: int = 0              # torch intra-op threads on CPU (0: torch's default)
+
+
+def loss_fn(cfg: TrainConfig, logits_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """logits_t: (T, B, K).  CE on the mean over T, or the TET loss."""
+    if cfg.loss == "ce":
+        return nn.functional.cross_entropy(logits_t.mean(0), y, label_smoothing=cfg.label_smoothing)
+    if cfg.loss == "tet":
+        ce = torch.stack([nn.functional.cross_entropy(o, y, label_smoothing=cfg.label_smoothing)
+                          for o in logits_t]).mean()
+        return (1 - cfg.tet_lambda) * ce + cfg.tet_lambda * ((logits_t - 1.0) ** 2).mean()
+    raise ValueError(f"unknown loss {cfg.loss!r} (ce or tet)")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, device) -> float:
+    """Top-1 accuracy (%) of the T-averaged logits."""
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        pred = model(x.to(device)).mean(0).argmax(1)
+        correct += (pred.cpu() == y).sum().item()
+        total += len(y)
+    return 100.0 * correct / max(total, 1)
+
+
+def _setup_distributed(device_kind: str):
+    """(rank, world, device) from torchrun's environment; world = 1 without it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = torch.cuda.is_available() and device_kind != "cpu"
+    if world > 1:
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+        rank, local = dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    else:
+        rank, local = 0, 0
+    if use_cuda:
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
+          quiet: bool = False) -> dict:
+    """Train and write the checkpoint to `out`; returns its metrics."""
+    rank, world, device = _setup_distributed(tcfg.device)
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    torch.manual_seed(tcfg.seed)
+    train_set = load_dataset(tcfg.dataset, tcfg.data_root, True, mcfg.timesteps, mcfg.input_size)
+    test_set = load_dataset(tcfg.dataset, tcfg.data_root, False, mcfg.timesteps, mcfg.input_size)
+    sampler = DistributedSampler(train_set, world, rank, seed=tcfg.seed) if world > 1 else None
+    gen = torch.Generator().manual_seed(tcfg.seed)
+    train_loader = DataLoader(train_set, tcfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                              num_workers=tcfg.workers, generator=gen, drop_last=False)
+    test_loader = DataLoader(test_set, 256, num_workers=tcfg.workers)
+
+    model = build_model(mcfg).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum,
+                                weight_decay=tcfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=tcfg.epochs)
+    start, history = 0, []
+    if resume:
+        ckpt = load_checkpoint(resume)
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        start, history = ckpt["epoch"], list(ckpt["metrics"].get("history", []))
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    show = rank == 0 and not quiet
+    metrics: dict = {}
+    for epoch in range(start, tcfg.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        net.train()
+        seen = correct = 0
+        loss_sum = 0.0
+        t0 = time.time()
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not show,
+                   leave=False, dynamic_ncols=True)
+        for x, y in bar:
+            x, y = x.to(device), y.to(device)
+            logits_t = net(x)
+            loss = loss_fn(tcfg, logits_t, y)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            seen += len(y)
+            loss_sum += loss.item() * len(y)
+            correct += (logits_t.detach().mean(0).argmax(1) == y).sum().item()
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        scheduler.step()
+        if rank != 0:
+            continue
+        test_acc = evaluate(model, test_loader, device)
+        metrics = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                   "train_acc": 100.0 * correct / seen, "test_acc": test_acc,
+                   "epoch_seconds": time.time() - t0}
+        history.append(metrics)
+        if show:
+            print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  loss {metrics['train_loss']:.4f}  "
+                  f"train {metrics['train_acc']:.2f}%  test {test_acc:.2f}%  "
+                  f"({metrics['epoch_seconds']:.1f}s)", flush=True)
+        save_checkpoint({
+            "format": FORMAT, "version": __version__, "model_config": mcfg.to_dict(),
+            "train_config": asdict(tcfg), "state_dict": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "epoch": epoch + 1, "metrics": {**metrics, "history": history},
+            "world_size": world,
+        }, out)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return metrics
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataclass_args(p, TrainConfig)
+    add_dataclass_args(p, ModelConfig, defaults={"num_classes": None, "in_channels": None,
+                                                 "input_size": None})
+    p.add_argument("-o", "--out", default="ckpt.pt", help="checkpoint to write")
+    p.add_argument("--resume", default=None, help="checkpoint to continue from")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.dataset not in DATASETS:
+        fail(f"unknown dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
+    info = DATASETS[args.dataset]
+    tcfg = pick(TrainConfig, args)
+    mcfg = pick(ModelConfig, args,
+                num_classes=args.num_classes or info.classes,
+                in_channels=args.in_channels or info.channels,
+                input_size=args.input_size or info.size)
+    try:
+        metrics = train(mcfg, tcfg, args.out, args.resume, args.quiet)
+    except (DatasetNotFound, CheckpointError, ValueError) as e:
+        fail(str(e).splitlines()[0])
+    if metrics:
+        print(f"wrote {args.out}: test accuracy {metrics['test_acc']:.2f}% after "
+              f"{metrics['epoch']} epochs ({mcfg.arch}, {mcfg.neuron}, T={mcfg.timesteps})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
