@@ -91,8 +91,8 @@ def _setup_distributed(device_kind: str):
 
 
 def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
-          quiet: bool = False) -> dict:
-    """Train and write the checkpoint to `out`; returns its metrics."""
+          quiet: bool = False) -> tuple[nn.Module, dict]:
+    """Train and write the checkpoint to `out` (rank 0); returns (model, last metrics)."""
     rank, world, device = _setup_distributed(tcfg.device)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
@@ -143,6 +143,11 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
             correct += (logits_t.detach().mean(0).argmax(1) == y).sum().item()
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
         scheduler.step()
+        if world > 1:
+            # DDP keeps parameters in step but BN running statistics are updated
+            # locally after its start-of-forward broadcast: make every rank hold rank 0's.
+            for buf in model.buffers():
+                dist.broadcast(buf, 0)
         if rank != 0:
             continue
         test_acc = evaluate(model, test_loader, device)
@@ -164,7 +169,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return metrics
+    return model, metrics
 
 
 def parse_args(argv=None):
@@ -190,7 +195,7 @@ def main(argv=None) -> int:
                 in_channels=args.in_channels or info.channels,
                 input_size=args.input_size or info.size)
     try:
-        metrics = train(mcfg, tcfg, args.out, args.resume, args.quiet)
+        _, metrics = train(mcfg, tcfg, args.out, args.resume, args.quiet)
     except (DatasetNotFound, CheckpointError, ValueError) as e:
         fail(str(e).splitlines()[0])
     if metrics:

@@ -25,7 +25,8 @@ STD = {10: (0.2470, 0.2435, 0.2616), 100: (0.2673, 0.2564, 0.2762)}
 LAYOUT = {10: ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
           100: ("cifar-100-python", ["train"], ["test"], b"fine_labels")}
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype"),
-            ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+            ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode"),
+            ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
 
 
 class _ArrayUnpickler(pickle.Unpickler):

@@ -83,14 +83,15 @@ class CIFAR10DVS(EventFrames):
 class DVSGesture(EventFrames):
     def __init__(self, root: str | Path, train: bool, timesteps: int, size: int = 64):
         base = Path(root) / "DVSGesture" / ("ibmGestureTrain" if train else "ibmGestureTest")
-        files = sorted(base.glob("user*_*/*.npy"))
+        files = list(base.glob("user*_*/*.npy"))
         if not files:
             raise DatasetNotFound(f"{base}: DVS128 Gesture not found (need user<NN>_<lighting>/<label>.npy, "
                                   f"tonic's layout; nothing is downloaded)")
         try:
-            labels = [int(f.stem) for f in files]
+            files.sort(key=lambda f: (f.parent.name, int(f.stem)))  # label order, not 0, 1, 10, 2
         except ValueError:
             raise DatasetNotFound(f"{base}: DVS128 Gesture file names must be <label>.npy") from None
+        labels = [int(f.stem) for f in files]
         super().__init__(files, labels, timesteps, size)
 
     def read(self, path: Path):

@@ -1,0 +1,107 @@
+"""STAA-LIF: reduces exactly to LIF when neutralised; TSRD only in training."""
+
+import math
+
+import pytest
+import torch
+
+from models.attention import GlobalContext, StepAttention
+from models.lif import LIF
+from models.staa_lif import STAALIF
+
+
+def neutralise(neuron: STAALIF) -> STAALIF:
+    """Pos = 0, GC context vectors 0, SA gate 1, M and N at their LIF values."""
+    with torch.no_grad():
+        neuron.pos.zero_()
+        for gc in (neuron.gc_in, neuron.gc_mem):
+            gc.value.weight.zero_()
+            gc.value.bias.zero_()
+        neuron.sa.fc2.weight.zero_()
+        neuron.sa.fc2.bias.fill_(math.inf)  # sigmoid(+inf) == 1 exactly
+        neuron.m.fill_(1 - 1 / neuron.tau)
+        neuron.n.fill_(1 / neuron.tau)
+    return neuron
+
+
+def randomise(neuron: STAALIF) -> STAALIF:
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in neuron.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return neuron
+
+
+@pytest.mark.parametrize("shape", [(5, 3, 8, 6, 6), (5, 3, 8)])
+def test_neutralised_staa_lif_equals_lif_exactly(shape):
+    torch.manual_seed(0)
+    x = torch.randn(*shape) * 1.5
+    staa = neutralise(randomise(STAALIF(8, timesteps=5, tau=2.0)))
+    expected = LIF(tau=2.0)(x)
+    assert expected.sum() > 0  # the comparison is not between two silent outputs
+    assert torch.equal(staa(x), expected)
+
+
+def test_each_component_changes_the_output_once_active():
+    torch.manual_seed(0)
+    x = torch.randn(4, 2, 8, 5, 5) * 1.5
+    base = neutralise(randomise(STAALIF(8, timesteps=4)))
+    ref = base(x)
+    with torch.no_grad():
+        base.pos.add_(0.5)
+    assert not torch.equal(base(x), ref)
+
+
+def test_gc_context_is_a_per_channel_vector_and_starts_at_zero():
+    gc = GlobalContext(16, r=4)
+    x = torch.rand(3, 16, 5, 5)
+    assert gc.context(x).shape == (3, 16, 1, 1)
+    assert torch.equal(gc(x), x)  # value conv zero-initialised, as in GCNet
+    assert gc.query.out_channels == 4
+
+
+def test_step_attention_gate_is_global_average_based():
+    sa = StepAttention(32, reduction=16, alpha=2.0)
+    u = torch.rand(2, 32, 4, 4)
+    shuffled = u.flatten(2)[..., torch.randperm(16)].view_as(u)
+    assert torch.allclose(sa.gate(u), sa.gate(shuffled))  # depends only on the spatial mean
+    assert sa.fc1.out_channels == 2
+
+
+def test_tsrd_is_inactive_in_eval_mode():
+    torch.manual_seed(0)
+    x = torch.randn(6, 4, 8, 3, 3) * 2
+    with_tsrd = randomise(STAALIF(8, timesteps=6, tsrd_beta=1.0))
+    without = STAALIF(8, timesteps=6, tsrd_beta=0.0)
+    without.load_state_dict(with_tsrd.state_dict())
+    with_tsrd.eval(), without.eval()
+    assert torch.equal(with_tsrd(x), without(x))
+    assert torch.equal(with_tsrd(x), with_tsrd(x))
+
+
+def test_tsrd_in_training_replaces_aggregation_by_addition_after_step_0():
+    torch.manual_seed(0)
+    x = torch.randn(4, 2, 8, 3, 3) * 2
+    net = randomise(STAALIF(8, timesteps=4, tsrd_beta=1.0)).train()
+    assert net.tsrd_mask(4, x.device) == [False, True, True, True]
+    # By hand: step 0 aggregates with GC and SA, steps 1.. add N*X + M*H (PE kept).
+    m, n = net.m.view(1, -1, 1, 1), net.n.view(1, -1, 1, 1)
+    xp = x + net.pos.view(4, 1, 8, 1, 1)
+    h = torch.zeros_like(x[0])
+    expected = []
+    for t in range(4):
+        if t == 0:
+            v = net.sa(n * net.gc_in(xp[0]) + m * net.gc_mem(h))
+        else:
+            v = n * xp[t] + m * h
+        s = (v >= 1.0).float()
+        h = v * (1 - s)
+        expected.append(s)
+    expected = torch.stack(expected)
+    assert expected[1:].sum() > 0
+    assert torch.equal(net(x), expected)
+
+
+def test_rejects_more_steps_than_positions():
+    with pytest.raises(ValueError, match="T=2"):
+        STAALIF(4, timesteps=2)(torch.zeros(3, 1, 4))

@@ -1,0 +1,117 @@
+"""models/train.py: checkpoints, resume, bad input, and DistributedDataParallel on 2 CPU ranks."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from models.config import ModelConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = [sys.executable, str(ROOT / "models" / "train.py")]
+
+
+def run(args, **kw):
+    return subprocess.run(TRAIN + args, capture_output=True, text=True, **kw)
+
+
+def test_train_writes_a_weights_only_checkpoint_and_resumes(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    r = run(["--neuron", "lif", "--epochs", "2", "--batch-size", "64", "--timesteps", "2",
+             "-o", str(ckpt), "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert "test accuracy" in r.stdout
+    c = torch.load(ckpt, weights_only=True)  # loads without running any code
+    assert c["format"] == "spikefold-checkpoint" and c["epoch"] == 2
+    assert ModelConfig.from_dict(c["model_config"]).timesteps == 2
+    assert c["train_config"]["epochs"] == 2 and len(c["metrics"]["history"]) == 2
+
+    r = run(["--neuron", "lif", "--epochs", "3", "--batch-size", "64", "--timesteps", "2",
+             "-o", str(ckpt), "--resume", str(ckpt), "--quiet"])
+    assert r.returncode == 0, r.stderr
+    c3 = load_checkpoint(ckpt)
+    assert c3["epoch"] == 3 and len(c3["metrics"]["history"]) == 3
+    assert c3["metrics"]["history"][:2] == c["metrics"]["history"]
+    assert c3["metrics"]["test_acc"] > 50  # three epochs of digits: far above chance (10 %)
+    model, _ = model_from_checkpoint(ckpt)
+    assert not model.training
+
+
+def test_missing_dataset_is_a_one_line_error_and_no_file(tmp_path):
+    out = tmp_path / "ckpt.pt"
+    r = run(["--dataset", "cifar10", "--data-root", str(tmp_path / "nope"), "--arch", "res20m",
+             "-o", str(out)])
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "cifar-10-batches-py" in r.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_unknown_dataset_and_arch_are_rejected(tmp_path):
+    assert run(["--dataset", "mnist", "-o", str(tmp_path / "a.pt")]).returncode == 2
+    r = run(["--arch", "resnet99", "-o", str(tmp_path / "a.pt")])
+    assert r.returncode == 2 and "unknown arch 'resnet99'" in r.stderr
+
+
+@pytest.mark.parametrize("content,problem", [
+    (b"not a checkpoint", "not a spikefold checkpoint"),
+    (None, "no 'spikefold-checkpoint' marker"),
+])
+def test_damaged_checkpoints_are_refused(tmp_path, content, problem):
+    path = tmp_path / "bad.pt"
+    if content is None:
+        torch.save({"state_dict": {}}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=problem):
+        load_checkpoint(path)
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "spikefold-checkpoint", "x": Evil()}, path)
+    with pytest.raises(CheckpointError, match="not a spikefold checkpoint"):
+        load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import os, sys, torch
+    from models.config import ModelConfig
+    from models.train import TrainConfig, train
+    out = sys.argv[1]
+    mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
+    tcfg = TrainConfig(epochs=1, batch_size=128, threads=1, seed=3)
+    model, metrics = train(mcfg, tcfg, os.path.join(out, "ckpt.pt"), quiet=True)
+    torch.save(model.state_dict(), os.path.join(out, f"rank{os.environ['RANK']}.pt"))
+""")
+
+
+def test_ddp_two_cpu_ranks_hold_identical_weights(tmp_path):
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                        "--master_port", "29517", str(script), str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    ckpt = load_checkpoint(tmp_path / "ckpt.pt")  # written by rank 0 only
+    assert ckpt["world_size"] == 2
+    torch.manual_seed(3)
+    from models.backbones import build_model
+    init = build_model(ModelConfig(arch="digitnet", neuron="staa", timesteps=2)).state_dict()
+    changed = 0
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+        assert torch.equal(w0[k], ckpt["state_dict"][k]), k
+        changed += not torch.equal(w0[k], init[k])
+    assert changed > len(w0) // 2  # the ranks trained, and stayed in step
