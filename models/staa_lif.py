@@ -51,11 +51,11 @@ class STAALIF(nn.Module):
             self.register_buffer("m", m0)
             self.register_buffer("n", n0)
 
-    def tsrd_mask(self, timesteps: int, device) -> list[bool]:
+    def tsrd_mask(self, timesteps: int) -> list[bool]:
         """Which timesteps drop the aggregator this forward pass (never in eval)."""
         if not (self.training and self.tsrd_beta > 0):
             return [False] * timesteps
-        drop = torch.rand(timesteps, device="cpu") < self.tsrd_beta
+        drop = torch.rand(timesteps) < self.tsrd_beta
         drop[0] = False
         return drop.tolist()
 
@@ -68,7 +68,7 @@ class STAALIF(nn.Module):
         # GC1 needs no state: run it on all timesteps at once.
         gx = self.gc_in(x.flatten(0, 1)).view_as(x) if self.gc_in is not None else x
         m, n = per_channel(self.m, x[0]), per_channel(self.n, x[0])
-        drop = self.tsrd_mask(steps, x.device)
+        drop = self.tsrd_mask(steps)
         h = torch.zeros_like(x[0])
         out = []
         for t in range(steps):

@@ -42,14 +42,20 @@ def test_neutralised_staa_lif_equals_lif_exactly(shape):
     assert torch.equal(staa(x), expected)
 
 
-def test_each_component_changes_the_output_once_active():
+@pytest.mark.parametrize("component", ["pos", "gc_in", "gc_mem", "sa", "m", "n"])
+def test_each_component_changes_the_output_once_active(component):
     torch.manual_seed(0)
     x = torch.randn(4, 2, 8, 5, 5) * 1.5
-    base = neutralise(randomise(STAALIF(8, timesteps=4)))
-    ref = base(x)
+    net = neutralise(randomise(STAALIF(8, timesteps=4)))
+    ref = net(x)
     with torch.no_grad():
-        base.pos.add_(0.5)
-    assert not torch.equal(base(x), ref)
+        if component in ("gc_in", "gc_mem"):
+            getattr(net, component).value.bias.fill_(0.7)
+        elif component == "sa":
+            net.sa.fc2.bias.fill_(-1.0)  # gate sigmoid(-1) ~ 0.27 instead of 1
+        else:
+            getattr(net, component).add_(0.4)
+    assert not torch.equal(net(x), ref)
 
 
 def test_gc_context_is_a_per_channel_vector_and_starts_at_zero():
@@ -83,7 +89,7 @@ def test_tsrd_in_training_replaces_aggregation_by_addition_after_step_0():
     torch.manual_seed(0)
     x = torch.randn(4, 2, 8, 3, 3) * 2
     net = randomise(STAALIF(8, timesteps=4, tsrd_beta=1.0)).train()
-    assert net.tsrd_mask(4, x.device) == [False, True, True, True]
+    assert net.tsrd_mask(4) == [False, True, True, True]
     # By hand: step 0 aggregates with GC and SA, steps 1.. add N*X + M*H (PE kept).
     m, n = net.m.view(1, -1, 1, 1), net.n.view(1, -1, 1, 1)
     xp = x + net.pos.view(4, 1, 8, 1, 1)
