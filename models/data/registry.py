@@ -16,6 +16,7 @@ class DatasetInfo:
     size: int          # default input side in pixels
     events: bool       # True: samples are (T, C, H, W) event frames
     build: Callable    # (root, train, timesteps, size) -> Dataset
+    bundled: bool = False  # True: made locally, needs no --data-root
 
 
 def _digits(root, train, timesteps, size):
@@ -51,8 +52,8 @@ def _imagenet(root, train, timesteps, size):
 
 
 DATASETS = {
-    "digits": DatasetInfo(10, 1, 8, False, _digits),
-    "digits-dvs": DatasetInfo(10, 2, 8, True, _digits_dvs),
+    "digits": DatasetInfo(10, 1, 8, False, _digits, bundled=True),
+    "digits-dvs": DatasetInfo(10, 2, 8, True, _digits_dvs, bundled=True),
     "cifar10": DatasetInfo(10, 3, 32, False, _cifar(10)),
     "cifar100": DatasetInfo(100, 3, 32, False, _cifar(100)),
     "cifar10-dvs": DatasetInfo(10, 2, 48, True, _cifar10_dvs),
@@ -68,7 +69,6 @@ def load_dataset(name: str, root: str | Path | None, train: bool, timesteps: int
         info = DATASETS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
-    needs_files = name not in ("digits", "digits-dvs")
-    if needs_files and root is None:
+    if not info.bundled and root is None:
         raise DatasetNotFound(f"{name}: needs --data-root, a local directory holding its files")
     return info.build(root, train, timesteps, size or info.size)
