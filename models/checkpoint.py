@@ -15,11 +15,11 @@ torch.load(..., weights_only=True) (so a malicious pickle cannot run code):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from models.atomic import atomic_write
 from models.backbones import build_model
 from models.config import ModelConfig
 
@@ -33,14 +33,7 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(ckpt: dict, path: str | Path) -> None:
     """Write atomically: a crash never leaves a partial file at `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -89,6 +89,15 @@ class Classifier(nn.Module):
         return self.fc(x)
 
 
+def encode_input(x: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """Direct encoding: (B, C, H, W) repeated to (T, B, C, H, W); event frames (B, T, C, H, W) -> (T, B, ...)."""
+    if x.dim() == 4:
+        return x.unsqueeze(0).expand(timesteps, *x.shape)
+    if x.dim() == 5:
+        return x.transpose(0, 1)
+    raise ValueError(f"expected (B, C, H, W) or (B, T, C, H, W) input, got {tuple(x.shape)}")
+
+
 class SpikingNet(nn.Module):
     """Input encoding + body + per-timestep logits.
 
@@ -103,11 +112,7 @@ class SpikingNet(nn.Module):
         self.body, self.head = body, head
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            return x.unsqueeze(0).expand(self.cfg.timesteps, *x.shape)
-        if x.dim() == 5:
-            return x.transpose(0, 1)
-        raise ValueError(f"expected (B, C, H, W) or (B, T, C, H, W) input, got {tuple(x.shape)}")
+        return encode_input(x, self.cfg.timesteps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.encode(x)))

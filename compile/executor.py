@@ -1,0 +1,108 @@
+"""Run a `compile.graph.Graph` in float PyTorch: the folded network as a trainable module.
+
+`GraphNet(graph)` evaluates the nodes in topological order over whole
+sequences: stateless nodes see (T*B, ...) at once, neurons step through T with
+the one float LIF step of `models.lif`.  Synaptic weights and biases are
+parameters (the fold-aware fine-tune trains them); leaks, gains and thresholds
+are buffers.  `to_graph()` returns the graph with the current weights.
+
+Input: (B, C, H, W) images (repeated over T) or (B, T, C, H, W) frames.
+Output: logits per timestep, (T, B, K), like `models.layers.SpikingNet`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from compile.graph import Graph, update
+from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, Input, LIF, Linear,
+                           Output, StaaLIF)
+from models.layers import encode_input
+from models.lif import leaky_step, per_channel
+
+
+def _t(a) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float32)
+
+
+class GraphNet(nn.Module):
+    def __init__(self, graph: Graph, timesteps: int | None = None):
+        super().__init__()
+        for name in graph.of_type(StaaLIF):
+            raise ValueError(f"node {name}: STAA attention is not folded "
+                             f"(compile with --fold calibrated)")
+        self.graph = graph
+        self.timesteps = int(timesteps or graph.meta["timesteps"])
+        self.weights = nn.ParameterDict()
+        self.biases = nn.ParameterDict()
+        for name in graph.of_type(Conv2d, Linear):
+            node = graph.nodes[name]
+            self.weights[name] = nn.Parameter(_t(node.weight))
+            self.biases[name] = nn.Parameter(_t(node.bias))
+        self._preds = {n: graph.preds(n) for n in graph.nodes}
+        self.record: dict | None = None
+
+    def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor:
+        """Logits (T, B, K); with record=True, self.record[name] = (spikes, v) per LIF node,
+        each (T, B, *shape), v before reset."""
+        seq = encode_input(x, self.timesteps)
+        T, B = seq.shape[:2]
+        flat = {}
+        self.record = {} if record else None
+        out = None
+        for name, node in self.graph.nodes.items():
+            ins = [flat[p] for p in self._preds[name]]
+            if isinstance(node, Input):
+                y = seq.reshape(T * B, *seq.shape[2:])
+            else:
+                y = ins[0] if len(ins) == 1 else torch.stack(ins).sum(0)
+                y = self._apply(name, node, y, T, B)
+            flat[name] = y
+            if isinstance(node, Output):
+                out = y.view(T, B, *y.shape[1:])
+        return out
+
+    def _apply(self, name, node, x, T, B):
+        if isinstance(node, Conv2d):
+            return F.conv2d(x, self.weights[name], self.biases[name], node.stride, node.padding)
+        if isinstance(node, Linear):
+            return F.linear(x, self.weights[name], self.biases[name])
+        if isinstance(node, BatchNorm):
+            return F.batch_norm(x, _t(node.mean), _t(node.var), _t(node.gamma), _t(node.beta),
+                                False, 0.0, node.eps)
+        if isinstance(node, AvgPool2d):
+            return F.avg_pool2d(x, node.kernel)
+        if isinstance(node, Flatten):
+            return x.flatten(1)
+        if isinstance(node, Output):
+            return x
+        if isinstance(node, LIF):
+            return self._lif(name, node, x.view(T, B, *x.shape[1:])).flatten(0, 1)
+        raise TypeError(f"node {name}: GraphNet cannot run {type(node).__name__}")
+
+    def _lif(self, name, node: LIF, x: torch.Tensor) -> torch.Tensor:
+        m = per_channel(_t(node.leak).to(x.device), x[0])
+        n = per_channel(_t(node.gain).to(x.device), x[0])
+        h = torch.zeros_like(x[0])
+        spikes, vs = [], []
+        for t in range(x.shape[0]):
+            if self.record is not None:  # v before reset, for near-threshold diagnostics
+                vs.append((m * h + n * x[t]).detach())
+            h, s = leaky_step(h, x[t], m, n, node.v_th)
+            spikes.append(s)
+        out = torch.stack(spikes)
+        if self.record is not None:
+            self.record[name] = (out.detach(), torch.stack(vs))
+        return out
+
+    def to_graph(self) -> Graph:
+        """The graph with this module's current weights and biases (float64 copies)."""
+        changed = {}
+        for name in self.weights:
+            node = self.graph.nodes[name]
+            changed[name] = update(node,
+                                   weight=self.weights[name].detach().double().cpu().numpy().copy(),
+                                   bias=self.biases[name].detach().double().cpu().numpy().copy())
+        return self.graph.evolve(changed)

@@ -1,0 +1,73 @@
+"""An immutable dataflow graph of `compile.nodes`: what every pass takes and returns.
+
+Nodes are kept in topological order (the order they were added); edges are
+(source, target) name pairs and several edges into one node are summed.
+A pass never mutates a graph: it builds a new one with `Graph.evolve` /
+`Graph.rebuild`, so the input graph stays valid for comparisons.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: MappingProxyType          # name -> node, in topological order
+    edges: tuple                     # ((source, target), ...)
+    meta: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    @staticmethod
+    def build(nodes: dict, edges, meta: dict | None = None) -> "Graph":
+        edges = tuple((a, b) for a, b in edges)
+        names = list(nodes)
+        order = {n: i for i, n in enumerate(names)}
+        for a, b in edges:
+            if a not in order or b not in order:
+                raise ValueError(f"edge ({a}, {b}) names a node that is not in the graph")
+            if order[a] >= order[b]:
+                raise ValueError(f"edge ({a}, {b}) goes backwards: nodes must be topologically ordered")
+        return Graph(MappingProxyType(dict(nodes)), edges, MappingProxyType(dict(meta or {})))
+
+    def preds(self, name: str) -> list[str]:
+        return [a for a, b in self.edges if b == name]
+
+    def succs(self, name: str) -> list[str]:
+        return [b for a, b in self.edges if a == name]
+
+    def of_type(self, *kinds) -> list[str]:
+        return [n for n, node in self.nodes.items() if isinstance(node, kinds)]
+
+    def evolve(self, changed: dict | None = None, meta: dict | None = None) -> "Graph":
+        """A copy with some nodes replaced (same names, same edges) and metadata updated."""
+        nodes = {n: (changed or {}).get(n, node) for n, node in self.nodes.items()}
+        return Graph.build(nodes, self.edges, {**self.meta, **(meta or {})})
+
+    def with_meta(self, **meta) -> "Graph":
+        return self.evolve(meta=meta)
+
+    def splice(self, removed: str, changed: dict | None = None) -> "Graph":
+        """A copy without node `removed` (which must have one predecessor): its
+        successors are fed by that predecessor instead.  `changed` replaces nodes."""
+        (pred,) = self.preds(removed)
+        edges = [(pred if a == removed else a, b) for a, b in self.edges if b != removed]
+        nodes = {n: (changed or {}).get(n, node) for n, node in self.nodes.items() if n != removed}
+        return Graph.build(nodes, edges, dict(self.meta))
+
+
+def update(node, **changes):
+    """A copy of a frozen node dataclass with some fields changed."""
+    return replace(node, **changes)
+
+
+def unique_name(graph_nodes, base: str) -> str:
+    name, i = base, 1
+    while name in graph_nodes:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
+def with_notes(graph: "Graph", changed: dict, notes: list[dict]) -> "Graph":
+    """graph.evolve(changed), appending `notes` to the fold log in meta["folds"]."""
+    return graph.evolve(changed, {"folds": tuple(graph.meta.get("folds", ())) + tuple(notes)})

@@ -1,0 +1,77 @@
+"""What folding costs: accuracy of two networks on the same data, and per-layer spike agreement.
+
+`record_spikes(model, x)` collects the spikes (T, B, ...) of every neuron module
+of a spikefold network by module path; `GraphNet(..., record=True)` does the
+same for a graph by node name, and node.source links the two.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from compile.executor import GraphNet
+from compile.nodes import LIF
+from models.lif import LIF as TorchLIF
+from models.staa_lif import STAALIF
+
+
+def record_spikes(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """(logits (T, B, K), {module path: spikes (T, B, ...)}) of one forward pass."""
+    spikes, hooks = {}, []
+    for path, mod in model.named_modules():
+        if isinstance(mod, (TorchLIF, STAALIF)):
+            hooks.append(mod.register_forward_hook(
+                lambda m, i, o, path=path: spikes.__setitem__(path, o.detach())))
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return logits, spikes
+
+
+def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
+            near: float = 1e-5) -> dict:
+    """Accuracy (%) of `model` and of each graph in `graphs` ({label: Graph}) over `batches` of
+    (x, y), plus, per graph and per LIF node, the fraction of (t, sample, neuron) spikes equal to
+    the model's, the count of positions where they differ, and how many of those differing
+    positions have the graph's membrane potential within `near` of the threshold."""
+    nets = {k: GraphNet(g).eval() for k, g in graphs.items()}
+    correct = {"model": 0, **{k: 0 for k in graphs}}
+    agree = {k: {} for k in graphs}
+    total = 0
+    for x, y in tqdm(batches, desc="measure", disable=quiet, leave=False):
+        logits, ref = record_spikes(model, x)
+        correct["model"] += int((logits.mean(0).argmax(1) == y).sum())
+        total += len(y)
+        for k, net in nets.items():
+            with torch.no_grad():
+                out = net(x, record=True)
+            correct[k] += int((out.mean(0).argmax(1) == y).sum())
+            for name, (s, v) in net.record.items():
+                node = net.graph.nodes[name]
+                r = ref.get(node.source)
+                if r is None:
+                    continue
+                differ = s != r.view_as(s)
+                d = agree[k].setdefault(name, {"source": node.source, "positions": 0, "differ": 0,
+                                               "differ_near_threshold": 0})
+                d["positions"] += s.numel()
+                d["differ"] += int(differ.sum())
+                d["differ_near_threshold"] += int((differ & ((v - node.v_th).abs() < near)).sum())
+    acc = {k: 100.0 * c / max(total, 1) for k, c in correct.items()}
+    for k in agree:
+        for d in agree[k].values():
+            d["agreement"] = 1.0 - d["differ"] / max(d["positions"], 1)
+    return {"samples": total, "accuracy": acc, "spike_agreement": agree}
+
+
+def lif_count(graph) -> int:
+    return len(graph.of_type(LIF))
+
+
+def mean_agreement(per_layer: dict) -> float:
+    vals = [d["agreement"] for d in per_layer.values()]
+    return float(np.mean(vals)) if vals else float("nan")

@@ -1,0 +1,201 @@
+"""Our graph <-> NIR, with the discretisation written into the file so the round trip is exact.
+
+NIR's LIF is continuous: tau dv/dt = (v_leak - v) + r I.  spikefold fixes one
+discretisation, forward Euler with dt = DT seconds, and records it in the
+graph's metadata:
+
+    v[t] = (1 - dt/tau) v[t-1]' + (dt/tau) (v_leak + r I[t])
+
+A spikefold LIF  v[t] = M v[t-1]' + I[t]  (gain already folded into its input
+weights, `fold_neuron_gain`) is written as tau = dt / (1 - M), r = 1, v_leak = 0,
+v_reset = 0, v_threshold = v_th, and every synaptic layer feeding it has its
+weights and bias divided by (1 - M), so that (dt/tau) r I = I.  r = 1 is the
+form both snnTorch (which rescales the threshold by r dt / tau) and Norse
+(which ignores r) read correctly.  Reading inverts it: M = 1 - dt/tau and an
+input gain N = (dt/tau) r, with the weights as stored.
+
+Spikes: spikefold's models fire at v >= v_threshold (STAA-SNN eq. 2); NIR's
+nominal rule is v > v_threshold.  They differ only where v equals the
+threshold exactly; the metadata says which rule the file was made with.
+"""
+from __future__ import annotations
+
+import json
+
+import nir
+import numpy as np
+
+from compile.graph import Graph
+from compile.nodes import (AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
+                           per_channel)
+
+DT = 1e-4          # seconds per step; snnTorch's importer hard-codes this dt, Norse takes it as dt=
+SPIKE_RULE = "v >= v_threshold"
+DISCRETISATION = ("forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) (v_leak + r I[t]); "
+                  f"spike when {SPIKE_RULE}; then v = v_reset")
+
+
+class NIRFormatError(ValueError):
+    """str(e): one line naming what in the NIR file cannot be read."""
+
+
+def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
+    """The NIR graph of a fully lowered graph (only Input, Conv2d, Linear, Flatten, AvgPool2d,
+    LIF with gain 1, Output).  `meta` is stored as JSON under metadata["spikefold"]."""
+    scale = {}                                  # synaptic layer -> 1 / (1 - M) of its neuron
+    for name in graph.of_type(LIF):
+        lif = graph.nodes[name]
+        if not np.allclose(lif.gain, 1.0, rtol=0, atol=0):
+            raise ValueError(f"node {name}: input gain must be folded first (fold_neuron_gain)")
+        if np.any(lif.leak >= 1.0):
+            raise ValueError(f"node {name}: leak M >= 1 has no NIR LIF time constant")
+        for pred in graph.preds(name):
+            if not isinstance(graph.nodes[pred], SYNAPTIC):
+                raise ValueError(f"node {name}: input {pred} is not synaptic (materialize_shortcuts)")
+            scale[pred] = 1.0 / (1.0 - lif.leak)
+    nodes = {}
+    for name, node in graph.nodes.items():
+        preds = graph.preds(name)
+        in_shape = graph.nodes[preds[0]].shape if preds else None
+        s = scale.get(name)
+        if isinstance(node, Input):
+            nodes[name] = nir.Input(input_type={"input": np.array(node.shape)})
+        elif isinstance(node, Conv2d):
+            w = node.weight if s is None else node.weight * s[:, None, None, None]
+            b = node.bias if s is None else node.bias * s
+            nodes[name] = nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=w, stride=node.stride,
+                                     padding=node.padding, dilation=(1, 1), groups=1, bias=b)
+        elif isinstance(node, Linear):
+            w = node.weight if s is None else node.weight * s[:, None]
+            b = node.bias if s is None else node.bias * s
+            nodes[name] = nir.Affine(weight=w, bias=b)
+        elif isinstance(node, Flatten):
+            nodes[name] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
+        elif isinstance(node, AvgPool2d):
+            nodes[name] = nir.AvgPool2d(kernel_size=np.array(node.kernel), stride=np.array(node.kernel),
+                                        padding=np.array([0, 0]))
+        elif isinstance(node, LIF):
+            tau = DT / (1.0 - per_channel(node.leak, node.shape))
+            nodes[name] = nir.LIF(tau=tau, r=np.ones(node.shape), v_leak=np.zeros(node.shape),
+                                  v_threshold=np.full(node.shape, node.v_th),
+                                  v_reset=np.zeros(node.shape))
+        elif isinstance(node, Output):
+            nodes[name] = nir.Output(output_type={"output": np.array(node.shape)})
+        else:
+            raise ValueError(f"node {name}: {type(node).__name__} has no NIR form (fold it first)")
+    info = {"dt": DT, "discretisation": DISCRETISATION, "spike_rule": SPIKE_RULE,
+            "timesteps": int(graph.meta["timesteps"]), "folds": list(graph.meta.get("folds", ())),
+            **(meta or {})}
+    metadata = {"spikefold": json.dumps(info), "dt": DT, "timesteps": info["timesteps"]}
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=metadata)
+
+
+def _topological(nodes: dict, edges) -> list[str]:
+    preds = {n: [a for a, b in edges if b == n] for n in nodes}
+    order, done = [], set()
+    while len(order) < len(nodes):
+        ready = [n for n in nodes if n not in done and all(p in done for p in preds[n])]
+        if not ready:
+            raise NIRFormatError("the graph has a cycle (recurrent NIR graphs are not supported)")
+        order += ready
+        done.update(ready)
+    return order
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def spikefold_metadata(g: nir.NIRGraph) -> dict:
+    raw = (g.metadata or {}).get("spikefold")
+    if raw is None:
+        raise NIRFormatError("no spikefold metadata (dt, timesteps): not written by spikefold")
+    return json.loads(_text(raw))
+
+
+def from_nir(g: nir.NIRGraph) -> Graph:
+    """Our graph of a NIR graph written by `to_nir` (same discrete dynamics)."""
+    info = spikefold_metadata(g)
+    dt = float(info["dt"])
+    edges = [(_text(a), _text(b)) for a, b in g.edges]
+    order = _topological(g.nodes, edges)
+    out, shapes = {}, {}
+    for name in order:
+        node = g.nodes[name]
+        preds = [a for a, b in edges if b == name]
+        in_shape = shapes[preds[0]] if preds else None
+        if isinstance(node, nir.Input):
+            shape = tuple(int(v) for v in node.input_type["input"])
+            new = Input(shape)
+        elif isinstance(node, nir.Conv2d):
+            stride, pad = _pair(node.stride), _pair(node.padding)
+            k = node.weight.shape[-2:]
+            shape = (node.weight.shape[0], *((in_shape[i + 1] + 2 * pad[i] - k[i]) // stride[i] + 1
+                                              for i in range(2)))
+            if node.groups != 1 or _pair(node.dilation) != (1, 1):
+                raise NIRFormatError(f"node {name}: grouped or dilated Conv2d is not supported")
+            new = Conv2d(np.asarray(node.weight, np.float64), _bias(node, node.weight.shape[0]),
+                         stride, pad, shape)
+        elif isinstance(node, (nir.Affine, nir.Linear)):
+            shape = (node.weight.shape[0],)
+            new = Linear(np.asarray(node.weight, np.float64), _bias(node, shape[0]), shape)
+        elif isinstance(node, nir.Flatten):
+            shape = (int(np.prod(in_shape)),)
+            new = Flatten(shape)
+        elif isinstance(node, nir.AvgPool2d):
+            k = _pair(node.kernel_size)
+            shape = (in_shape[0], in_shape[1] // k[0], in_shape[2] // k[1])
+            new = AvgPool2d(k, shape)
+        elif isinstance(node, nir.LIF):
+            shape = tuple(node.tau.shape)
+            coef = dt / np.asarray(node.tau, np.float64)
+            if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
+                raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
+            th = np.unique(node.v_threshold)
+            if th.size != 1:
+                raise NIRFormatError(f"node {name}: per-neuron thresholds are not supported")
+            new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r),
+                      float(th[0]), shape)
+        elif isinstance(node, nir.Output):
+            shape = tuple(int(v) for v in node.output_type["output"])
+            new = Output(shape)
+        else:
+            raise NIRFormatError(f"node {name}: NIR {type(node).__name__} is not supported")
+        out[name], shapes[name] = new, shape
+    meta = {"timesteps": int(info["timesteps"]), "folds": tuple(info.get("folds", ())),
+            "nir": info}
+    return Graph.build(out, edges, meta)
+
+
+def _pair(v) -> tuple:
+    a = np.atleast_1d(np.asarray(v)).astype(int)
+    return (int(a[0]), int(a[-1]))
+
+
+def _bias(node, n: int) -> np.ndarray:
+    b = getattr(node, "bias", None)
+    return np.zeros(n) if b is None else np.asarray(b, np.float64).reshape(n)
+
+
+def _channelwise(name: str, a: np.ndarray) -> np.ndarray:
+    """(C, H, W) or (C,) values that must be constant over space -> (C,)."""
+    a = np.asarray(a, np.float64)
+    flat = a.reshape(a.shape[0], -1)
+    if not np.all(flat == flat[:, :1]):
+        raise NIRFormatError(f"node {name}: LIF parameters vary within a channel")
+    return flat[:, 0].copy()
+
+
+def write_nir(graph: Graph, path, meta: dict | None = None) -> None:
+    nir.write(path, to_nir(graph, meta))
+
+
+def read_nir(path) -> Graph:
+    try:
+        g = nir.read(path)
+    except Exception as e:  # h5py/nir errors on foreign or damaged files
+        raise NIRFormatError(f"{path}: not a NIR file ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})") from None
+    try:
+        return from_nir(g)
+    except NIRFormatError as e:
+        raise NIRFormatError(f"{path}: {e}") from None

@@ -1,0 +1,130 @@
+"""The compiler's graph nodes: small frozen dataclasses, each stating its equation.
+
+Arrays are float64 numpy arrays (folding is done in double precision and only
+rounded to float32 when a network runs).  Shapes exclude time and batch:
+`shape` is the output shape of one sample at one timestep, (C, H, W) or (F,).
+A node's input is the sum of the outputs of all nodes with an edge into it
+(NIR's fan-in rule), so a residual addition is two edges into one neuron.
+
+Before lowering a graph may hold nodes NIR has no name for (BatchNorm,
+StaaLIF); the passes in `compile.passes` remove them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Input:
+    """x[t] = the network input at step t (pixels, or event frames).  shape: (C, H, W)."""
+    shape: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d:
+    """y = conv2d(x, weight, stride, padding) + bias.  weight (C_out, C_in, kh, kw), bias (C_out,)."""
+    weight: np.ndarray
+    bias: np.ndarray
+    stride: tuple
+    padding: tuple
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Linear:
+    """y = weight @ x + bias.  weight (F_out, F_in), bias (F_out,)."""
+    weight: np.ndarray
+    bias: np.ndarray
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNorm:
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, per channel (C,) (inference statistics)."""
+    mean: np.ndarray
+    var: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+    eps: float
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class AvgPool2d:
+    """y = mean of x over non-overlapping kernel x kernel windows (stride = kernel, no padding)."""
+    kernel: tuple
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Flatten:
+    """y = x reshaped to (C*H*W,) in C, H, W order."""
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class LIF:
+    """Discrete leaky integrate-and-fire, per channel c (arrays of shape (C,)):
+
+        v[t] = leak[c] * v[t-1]' + gain[c] * I[t]
+        s[t] = 1 if v[t] >= v_th else 0;   v[t]' = v[t] * (1 - s[t])   (hard reset to 0)
+
+    leak and gain are STAA-SNN's M and N (eq. 1-6): 1 - 1/tau and 1/tau for a
+    plain LIF.  v_th is in the units of v (1 in every spikefold model).
+    """
+    leak: np.ndarray
+    gain: np.ndarray
+    v_th: float
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class StaaLIF:
+    """STAA-LIF (eq. 11-14) while parts of its attention are still live.
+
+        X[t] = I[t] + pos[t]                                   (if pos is not None)
+        U[t] = gain * GC1(X[t]) + leak * GC2(v[t-1]') + drive  (GC live if gc)
+        v[t] = SA(U[t])                                        (SA live if sa)
+        spike and reset as LIF
+
+    GC and SA are functions of the data, computed by the checkpoint's module at
+    `source`; the calibrated passes replace them with constants measured there.
+    drive (C,) is the constant the folded terms leave behind.  pos: (T, C).
+    """
+    leak: np.ndarray
+    gain: np.ndarray
+    v_th: float
+    shape: tuple
+    pos: np.ndarray | None
+    gc: bool
+    sa: bool
+    drive: np.ndarray
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Output:
+    """The network's output at each step (logits, (K,)); the prediction is the argmax of their mean over T."""
+    shape: tuple
+
+
+SYNAPTIC = (Conv2d, Linear)
+NEURONS = (LIF, StaaLIF)
+
+
+def channels(shape: tuple) -> int:
+    return int(shape[0])
+
+
+def per_channel(values: np.ndarray, shape: tuple) -> np.ndarray:
+    """Broadcast a (C,) array to the full neuron shape (C, H, W) or (C,)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.broadcast_to(values.reshape(-1, *([1] * (len(shape) - 1))), shape).copy()

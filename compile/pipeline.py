@@ -1,0 +1,56 @@
+"""The lowering pipeline: a trained spikefold network -> a graph NIR can hold.
+
+    trace -> fold_batchnorm -> materialize_shortcuts -> fold_avgpool
+          -> [fold_global_context -> fold_position_encoding -> fold_step_attention]  (STAA)
+          -> lower_staa -> fold_neuron_gain
+
+fold="calibrated" measures GC contexts and SA gates on `calib_batches`;
+fold="none" applies only the exact passes and refuses a network that still
+has live attention (or a Pos that varies over t) with a one-line error.
+"""
+from __future__ import annotations
+
+from compile.calibrate import calibrate
+from compile.graph import Graph
+from compile.nodes import StaaLIF
+from compile.passes import (fold_avgpool, fold_batchnorm, fold_global_context, fold_neuron_gain,
+                            fold_position_encoding, fold_step_attention, lower_staa,
+                            materialize_shortcuts)
+from compile.from_torch import UnsupportedModule, trace
+
+FOLD_MODES = ("calibrated", "none")
+
+
+class FoldRefused(ValueError):
+    """str(e): one line naming the node that needs a calibrated fold."""
+
+
+def exact_prefix(model, input_shape) -> Graph:
+    """The traced graph after the exact structural folds (still holding StaaLIF nodes)."""
+    return fold_avgpool(materialize_shortcuts(fold_batchnorm(trace(model, input_shape))))
+
+
+def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
+          quiet: bool = True) -> Graph:
+    if fold not in FOLD_MODES:
+        raise ValueError(f"fold must be one of {FOLD_MODES} (got {fold!r})")
+    graph = exact_prefix(model, input_shape)
+    staa = graph.of_type(StaaLIF)
+    if staa and fold == "calibrated":
+        if calib_batches is None:
+            raise ValueError("calibrated folding needs calibration batches")
+        stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet)
+        graph = fold_global_context(graph, stats)
+        graph = fold_step_attention(fold_position_encoding(graph), stats)
+    elif staa:
+        for name in staa:
+            node = graph.nodes[name]
+            live = [p for p, on in (("GC", node.gc), ("SA", node.sa)) if on]
+            if not live and node.pos is not None and (node.pos != node.pos.mean(0)).any():
+                live = ["Pos varying over t"]
+            if live:
+                raise FoldRefused(f"node {name} ({node.source}): {', '.join(live)} cannot be folded "
+                                  f"exactly; use --fold calibrated")
+        graph = fold_position_encoding(graph)
+    graph = fold_neuron_gain(lower_staa(graph))
+    return graph.with_meta(fold=fold)

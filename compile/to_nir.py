@@ -1,0 +1,154 @@
+"""Lower a spikefold checkpoint to a NIR graph, folding attention, BatchNorm and pooling.
+
+    python compile/to_nir.py ckpt.pt [-o model.nir] [--fold calibrated|none]
+                             [--calib-samples N] [--finetune-epochs N] [--eval-samples N]
+
+Writes model.nir (beside the checkpoint unless -o) and model.fold.json, the fold
+report: every fold applied and what it measured, accuracy of the unfolded
+checkpoint vs the folded graph (and the fine-tuned one) on the test split, and
+per-layer spike agreement.  Bad input: a one-line error, exit status 2, no file.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import nir
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from compile.finetune import FinetuneConfig, finetune
+from compile.from_torch import UnsupportedModule
+from compile.measure import compare, mean_agreement
+from compile.nir_io import to_nir
+from compile.pipeline import FOLD_MODES, FoldRefused, lower
+from models.atomic import atomic_write, write_json
+from models.checkpoint import CheckpointError, model_from_checkpoint
+from models.cli import fail
+from models.data import DATASETS, DatasetNotFound, load_dataset
+from models.train import TrainConfig
+from models.version import __version__
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--output", default=None, help="NIR file (default: beside the checkpoint)")
+    p.add_argument("--fold", choices=FOLD_MODES, default="calibrated",
+                   help="calibrated: fold attention with constants measured on training inputs; "
+                        "none: exact folds only")
+    p.add_argument("--calib-samples", type=int, default=256, help="training inputs for calibration")
+    p.add_argument("--finetune-epochs", type=int, default=0, help="fold-aware fine-tune epochs")
+    p.add_argument("--finetune-lr", type=float, default=0.01)
+    p.add_argument("--eval-samples", type=int, default=1000,
+                   help="test inputs for the accuracy/agreement measurement (0: skip it)")
+    p.add_argument("--data", default=None, help="dataset (default: the checkpoint's)")
+    p.add_argument("--data-root", default=None, help="directory holding the dataset's files")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _subset(ds, n: int):
+    if n <= 0 or n >= len(ds):
+        return ds
+    g = torch.Generator().manual_seed(0)
+    return Subset(ds, torch.randperm(len(ds), generator=g)[:n].tolist())
+
+
+def run(args) -> dict:
+    ckpt_path = Path(args.checkpoint)
+    out = Path(args.output) if args.output else ckpt_path.with_suffix(".nir")
+    report_path = out.with_suffix(".fold.json")
+    t0 = time.perf_counter()
+    model, ckpt = model_from_checkpoint(ckpt_path)
+    cfg = model.cfg
+    tcfg = TrainConfig(**{k: v for k, v in ckpt.get("train_config", {}).items()
+                          if k in TrainConfig.__dataclass_fields__})
+    dataset = args.data or tcfg.dataset
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    root = args.data_root or tcfg.data_root
+    needs_calib = cfg.neuron != "lif" and args.fold == "calibrated"
+    train_ds = (load_dataset(dataset, root, True, cfg.timesteps, cfg.input_size)
+                if needs_calib or args.finetune_epochs > 0 else None)
+    calib = None
+    if needs_calib:
+        calib = [x for x, _ in DataLoader(_subset(train_ds, args.calib_samples), args.batch_size)]
+    graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), args.fold, calib,
+                  quiet=args.quiet)
+    t_lower = time.perf_counter() - t0
+    report = {"checkpoint": str(ckpt_path), "checkpoint_sha256": sha256(ckpt_path),
+              "output": str(out), "spikefold_version": __version__, "fold": args.fold,
+              "arch": cfg.arch, "neuron": cfg.neuron, "timesteps": cfg.timesteps,
+              "dataset": dataset, "calibration_samples": len(calib and torch.cat(calib)) if calib else 0,
+              "folds": list(graph.meta.get("folds", ())), "seconds_to_lower": round(t_lower, 3)}
+    graphs = {"folded": graph}
+    if args.finetune_epochs > 0:
+        loader = DataLoader(train_ds, args.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(0))
+        tuned, history = finetune(graph, loader, FinetuneConfig(args.finetune_epochs, args.finetune_lr),
+                                  tcfg, quiet=args.quiet)
+        graphs["finetuned"] = tuned
+        report["finetune"] = {"epochs": args.finetune_epochs, "lr": args.finetune_lr,
+                              "loss_per_epoch": history}
+    if args.eval_samples > 0:
+        test_ds = _subset(load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size),
+                          args.eval_samples)
+        report["measure"] = compare(model, graphs, DataLoader(test_ds, args.batch_size),
+                                    quiet=args.quiet)
+    final = graphs.get("finetuned", graph)
+    meta = {"fold": args.fold, "checkpoint_sha256": report["checkpoint_sha256"],
+            "spikefold_version": __version__, "arch": cfg.arch, "neuron": cfg.neuron,
+            "num_classes": cfg.num_classes, "encoding": "frames" if DATASETS[dataset].events else "direct",
+            "dataset": dataset, "finetune_epochs": args.finetune_epochs}
+    nir_graph = to_nir(final, meta)
+    report["seconds_total"] = round(time.perf_counter() - t0, 3)
+    atomic_write(out, lambda tmp: nir.write(tmp, nir_graph))
+    write_json(report_path, report)
+    report["report_path"] = str(report_path)
+    return report
+
+
+def summary(report: dict) -> str:
+    lines = [f"wrote {report['output']} and {report['report_path']} "
+             f"({report['arch']}, {report['neuron']}, T={report['timesteps']}, fold={report['fold']}, "
+             f"{report['seconds_total']:.1f} s)"]
+    for note in report["folds"]:
+        extra = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in note.items() if k not in ("pass", "node"))
+        lines.append(f"  {note['pass']:<24} {note['node']:<22} {extra}")
+    m = report.get("measure")
+    if m:
+        acc = ", ".join(f"{k} {v:.2f}%" for k, v in m["accuracy"].items())
+        lines.append(f"  accuracy on {m['samples']} test samples: {acc}")
+        for k, per in m["spike_agreement"].items():
+            lines.append(f"  spike agreement with the checkpoint, {k}: mean over layers "
+                         f"{100 * mean_agreement(per):.3f}%")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        report = run(args)
+    except (CheckpointError, DatasetNotFound, UnsupportedModule, FoldRefused, ValueError) as e:
+        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    print(summary(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
