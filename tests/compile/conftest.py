@@ -1,0 +1,66 @@
+"""Shared fixtures: small trained digits checkpoints and the digits test split as tensors."""
+import pytest
+import torch
+
+from models.config import ModelConfig
+from models.data import load_dataset
+from models.train import TrainConfig, train
+
+
+def _train(tmp_path_factory, name, neuron, epochs, **model):
+    out = tmp_path_factory.mktemp("ckpt") / f"{name}.pt"
+    mcfg = ModelConfig(arch="digitnet", neuron=neuron, num_classes=10, in_channels=1,
+                       input_size=8, timesteps=4, **model)
+    train(mcfg, TrainConfig(dataset="digits", epochs=epochs, seed=0), str(out), quiet=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lif_ckpt(tmp_path_factory):
+    """digitnet with plain LIF neurons, 6 epochs on digits (about 5 s)."""
+    return _train(tmp_path_factory, "lif", "lif", 6)
+
+
+@pytest.fixture(scope="session")
+def digits_test():
+    ds = load_dataset("digits", None, False, 4)
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    y = torch.tensor([int(ds[i][1]) for i in range(len(ds))])
+    return x, y
+
+
+class Build:
+    """Builders of small hand-made graphs for the pass tests (a fixture: test modules are not
+    importable from each other under --import-mode=importlib)."""
+    import numpy as _np
+    rng = _np.random.default_rng(0)
+
+    @classmethod
+    def conv(cls, c_in, c_out, shape, k=3, stride=1, pad=1, source=""):
+        from compile.nodes import Conv2d
+        return Conv2d(cls.rng.normal(0, 0.5, (c_out, c_in, k, k)), cls.rng.normal(0, 0.1, c_out),
+                      (stride, stride), (pad, pad), shape, source)
+
+    @classmethod
+    def linear(cls, f_in, f_out):
+        from compile.nodes import Linear
+        return Linear(cls.rng.normal(0, 0.5, (f_out, f_in)), cls.rng.normal(0, 0.1, f_out), (f_out,))
+
+    @staticmethod
+    def lif(shape, leak=0.5, gain=0.5, v_th=1.0, source=""):
+        import numpy as np
+        from compile.nodes import LIF
+        return LIF(np.full(shape[0], leak), np.full(shape[0], gain), v_th, shape, source)
+
+    @staticmethod
+    def graph(named, edges=None, timesteps=4):
+        """Graph of [(name, node), ...]; without `edges`, each node feeds the next."""
+        from compile.graph import Graph
+        nodes = dict(named)
+        names = list(nodes)
+        return Graph.build(nodes, edges or list(zip(names[:-1], names[1:])), {"timesteps": timesteps})
+
+
+@pytest.fixture
+def build():
+    return Build

@@ -1,0 +1,138 @@
+"""compile.pipeline.lower on every backbone: LIF networks exactly, STAA folds where they are exact."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from compile.executor import GraphNet
+from compile.from_torch import UnsupportedModule
+from compile.measure import record_spikes
+from compile.nodes import LIF, StaaLIF
+from compile.pipeline import FoldRefused, exact_prefix, lower
+from compile.passes import fold_neuron_gain
+from models.backbones import build_model
+from models.config import ModelConfig
+from models.layers import TimeDistributed
+
+SMALL = {"digitnet": 8, "res19": 8, "res20m": 16, "vgg13": 32, "resnet18": 32, "resnet34": 32}
+
+
+def model_for(arch, neuron, **kw):
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch=arch, neuron=neuron, num_classes=5, in_channels=3,
+                      input_size=SMALL[arch], timesteps=2, **kw)
+    m = build_model(cfg).eval()
+    with torch.no_grad():  # BN away from the identity (the fold has work to do) and every layer firing
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.2, 0.2)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.weight.uniform_(1.0, 3.0)
+                mod.bias.uniform_(0.0, 2.0)
+    return m, (3, SMALL[arch], SMALL[arch])
+
+
+def assert_same_spikes(model, graph, x):
+    logits, ref = record_spikes(model, x)
+    net = GraphNet(graph)
+    with torch.no_grad():
+        out = net(x, record=True)
+    near = 0
+    for name, (s, v) in net.record.items():
+        assert 0.01 < s.mean() < 0.95, f"{name} fires at rate {s.mean():.3f}: a weak test"
+        r = ref[graph.nodes[name].source].view_as(s)
+        differ = s != r
+        assert not (differ & ((v - graph.nodes[name].v_th).abs() >= 1e-5)).any(), name
+        near += int(differ.sum())
+    if near == 0:
+        assert torch.allclose(out, logits, atol=1e-4)
+    return near
+
+
+@pytest.mark.parametrize("arch", list(SMALL))
+def test_every_lif_backbone_lowers_exactly(arch):
+    model, shape = model_for(arch, "lif")
+    graph = lower(model, shape, fold="none")
+    assert set(type(n).__name__ for n in graph.nodes.values()) <= {
+        "Input", "Conv2d", "Linear", "Flatten", "LIF", "Output"}
+    x = torch.rand(3, *shape) * 2
+    assert_same_spikes(model, graph, x)
+
+
+@pytest.mark.parametrize("arch", list(SMALL))
+def test_every_staa_backbone_lowers_with_calibration(arch):
+    model, shape = model_for(arch, "staa")
+    with pytest.raises(FoldRefused, match="GC, SA cannot be folded exactly"):
+        lower(model, shape, fold="none")
+    graph = lower(model, shape, "calibrated", [torch.rand(2, *shape)])
+    assert not graph.of_type(StaaLIF) and graph.of_type(LIF)
+    with torch.no_grad():
+        assert GraphNet(graph)(torch.rand(2, *shape)).shape == (2, 2, 5)
+
+
+def pin_attention(model, gate=True, context=None):
+    """Make SA's gate exactly 1 and GC's context a fixed vector (input-independent)."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if hasattr(mod, "sa") and mod.sa is not None and gate:
+                mod.sa.fc2.bias.fill_(float("inf"))
+            for gc in ("gc_in", "gc_mem"):
+                block = getattr(mod, gc, None) if hasattr(mod, "sa") else None
+                if block is not None and context is not None:
+                    block.query.weight.zero_()  # Wq = bias: no longer depends on the input
+                    block.value.weight.normal_(0, context)
+                    block.value.bias.normal_(0, context)
+
+
+def test_calibrated_folds_are_exact_when_attention_does_not_depend_on_the_input():
+    model, shape = model_for("res20m", "staa")
+    pin_attention(model, gate=True, context=0.3)
+    with torch.no_grad():
+        for mod in model.modules():
+            if hasattr(mod, "pos") and mod.pos is not None:
+                mod.pos.copy_(torch.linspace(-0.2, 0.2, mod.pos.shape[1]).expand_as(mod.pos))
+                mod.m.uniform_(0.3, 0.7)  # adaptive M, N per channel
+                mod.n.uniform_(0.3, 0.9)
+    graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
+    assert all(n["exact"] for n in graph.meta["folds"] if n["pass"] == "fold_position_encoding")
+    assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
+
+
+def test_position_encoding_that_varies_over_t_is_refused_without_calibration():
+    model, shape = model_for("digitnet", "staa", gc=False, sa=False)
+    graph = lower(model, shape, "none")  # Pos starts at zero: constant in t, folds exactly
+    assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) == 0
+    with torch.no_grad():
+        model.body[0][1].pos[1].fill_(0.5)
+    with pytest.raises(FoldRefused, match="body_0_1 .*Pos varying over t"):
+        lower(model, shape, "none")
+    g = lower(model, shape, "calibrated", [torch.rand(2, *shape)])
+    note = next(n for n in g.meta["folds"] if n["node"] == "body_0_1")
+    assert note["exact"] is False and note["max_deviation_from_mean_over_t"] == pytest.approx(0.25)
+
+
+def test_neuron_gain_moves_into_weights(build):
+    from compile.nodes import Input, Output
+    g = build.graph([("in", Input((2, 3, 3))), ("conv", build.conv(2, 2, (2, 3, 3))),
+                     ("lif", build.lif((2, 3, 3), 0.25, 0.75)), ("out", Output((2, 3, 3)))])
+    f = fold_neuron_gain(g)
+    assert np.all(f.nodes["lif"].gain == 1) and np.all(g.nodes["lif"].gain == 0.75)
+    assert np.allclose(f.nodes["conv"].weight, 0.75 * g.nodes["conv"].weight)
+    x = torch.rand(4, 2, 3, 3) * 4
+    with torch.no_grad():
+        assert torch.allclose(GraphNet(g)(x), GraphNet(f)(x), atol=1e-6)
+
+
+def test_unsupported_module_is_named_with_its_path():
+    model, shape = model_for("digitnet", "lif")
+    model.body[2] = TimeDistributed(nn.MaxPool2d(2))
+    with pytest.raises(UnsupportedModule, match=r"^body\.2\.module: MaxPool2d is not supported"):
+        lower(model, shape, "none")
+
+
+def test_lowering_never_mutates_the_model():
+    model, shape = model_for("res20m", "staa")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    exact_prefix(model, shape)
+    lower(model, shape, "calibrated", [torch.rand(2, *shape)])
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
