@@ -21,6 +21,7 @@ threshold exactly; the metadata says which rule the file was made with.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import nir
 import numpy as np
@@ -85,6 +86,7 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
             raise ValueError(f"node {name}: {type(node).__name__} has no NIR form (fold it first)")
     info = {"dt": DT, "discretisation": DISCRETISATION, "spike_rule": SPIKE_RULE,
             "timesteps": int(graph.meta["timesteps"]), "folds": list(graph.meta.get("folds", ())),
+            "sources": {n: node.source for n, node in graph.nodes.items() if getattr(node, "source", "")},
             **(meta or {})}
     metadata = {"spikefold": json.dumps(info), "dt": DT, "timesteps": info["timesteps"]}
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=metadata)
@@ -161,6 +163,8 @@ def from_nir(g: nir.NIRGraph) -> Graph:
             new = Output(shape)
         else:
             raise NIRFormatError(f"node {name}: NIR {type(node).__name__} is not supported")
+        if hasattr(new, "source"):
+            new = replace(new, source=info.get("sources", {}).get(name, ""))
         out[name], shapes[name] = new, shape
     meta = {"timesteps": int(info["timesteps"]), "folds": tuple(info.get("folds", ())),
             "nir": info}

@@ -15,6 +15,7 @@ torch.load(..., weights_only=True) (so a malicious pickle cannot run code):
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -42,7 +43,9 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle/zip errors, or a pickle that wants to run code
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a spikefold checkpoint ({first[:200]})") from None
@@ -61,7 +64,10 @@ def load_checkpoint(path: str | Path) -> dict:
 def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """(network in eval mode with the checkpoint's weights, checkpoint dict)."""
     ckpt = load_checkpoint(path)
-    model = build_model(ModelConfig.from_dict(ckpt["model_config"]))
+    try:
+        model = build_model(ModelConfig.from_dict(ckpt["model_config"]))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {str(e).splitlines()[0]}") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

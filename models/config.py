@@ -32,6 +32,8 @@ class ModelConfig:
     sa_alpha: float = 2.0
     tsrd_beta: float = 0.0        # TSRD probability (training only)
 
+    REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -41,4 +43,7 @@ class ModelConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise KeyError(f"unknown ModelConfig keys: {', '.join(unknown)}")
+        missing = [k for k in cls.REQUIRED if k not in d]
+        if missing:  # later fields may default (older checkpoints), these never
+            raise KeyError(f"ModelConfig lacks {', '.join(missing)}")
         return cls(**d)

@@ -1,0 +1,110 @@
+"""compile/to_nir.py, the command: output files, the fold report, and bad input."""
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from compile import to_nir
+from compile.nir_io import read_nir
+from models.checkpoint import model_from_checkpoint
+from models.layers import TimeDistributed
+
+ROOT = Path(__file__).resolve().parents[2]
+CMD = [sys.executable, str(ROOT / "compile" / "to_nir.py")]
+
+
+def run(*args):
+    return subprocess.run(CMD + [str(a) for a in args], capture_output=True, text=True)
+
+
+def test_lif_checkpoint_to_nir_with_report(lif_ckpt, tmp_path):
+    out = tmp_path / "m.nir"
+    r = run(lif_ckpt, "-o", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out}" in r.stdout and "accuracy on 450 test samples" in r.stdout
+    report = json.loads((tmp_path / "m.fold.json").read_text())
+    assert report["fold"] == "calibrated" and report["folds"] == []  # nothing to calibrate in LIF
+    acc = report["measure"]["accuracy"]
+    assert acc["model"] == acc["folded"]
+    graph = read_nir(out)
+    meta = graph.meta["nir"]
+    assert meta["checkpoint_sha256"] == report["checkpoint_sha256"] and meta["encoding"] == "direct"
+    assert meta["arch"] == "digitnet" and meta["timesteps"] == 4
+
+
+def test_default_output_sits_beside_the_checkpoint(lif_ckpt, tmp_path):
+    ckpt = tmp_path / "net.pt"
+    ckpt.write_bytes(Path(lif_ckpt).read_bytes())
+    r = run(ckpt, "--eval-samples", "0", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "net.nir").is_file() and (tmp_path / "net.fold.json").is_file()
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (print, ("this pickle ran code",))
+
+
+@pytest.mark.parametrize("kind", ["text", "code", "keys", "missing"])
+def test_bad_checkpoints_exit_2_with_one_line_and_no_file(tmp_path, kind):
+    bad = tmp_path / "bad.pt"
+    if kind == "text":
+        bad.write_text("hello")
+    elif kind == "code":
+        with open(bad, "wb") as f:
+            pickle.dump(RunsCode(), f)
+    elif kind == "keys":
+        torch.save({"format": "spikefold-checkpoint", "version": "0",
+                    "model_config": {"arch": "digitnet"}, "state_dict": {}}, bad)
+    r = run(bad, "-o", tmp_path / "out.nir")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and "bad.pt" in r.stderr
+    assert "ran code" not in r.stdout + r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["bad.pt"] if kind != "missing" else [])
+
+
+def test_unsupported_module_exits_2_naming_it_and_writes_nothing(lif_ckpt, tmp_path, monkeypatch, capsys):
+    def with_maxpool(path):
+        model, ckpt = model_from_checkpoint(path)
+        model.body[2] = TimeDistributed(nn.MaxPool2d(2))
+        return model, ckpt
+
+    monkeypatch.setattr(to_nir, "model_from_checkpoint", with_maxpool)
+    with pytest.raises(SystemExit) as e:
+        to_nir.main([str(lif_ckpt), "-o", str(tmp_path / "m.nir"), "--quiet"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == "error: body.2.module: MaxPool2d is not supported by compile/\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_staa_without_calibration_is_refused(tmp_path):
+    from models.config import ModelConfig
+    from models.train import TrainConfig, train
+    ckpt = tmp_path / "staa.pt"
+    train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=2),
+          TrainConfig(epochs=1), str(ckpt), quiet=True)
+    r = run(ckpt, "--fold", "none", "-o", tmp_path / "m.nir")
+    assert r.returncode == 2 and "GC, SA cannot be folded exactly; use --fold calibrated" in r.stderr
+    assert not (tmp_path / "m.nir").exists()
+
+
+@pytest.mark.slow
+def test_digits_staa_folded_and_finetuned_within_one_point(tmp_path):
+    """Done-when of the compile issue: the default STAA digits model, folded with calibration,
+    then fine-tuned for 5 epochs, is within 1 point of the unfolded checkpoint."""
+    from models.config import ModelConfig
+    from models.train import TrainConfig, train
+    ckpt = tmp_path / "staa.pt"
+    train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=4),
+          TrainConfig(epochs=20), str(ckpt), quiet=True)
+    r = run(ckpt, "--finetune-epochs", "5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    acc = json.loads((tmp_path / "staa.fold.json").read_text())["measure"]["accuracy"]
+    print(f"\nSTAA digits: unfolded {acc['model']:.2f}%, folded {acc['folded']:.2f}%, "
+          f"folded + fine-tuned {acc['finetuned']:.2f}%")
+    assert acc["finetuned"] >= acc["model"] - 1.0
