@@ -1,0 +1,92 @@
+"""A quantised network as the chip runs it: integer neurons and synapses, one host layer.
+
+Shapes are spikefold's (C, H, W) or (F,); weights are in PyTorch layout
+(C_out, C_in, kh, kw) or (F_out, F_in) and compute cross-correlation, flattening
+in C, H, W order.  `deploy/lava_graph.py` translates layouts for Lava.
+
+Timing (Lava's LoihiProtocol): on step t = 1, 2, ... every synapse delivers what
+it computed from the spikes of step t - 1, so a neuron layer at depth `start`
+(synaptic layers between it and the host layer) first sees data on step
+start + 1.  Its bias is switched on from that step (`start`), so no layer
+integrates its bias before its data arrives: the chip then computes, step for
+step, what the float network computes.  Relay layers (identity synapse + a
+neuron that fires on one spike) delay shortcut paths so every input of a
+neuron arrives on the same step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class HostLayer:
+    """The first synaptic layer, computed on the host in float: a_in = round((W * x) * scale),
+    fed as input currents (int) to neuron layer `dst` on steps 1..T.  bias goes to `dst`."""
+    kind: str                 # "conv" | "dense"
+    weight: np.ndarray        # float64
+    stride: tuple
+    padding: tuple
+    in_shape: tuple
+    out_shape: tuple
+    scale: float              # a_in units per unit of float current
+    dst: str
+
+
+@dataclass(frozen=True, eq=False)
+class NeuronLayer:
+    """Loihi LIF neurons (arrays per neuron, shape = `shape`): du, dv (12-bit), vth (17-bit),
+    bias = bias_mant << bias_exp (13-bit mantissa, 3-bit exponent), in v units."""
+    shape: tuple
+    du: np.ndarray
+    dv: np.ndarray
+    vth: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    start: int                # depth: data first arrives on step start + 1; bias on from then
+    scale: float              # v units per unit of float membrane potential (relays: 0)
+    relay: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class SynapseLayer:
+    """Integer synapses from neuron layer `src` to `dst` ("readout" for the output):
+    a = (W @ spikes) << weight_exp (Dense; >> for negative) or conv(W, spikes) wrapped to
+    24 bits (Conv, which ignores weight_exp)."""
+    kind: str                 # "conv" | "dense"
+    src: str
+    dst: str
+    weight: np.ndarray        # int64, 8-bit range, already clipped and truncated as Lava would
+    weight_exp: int
+    stride: tuple
+    padding: tuple
+    in_shape: tuple
+    out_shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    host: HostLayer
+    neurons: dict             # name -> NeuronLayer, in topological order
+    synapses: dict            # name -> SynapseLayer
+    readout: str              # the synapse layer whose activations are the logits
+    readout_scale: float      # logits = a / readout_scale + readout_bias
+    readout_bias: np.ndarray
+    timesteps: int
+    depth: int                # logits of input step t leave the readout on step t + depth
+    input_shape: tuple
+    report: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """Steps run per sample: T input steps plus the pipeline depth."""
+        return self.timesteps + self.depth
+
+    def inputs_of(self, name: str) -> list[str]:
+        return [k for k, s in self.synapses.items() if s.dst == name]
+
+    def outputs_of(self, name: str) -> list[str]:
+        return [k for k, s in self.synapses.items() if s.src == name]

@@ -1,0 +1,188 @@
+"""quantize: a lowered graph (compile/) -> a Loihi fixed-point `Program`.
+
+Per neuron layer the float membrane v maps to integers as v_int = v * 64 * c (c, the
+layer's scale, in threshold mantissa units per unit of v, so vth = round(c * v_th)).
+A synapse into it carries w_int = round(w * c / 2**weight_exp), since Loihi adds
+(sum of w_int) << weight_exp << 6 to u.  c is the largest value for which every
+incoming synapse's weights fit Lava's 8-bit range (255 for one-signed weights, 254
+for mixed ones, which Lava truncates to even values); Dense synapses may use a
+positive weight_exp to give the threshold more resolution (up to VTH_TARGET), Conv
+ignores weight_exp.  Biases become bias_mant << bias_exp, leaks dv = round(4096 (1-M)),
+and du = 4095 clears the current every step (the models have no synaptic current).
+The host layer's currents are scaled so that vth = VTH_TARGET.  Every value that
+does not fit is clipped and counted in `program.report`, never silently.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from compile.graph import Graph
+from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
+from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from simulate.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
+                                DV_MAX, VTH_MAX)
+
+VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
+
+
+def sign_mode(w: np.ndarray) -> str:
+    """Lava's determine_sign_mode: excitatory, inhibitory or mixed."""
+    if w.min() >= 0:
+        return "excitatory"
+    if w.max() <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+def lava_weights(w: np.ndarray) -> np.ndarray:
+    """What Lava's Dense does to integer weights on its first step: clip_weights(num_bits=8)
+    then truncate_weights(num_weight_bits=8) under the matrix's sign mode."""
+    mode = sign_mode(w)
+    w = w.astype(np.int64)
+    if mode == "excitatory":
+        return np.clip(w, 0, 255)
+    if mode == "inhibitory":
+        return -np.clip(-w, 0, 255)
+    return (np.clip(w, -256, 255) >> 1) << 1
+
+
+def weight_bound(w: np.ndarray) -> int:
+    return 254 if sign_mode(w) == "mixed" else 255
+
+
+def _bias(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(mantissa, exponent, how many clipped) with mant << exp ~= b, per element: the smallest
+    exponent whose 13-bit mantissa holds b."""
+    need = np.ceil(np.log2(np.maximum(np.abs(b) / BIAS_MANT_MAX, 1.0)))
+    exp = np.clip(need, 0, BIAS_EXP_MAX).astype(np.int64)
+    mant = np.rint(b / (1 << exp)).astype(np.int64)
+    clipped = int(((mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)).sum())
+    return np.clip(mant, BIAS_MANT_MIN, BIAS_MANT_MAX), exp, clipped
+
+
+def _source(graph: Graph, name: str) -> str:
+    """The neuron (or input) feeding a synaptic layer, through any Flatten."""
+    (pred,) = graph.preds(name)
+    while isinstance(graph.nodes[pred], Flatten):
+        (pred,) = graph.preds(pred)
+    return pred
+
+
+def _quantize_weights(w: np.ndarray, c: float, exp: int) -> tuple[np.ndarray, dict]:
+    q = np.rint(w * c / (1 << exp)).astype(np.int64)
+    if sign_mode(q) == "mixed":
+        q = 2 * np.rint(w * c / (1 << exp) / 2).astype(np.int64)  # Lava keeps only even values
+    final = lava_weights(q)
+    err = np.abs(final * (1 << exp) / c - w).max() / max(np.abs(w).max(), 1e-30)
+    return final, {"weights_clipped": int((final != q).sum()), "max_rel_weight_error": float(err),
+                   "weight_exp": exp}
+
+
+def quantize(graph: Graph) -> Program:
+    lifs = graph.of_type(LIF)
+    syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
+    host_names = [n for n, (src, _) in syn.items() if isinstance(graph.nodes[src], Input)]
+    if len(host_names) != 1 or not isinstance(graph.nodes[syn[host_names[0]][1]], LIF):
+        raise ValueError("the input must feed exactly one synaptic layer, and that layer a neuron")
+    host_name = host_names[0]
+    for n, (src, dst) in syn.items():
+        if n != host_name and not isinstance(graph.nodes[src], LIF):
+            raise ValueError(f"node {n}: synaptic input from {src} is neither a neuron nor the input")
+    readouts = [n for n, (_, dst) in syn.items() if isinstance(graph.nodes[dst], Output)]
+    if len(readouts) != 1:
+        raise ValueError("exactly one synaptic layer must feed the output")
+
+    neurons, synapses, report = {}, {}, {"layers": {}}
+    start = {}
+    for name in lifs:
+        node = graph.nodes[name]
+        ins = [n for n, (_, dst) in syn.items() if dst == name]
+        if host_name in ins and len(ins) > 1:
+            raise ValueError(f"node {name}: host-fed neurons cannot have other inputs")
+        arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 for n in ins}
+        start[name] = max(arrival.values())
+        if name == syn[host_name][1]:
+            c = VTH_TARGET / node.v_th
+            qin = {}
+        else:
+            c, qin = _scale(graph, ins, node.v_th)
+        bias_f = sum(graph.nodes[n].bias for n in ins) * c * 64
+        mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape))
+        vth = int(round(c * node.v_th))
+        dv = np.clip(np.rint(DECAY_UNITY * (1.0 - node.leak)), 0, DV_MAX).astype(np.int64)
+        neurons[name] = NeuronLayer(
+            node.shape, np.full(node.shape, DU_MAX, np.int64), per_channel(dv, node.shape).astype(np.int64),
+            np.full(node.shape, min(max(vth, 0), VTH_MAX), np.int64), mant, exp, start[name], c,
+            source=node.source)
+        report["layers"][name] = {"scale": c, "vth": vth, "vth_clipped": int(not 0 <= vth <= VTH_MAX),
+                                  "bias_clipped": bias_clipped, "start": start[name],
+                                  "dv": sorted(set(int(d) for d in dv))[:8],
+                                  "synapses": {k: v for k, v in qin.items()}}
+        for n in ins:
+            if n == host_name:
+                continue
+            src = syn[n][0]
+            for i in range(start[name] - arrival[n]):  # delay the early input with relays
+                src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
+            synapses[n] = _synapse(graph, n, src, name, qin[n]["q"], qin[n]["weight_exp"])
+            qin[n].pop("q")
+    ro = readouts[0]
+    w = graph.nodes[ro].weight
+    c_out = weight_bound(w) / max(np.abs(w).max(), 1e-30)
+    q, info = _quantize_weights(w, c_out, 0)
+    synapses[ro] = _synapse(graph, ro, syn[ro][0], "readout", q, 0)
+    report["readout"] = {"scale": c_out, **info}
+    h = graph.nodes[host_name]
+    host = HostLayer("conv" if isinstance(h, Conv2d) else "dense", h.weight,
+                     getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
+                     graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,
+                     syn[host_name][1])
+    report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] +
+                          sum(s["weights_clipped"] for s in l["synapses"].values())
+                          for l in report["layers"].values()) + report["readout"]["weights_clipped"]
+    return Program(host, neurons, synapses, ro, c_out, graph.nodes[ro].bias.copy(),
+                   int(graph.meta["timesteps"]), start[syn[ro][0]] + 1,
+                   graph.nodes[_source(graph, host_name)].shape, report)
+
+
+def _scale(graph: Graph, ins: list, v_th: float) -> tuple[float, dict]:
+    """The layer scale c and each input's quantised weights and weight_exp."""
+    ratio = {n: weight_bound(graph.nodes[n].weight) / max(np.abs(graph.nodes[n].weight).max(), 1e-30)
+             for n in ins}
+    c = min(ratio.values())
+    if all(isinstance(graph.nodes[n], Linear) for n in ins):  # Dense: weight_exp buys resolution
+        while c * 2 * v_th <= VTH_TARGET and c * 2 * v_th <= VTH_MAX:
+            c *= 2
+    qin = {}
+    for n in ins:
+        exp = 0 if isinstance(graph.nodes[n], Conv2d) else max(0, math.ceil(math.log2(c / ratio[n]) - 1e-9))
+        q, info = _quantize_weights(graph.nodes[n].weight, c, exp)
+        qin[n] = {"q": q, **info}
+    return c, qin
+
+
+def _synapse(graph: Graph, name: str, src: str, dst: str, q: np.ndarray, exp: int) -> SynapseLayer:
+    node = graph.nodes[name]
+    in_shape = graph.nodes[_source(graph, name)].shape
+    if isinstance(node, Conv2d):
+        return SynapseLayer("conv", src, dst, q, 0, node.stride, node.padding, in_shape, node.shape,
+                            node.source)
+    return SynapseLayer("dense", src, dst, q, exp, (1, 1), (0, 0), in_shape, node.shape, node.source)
+
+
+def _add_relay(neurons: dict, synapses: dict, src: str, start: int, name: str) -> str:
+    """A relay layer after `src`: identity synapse (weight 1) into neurons that fire on one spike."""
+    shape = neurons[src].shape
+    c = shape[0]
+    if len(shape) == 3:
+        synapses[f"{name}_syn"] = SynapseLayer("conv", src, name, np.eye(c, dtype=np.int64).reshape(c, c, 1, 1),
+                                               0, (1, 1), (0, 0), shape, shape, "relay")
+    else:
+        synapses[f"{name}_syn"] = SynapseLayer("dense", src, name, np.eye(c, dtype=np.int64), 0, (1, 1),
+                                               (0, 0), shape, shape, "relay")
+    z = np.zeros(shape, np.int64)
+    neurons[name] = NeuronLayer(shape, z + DU_MAX, z + DV_MAX, z, z, z, start, 0.0, relay=True,
+                                source="relay")
+    return name
