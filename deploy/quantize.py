@@ -21,35 +21,11 @@ import numpy as np
 from compile.graph import Graph
 from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from deploy.weights import lava_weights, sign_mode, weight_bound
 from simulate.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
-
-
-def sign_mode(w: np.ndarray) -> str:
-    """Lava's determine_sign_mode: excitatory, inhibitory or mixed."""
-    if w.min() >= 0:
-        return "excitatory"
-    if w.max() <= 0:
-        return "inhibitory"
-    return "mixed"
-
-
-def lava_weights(w: np.ndarray) -> np.ndarray:
-    """What Lava's Dense does to integer weights on its first step: clip_weights(num_bits=8)
-    then truncate_weights(num_weight_bits=8) under the matrix's sign mode."""
-    mode = sign_mode(w)
-    w = w.astype(np.int64)
-    if mode == "excitatory":
-        return np.clip(w, 0, 255)
-    if mode == "inhibitory":
-        return -np.clip(-w, 0, 255)
-    return (np.clip(w, -256, 255) >> 1) << 1
-
-
-def weight_bound(w: np.ndarray) -> int:
-    return 254 if sign_mode(w) == "mixed" else 255
 
 
 def _bias(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

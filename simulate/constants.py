@@ -20,6 +20,7 @@ VTH_MAX = (1 << 17) - 1       # vth: unsigned 17-bit
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1   # bias_mant: signed 13-bit
 BIAS_EXP_MAX = 7              # bias_exp: 3-bit, effective bias = bias_mant << bias_exp (v units)
 DU_MAX = DV_MAX = 4095
+INT32 = 1 << 31               # Lava's u, v arithmetic is int32: sums overflow around +-2**31
 
 # --- synapses ---------------------------------------------------------------------
 WEIGHT_CLIP_BITS = 8          # Dense: clip_weights(num_bits=8): [0, 255], [-255, 0] or mixed [-256, 255]

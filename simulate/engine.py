@@ -11,7 +11,8 @@ no sum can reach 2**24 and in float64 otherwise, so the sums are exact.
 Counts (per layer and in total, over the batch): spikes, synaptic events (each
 spike times its real fan-out, border positions of a padded conv reaching fewer
 targets), neuron updates and active ones (nonzero input, state or bias), host
-MACs, u wraps, v saturations and 24-bit wraps of conv accumulators.
+MACs, u wraps, v saturations and 24-bit wraps of conv accumulators.  An update
+is active when the neuron receives nonzero synaptic input on that step.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from deploy.program import Program, SynapseLayer
-from simulate.lif_int import lif_step
+from deploy.weights import lava_weights
+from simulate.constants import DU_MAX, INT32, UV_MAX
+from simulate.lif_int import decay, lif_step, lif_steps_current_free, wrap24, wrap32
 from models.layers import encode_input
 
 EXACT_F32 = 1 << 24
@@ -70,88 +73,136 @@ def _output_padding(s: SynapseLayer) -> tuple:
 class SimResult:
     logits: torch.Tensor                      # (T, B, K) float: a / readout_scale + bias
     readout: torch.Tensor                     # (T, B, K) int64: what the readout synapse delivered
-    spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool, if recorded
+    spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool (full mode, if recorded)
     counts: dict = field(default_factory=dict)
 
 
 class Simulator:
+    """mode="full": every layer for all T + depth steps of a chip run (what Lava does, spike for
+    spike).  mode="window": each layer only for the T steps its data passes through it
+    (steps start .. start + T - 1); before them it provably rests at zero, after them it can no
+    longer reach the readout window, so logits are identical and counts are per inference."""
+
     def __init__(self, program: Program):
         self.p = program
         self.order = sorted(program.neurons, key=lambda n: program.neurons[n].start)
         self.params = {}
         for name, n in program.neurons.items():
-            t = {k: torch.as_tensor(getattr(n, k), dtype=torch.int64)
-                 for k in ("du", "dv", "vth", "bias_mant", "bias_exp")}
-            t["bias"] = t.pop("bias_mant") << t.pop("bias_exp")
-            self.params[name] = t
-        self.weights, self.fanout = {}, {}
+            f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64)
+            self.params[name] = {"du": f(n.du), "dv": f(n.dv), "vth64": f(n.vth) * 64,
+                                 "bias": f(n.bias_mant * (1 << n.bias_exp).astype(np.int64)),
+                                 "current_free": bool(np.all(n.du == DU_MAX))}
+        self.weights, self.fanout, self.truncated = {}, {}, {}
         for name, s in program.synapses.items():
-            bound = np.abs(s.weight).reshape(s.weight.shape[0], -1).sum(1).max()
+            w = lava_weights(s.weight) if s.kind == "dense" else s.weight  # what Dense does on step 1
+            self.truncated[name] = int((w != s.weight).sum())
+            bound = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
             dtype = torch.float32 if bound < EXACT_F32 else torch.float64
-            self.weights[name] = torch.as_tensor(s.weight, dtype=dtype)
+            self.weights[name] = torch.as_tensor(w, dtype=dtype)
             self.fanout[name] = fanout(s)
 
     def _synapse(self, name: str, spikes: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Activations (steps, B, *out) int64 a synapse layer computes from spikes (steps, B, *in)."""
+        """Activations (n, B, *out) (float64 integers) from spikes (n, B, *in); and the number of
+        conv accumulators that wrapped to 24 bits."""
         s, w = self.p.synapses[name], self.weights[name]
         flat = spikes.reshape(-1, *s.in_shape).to(w.dtype)
         if s.kind == "conv":
-            y = torch.round(F.conv2d(flat, w, None, s.stride, s.padding)).to(torch.int64)
-            wrapped = (y + (1 << 23)) % (1 << 24) - (1 << 23)   # Lava's signed_clamp(bits=24)
-            n_wrap = int((wrapped != y).sum())
-            y = wrapped
-        else:
-            y = torch.round(flat.flatten(1) @ w.T).to(torch.int64)
-            e = s.weight_exp
-            y = y << e if e > 0 else y >> -e
+            y = F.conv2d(flat, w, None, s.stride, s.padding).double()
             n_wrap = 0
+            if y.numel() and float(y.abs().max()) >= (1 << 23):   # Lava's signed_clamp(bits=24)
+                wrapped = torch.remainder(y + (1 << 23), 1 << 24) - (1 << 23)
+                n_wrap, y = int((wrapped != y).sum()), wrapped
+        else:
+            y = (flat.flatten(1) @ w.T).double()
+            e, n_wrap = s.weight_exp, 0
+            y = y * (1 << e) if e >= 0 else torch.floor(y / (1 << -e))
         return y.view(*spikes.shape[:2], *s.out_shape), n_wrap
 
     @torch.no_grad()
-    def run(self, x: torch.Tensor, record: bool = False) -> SimResult:
+    def run(self, x: torch.Tensor, record: bool = False, mode: str = "full") -> SimResult:
+        if mode not in ("full", "window"):
+            raise ValueError(f"mode must be 'full' or 'window' (got {mode!r})")
         p = self.p
-        steps = p.steps
-        host = host_currents(p, x)
+        T, steps = p.timesteps, p.steps
+        host = host_currents(p, x).double()
         B = host.shape[1]
+        span = {n: (0, steps) if mode == "full" else (p.neurons[n].start, p.neurons[n].start + T)
+                for n in self.order}
+        span["readout"] = (p.depth, p.depth + T)
         spikes, counts = {}, {"layers": {}, "synapses": {}}
-        delivered = {}            # synapse -> (steps, B, *out): what reaches its target on step t
+        incoming = {n: [] for n in span}    # dst -> [(first step, activations)]
         for name in self.order:
             n, prm = p.neurons[name], self.params[name]
-            a = torch.zeros(steps, B, *n.shape, dtype=torch.int64)
-            if name == p.host.dst:
-                a[: p.timesteps] = host
-            for syn in p.inputs_of(name):
-                a += delivered.pop(syn)
-            u = torch.zeros(B, *n.shape, dtype=torch.int64)
-            v = torch.zeros_like(u)
-            zero = torch.zeros_like(prm["bias"])
-            out = torch.zeros(steps, B, *n.shape, dtype=torch.bool)
-            wraps = sats = active = 0
-            for t in range(steps):   # t = 0 is Lava's step 1
-                bias = prm["bias"] if t >= n.start else zero
-                active += int(((a[t] != 0) | (v != 0) | (bias != 0)).sum())
-                u, v, out[t], w_, s_ = lif_step(u, v, a[t], prm["du"], prm["dv"], bias, prm["vth"])
-                wraps, sats = wraps + w_, sats + s_
+            lo, hi = span[name]
+            parts = incoming.pop(name)
+            if len(parts) == 1 and parts[0][0] == lo and len(parts[0][1]) == hi - lo:
+                a = parts[0][1]                    # the common case: one input covering the span
+            else:
+                a = torch.zeros(hi - lo, B, *n.shape, dtype=torch.float64)
+                if name == p.host.dst:
+                    a[: T - lo] += host[lo:T]
+                for first, y in parts:
+                    a[first - lo: first - lo + len(y)] += y
+            out = self._neurons(name, a, lo, counts)
             spikes[name] = out
-            fired = out.sum(dim=(0, 1), dtype=torch.float64)
-            events = sum(float((fired * self.fanout[s]).sum()) for s in p.outputs_of(name))
-            counts["layers"][name] = {"neurons": int(np.prod(n.shape)), "spikes": int(fired.sum()),
-                                      "synaptic_events": events, "neuron_updates": int(np.prod(n.shape)) * steps * B,
-                                      "active_updates": active, "u_wraps": wraps, "v_saturations": sats,
-                                      "relay": n.relay}
             for syn in p.outputs_of(name):
-                y, n_wrap = self._synapse(syn, out[:-1])
-                d = torch.zeros(steps, *y.shape[1:], dtype=torch.int64)
-                d[1:] = y                                   # one step of latency
-                delivered[syn] = d
+                dst = p.synapses[syn].dst
+                d_lo, d_hi = span[dst]
+                s_lo, s_hi = max(lo, d_lo - 1), min(hi, d_hi - 1)   # source steps that reach dst
+                y, n_wrap = self._synapse(syn, out[s_lo - lo: s_hi - lo])
+                incoming[dst].append((s_lo + 1, y))
                 counts["synapses"][syn] = {"conv_wraps": n_wrap}
-        ro = delivered.pop(p.readout)[p.depth: p.depth + p.timesteps]
-        logits = ro.double() / p.readout_scale + torch.as_tensor(p.readout_bias)
-        tot = {k: sum(l[k] for l in counts["layers"].values())
-               for k in ("spikes", "synaptic_events", "neuron_updates", "active_updates", "u_wraps",
-                         "v_saturations")}
+        (first, ro), = incoming.pop("readout")
+        assert first == p.depth and len(ro) == T
+        logits = ro / p.readout_scale + torch.as_tensor(p.readout_bias)
+        keys = ("spikes", "synaptic_events", "neuron_updates", "active_updates", "u_wraps", "v_saturations")
+        tot = {k: sum(l[k] for l in counts["layers"].values()) for k in keys}
         tot["conv_wraps"] = sum(s["conv_wraps"] for s in counts["synapses"].values())
         tot["host_macs"] = host_macs(p, x)
-        tot["samples"] = B
+        tot["samples"], tot["mode"] = B, mode
         counts["total"] = tot
-        return SimResult(logits.float(), ro, spikes if record else {}, counts)
+        return SimResult(logits.float(), ro.round().to(torch.int64), spikes if record else {}, counts)
+
+    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict) -> torch.Tensor:
+        """Step one neuron layer through its span; a: (steps, B, *shape) input activations."""
+        n, prm = self.p.neurons[name], self.params[name]
+        steps = a.shape[0]
+        bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
+        wraps = sats = 0
+        if prm["current_free"]:
+            lo_a, hi_a = a.aminmax() if a.numel() else (a.new_zeros(()), a.new_zeros(()))
+            if max(float(hi_a), -float(lo_a)) * 64 > UV_MAX:
+                c = wrap32(a * 64)
+                wrapped = wrap24(c)
+                wraps, c = int((wrapped != c).sum()), wrapped
+                c[bias_on:] += prm["bias"]
+            elif bias_on == 0:
+                c = torch.add(prm["bias"], a, alpha=64)    # one pass: a * 64 + bias
+            else:
+                c = a * 64
+                c[bias_on:] += prm["bias"]
+            # |v| grows by at most max|c| per step (the decay only shrinks it): clip only if needed
+            lo_c, hi_c = c.flatten(1).aminmax(dim=1) if steps else (c, c)
+            bound = float(torch.maximum(hi_c, -lo_c).sum()) if steps else 0.0
+            peak = float(torch.maximum(hi_c, -lo_c).max()) if steps else 0.0
+            out, sats = lif_steps_current_free(c, prm["dv"], prm["vth64"], bound > UV_MAX - 1,
+                                               overflow=peak + UV_MAX >= INT32)
+        else:
+            u = torch.zeros(a.shape[1:], dtype=torch.float64)
+            v = torch.zeros_like(u)
+            out = torch.empty(a.shape, dtype=torch.bool)
+            zero = torch.zeros_like(prm["bias"])
+            for i in range(steps):
+                pre = wrap32(decay(u, prm["du"] + 1) + a[i] * 64)
+                wraps += int(((pre > UV_MAX) | (pre <= -UV_MAX)).sum())
+                u, v, out[i], raw = lif_step(u, v, a[i], prm["du"], prm["dv"],
+                                             prm["bias"] if i >= bias_on else zero, prm["vth64"])
+                sats += int((raw.abs() > UV_MAX - 1).sum())
+        fired = out.view(-1, *n.shape).sum(0).double()
+        size = int(np.prod(n.shape))
+        counts["layers"][name] = {
+            "neurons": size, "spikes": int(fired.sum()),
+            "synaptic_events": sum(float((fired * self.fanout[s]).sum()) for s in self.p.outputs_of(name)),
+            "neuron_updates": size * steps * a.shape[1], "active_updates": int(torch.count_nonzero(a)),
+            "u_wraps": wraps, "v_saturations": sats, "relay": n.relay}
+        return out

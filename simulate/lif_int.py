@@ -1,34 +1,72 @@
 """The integer LIF step of Lava's PyLifModelBitAcc, written once for every user in spikefold.
 
-Per step, on int64 tensors of one layer (any shape; parameters broadcast):
-    u = wrap24( sign(u*(4096-(du+1))) * (|u*(4096-(du+1))| >> 12)  +  (a << 6) )
-    v = clip( sign(v*(4096-dv)) * (|v*(4096-dv)| >> 12) + u + bias, -(2**23-1), 2**23-1 )
-    s = v > vth << 6 ;  v[s] = 0          (u is not reset)
-wrap24 is Lava's single conditional correction: above 2**23 subtract 2**24, at or
-below -2**23 add 2**24 (not a modulo).  Returns the new state, the spikes, and
-how many neurons wrapped u or saturated v this step.
+Per step, for one layer (any shape; parameters broadcast):
+    u = wrap24( trunc(u * (4096 - (du + 1)) / 4096)  +  a * 64 )
+    v = clip( trunc(v * (4096 - dv) / 4096) + u + bias, -(2**23 - 1), 2**23 - 1 )
+    s = v > vth * 64 ;  v[s] = 0          (u is not reset)
+trunc(p / 4096) is Lava's sign(p) * (|p| >> 12).  wrap24 is Lava's single
+conditional correction: above 2**23 subtract 2**24, at or below -2**23 add 2**24
+(not a modulo).  Lava adds in int32 arrays, so before wrap24 (and before the clip
+of v) a sum that leaves the int32 range wraps around it (wrap32); with extreme
+inputs u can stay far outside 24 bits and v's sum can overflow int32 too.  Values are integers held in float64, which represents every
+integer below 2**53 exactly, so products of 24-bit states and 12-bit decays
+(below 2**36) and every step here are exact and run on fast float kernels.
 """
 from __future__ import annotations
 
 import torch
 
-from simulate.constants import ACT_SHIFT, DECAY_SHIFT, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX, VTH_SHIFT
+from simulate.constants import ACT_SHIFT, INT32, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX, VTH_SHIFT
 
 
-def _decay(x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """sign(x * (4096 - d)) * (|x * (4096 - d)| >> 12): Lava's round-toward-zero decay."""
-    p = x * (DECAY_UNITY - d)
-    return torch.sign(p) * (p.abs() >> DECAY_SHIFT)
+def decay(x: torch.Tensor, d) -> torch.Tensor:
+    """trunc(x * (4096 - d) / 4096): Lava's decay, rounding toward zero."""
+    return torch.trunc(x * (DECAY_UNITY - d) / DECAY_UNITY)
 
 
-def lif_step(u, v, a, du, dv, bias, vth):
-    """(u, v, a_in) -> (u, v, spikes (bool), u_wraps, v_saturations); all int64."""
-    u = _decay(u, du + DU_OFFSET) + (a << ACT_SHIFT)
-    over, under = u > UV_MAX, u <= -UV_MAX
-    u = torch.where(over, u - 2 * UV_MAX, torch.where(under, u + 2 * UV_MAX, u))
-    v = _decay(v, dv + DV_OFFSET) + u + bias
-    sat = (v > UV_MAX - 1) | (v < -(UV_MAX - 1))
-    v = v.clamp(-(UV_MAX - 1), UV_MAX - 1)
-    s = v > (vth << VTH_SHIFT)
-    v = torch.where(s, torch.zeros_like(v), v)
-    return u, v, s, int((over | under).sum()), int(sat.sum())
+def wrap32(x: torch.Tensor) -> torch.Tensor:
+    """Two's-complement int32 overflow of an integer-valued float64 tensor."""
+    return torch.remainder(x + INT32, 2 * INT32) - INT32
+
+
+def wrap24(u: torch.Tensor) -> torch.Tensor:
+    return torch.where(u > UV_MAX, u - 2 * UV_MAX, torch.where(u <= -UV_MAX, u + 2 * UV_MAX, u))
+
+
+def lif_step(u, v, a, du, dv, bias, vth_scaled, current_free: bool = False):
+    """(u, v, a) -> (u, v, spikes, v before clipping).  float64 tensors holding integers;
+    vth_scaled = vth * 64.  current_free: every du is 4095, so u = a * 64 before the wrap."""
+    drive = a * (1 << ACT_SHIFT)
+    u = wrap24(wrap32(drive if current_free else decay(u, du + DU_OFFSET) + drive))
+    raw = wrap32(decay(v, dv + DV_OFFSET) + u + bias)
+    v = raw.clamp(-(UV_MAX - 1), UV_MAX - 1)
+    s = v > vth_scaled
+    return u, v.masked_fill(s, 0.0), s, raw
+
+
+def lif_steps_current_free(c: torch.Tensor, dv, vth_scaled, saturate: bool = True,
+                           overflow: bool = False):
+    """All steps of a current-free layer (every du = 4095) at once, the simulator's hot loop.
+
+    c: (steps, ...) = wrap24(wrap32(a * 64)) + bias per step, precomputed for every step (with du = 4095,
+    u = wrap24(a << 6) does not depend on the state).  The remaining recurrence per step is
+    v = clip(trunc(v * (4096 - dv) / 4096) + c[t]); (4096 - dv) / 4096 is exact in float64 and so
+    is the product.  saturate=False skips the clip where the caller has proved |v| < 2**23 - 1,
+    overflow=True applies wrap32 to the sum (needed only when |c| can come near 2**31).
+    Same result as calling lif_step on each step.  Returns spikes (steps, ...) bool and how many
+    neuron-steps saturated."""
+    keep = (DECAY_UNITY - (dv + DV_OFFSET)) / DECAY_UNITY
+    v = torch.zeros_like(c[0])
+    out = torch.empty(c.shape, dtype=torch.bool)
+    sats = 0
+    for t in range(c.shape[0]):
+        v = torch.trunc(v * keep).add_(c[t])
+        if overflow:
+            v = wrap32(v)
+        if saturate:
+            over = v.abs() > UV_MAX - 1
+            sats += int(over.sum())
+            v = v.clamp_(-(UV_MAX - 1), UV_MAX - 1)
+        torch.gt(v, vth_scaled, out=out[t])
+        v.masked_fill_(out[t], 0.0)
+    return out, sats
