@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from compile.graph import Graph
+from compile.passes import fold_neuron_gain
 from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from deploy.weights import lava_weights, sign_mode, weight_bound
@@ -57,6 +58,8 @@ def _quantize_weights(w: np.ndarray, c: float, exp: int) -> tuple[np.ndarray, di
 
 
 def quantize(graph: Graph) -> Program:
+    """The fixed-point program of a lowered graph (from compile.pipeline.lower or read_nir)."""
+    graph = fold_neuron_gain(graph)     # a graph read from NIR carries gain dt/tau; the chip has none
     lifs = graph.of_type(LIF)
     syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
     host_names = [n for n, (src, _) in syn.items() if isinstance(graph.nodes[src], Input)]

@@ -22,6 +22,12 @@ def lif_ckpt(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def staa_ckpt(tmp_path_factory):
+    """digitnet with STAA-LIF neurons (GC, PE, SA, adaptive M/N), 6 epochs on digits (about 10 s)."""
+    return _train(tmp_path_factory, "staa", "staa", 6)
+
+
+@pytest.fixture(scope="session")
 def digits_test():
     ds = load_dataset("digits", None, False, 4)
     x = torch.stack([ds[i][0] for i in range(len(ds))])
