@@ -22,7 +22,7 @@ import numpy as np
 
 @dataclass(frozen=True, eq=False)
 class HostLayer:
-    """The first synaptic layer, computed on the host in float: a_in = round((W * x) * scale),
+    """The first synaptic layer, computed on the host in float: a_in = round((W * x [+ bias]) * scale),
     fed as input currents (int) to neuron layer `dst` on steps 1..T.  bias goes to `dst`."""
     kind: str                 # "conv" | "dense"
     weight: np.ndarray        # float64
@@ -32,6 +32,7 @@ class HostLayer:
     out_shape: tuple
     scale: float              # a_in units per unit of float current
     dst: str
+    bias: np.ndarray | None = None   # (C,) float added on the host (netx form); normally in `dst`
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,11 +29,14 @@ from simulate.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECA
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
 
 
-def _bias(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _bias(b: np.ndarray, fixed_exp: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """(mantissa, exponent, how many clipped) with mant << exp ~= b, per element: the smallest
-    exponent whose 13-bit mantissa holds b."""
+    exponent whose 13-bit mantissa holds b (or `fixed_exp`)."""
+    b = np.asarray(b, dtype=np.float64)
     need = np.ceil(np.log2(np.maximum(np.abs(b) / BIAS_MANT_MAX, 1.0)))
     exp = np.clip(need, 0, BIAS_EXP_MAX).astype(np.int64)
+    if fixed_exp is not None:
+        exp = np.full(b.shape, fixed_exp, np.int64)
     mant = np.rint(b / (1 << exp)).astype(np.int64)
     clipped = int(((mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)).sum())
     return np.clip(mant, BIAS_MANT_MIN, BIAS_MANT_MAX), exp, clipped
@@ -57,8 +60,12 @@ def _quantize_weights(w: np.ndarray, c: float, exp: int) -> tuple[np.ndarray, di
                    "weight_exp": exp}
 
 
-def quantize(graph: Graph) -> Program:
-    """The fixed-point program of a lowered graph (from compile.pipeline.lower or read_nir)."""
+def quantize(graph: Graph, netx: bool = False) -> Program:
+    """The fixed-point program of a lowered graph (from compile.pipeline.lower or read_nir).
+
+    netx=True restricts it to what lava-dl netx files express: biases as mantissas with
+    bias_exp = 6, no Dense weight_exp, and the host layer's bias added to the host currents
+    (netx input layers take one scalar bias)."""
     graph = fold_neuron_gain(graph)     # a graph read from NIR carries gain dt/tau; the chip has none
     lifs = graph.of_type(LIF)
     syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
@@ -82,13 +89,14 @@ def quantize(graph: Graph) -> Program:
             raise ValueError(f"node {name}: host-fed neurons cannot have other inputs")
         arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 for n in ins}
         start[name] = max(arrival.values())
-        if name == syn[host_name][1]:
+        host_fed = name == syn[host_name][1]
+        if host_fed:
             c = VTH_TARGET / node.v_th
             qin = {}
         else:
-            c, qin = _scale(graph, ins, node.v_th)
-        bias_f = sum(graph.nodes[n].bias for n in ins) * c * 64
-        mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape))
+            c, qin = _scale(graph, ins, node.v_th, dense_exp=not netx)
+        bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
+        mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape), 6 if netx else None)
         vth = int(round(c * node.v_th))
         dv = np.clip(np.rint(DECAY_UNITY * (1.0 - node.leak)), 0, DV_MAX).astype(np.int64)
         neurons[name] = NeuronLayer(
@@ -117,7 +125,7 @@ def quantize(graph: Graph) -> Program:
     host = HostLayer("conv" if isinstance(h, Conv2d) else "dense", h.weight,
                      getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
                      graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,
-                     syn[host_name][1])
+                     syn[host_name][1], h.bias.copy() if netx else None)
     report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] +
                           sum(s["weights_clipped"] for s in l["synapses"].values())
                           for l in report["layers"].values()) + report["readout"]["weights_clipped"]
@@ -126,12 +134,12 @@ def quantize(graph: Graph) -> Program:
                    graph.nodes[_source(graph, host_name)].shape, report)
 
 
-def _scale(graph: Graph, ins: list, v_th: float) -> tuple[float, dict]:
+def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tuple[float, dict]:
     """The layer scale c and each input's quantised weights and weight_exp."""
     ratio = {n: weight_bound(graph.nodes[n].weight) / max(np.abs(graph.nodes[n].weight).max(), 1e-30)
              for n in ins}
     c = min(ratio.values())
-    if all(isinstance(graph.nodes[n], Linear) for n in ins):  # Dense: weight_exp buys resolution
+    if dense_exp and all(isinstance(graph.nodes[n], Linear) for n in ins):  # weight_exp buys resolution
         while c * 2 * v_th <= VTH_TARGET and c * 2 * v_th <= VTH_MAX:
             c *= 2
     qin = {}

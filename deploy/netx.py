@@ -1,0 +1,106 @@
+"""A fixed-point `Program` as a lava-dl netx HDF5 file (`lava.lib.dl.netx.hdf5.Network` reads it).
+
+netx describes a chain: layer/0 `input` holding only the shape of the host-fed neurons,
+whose spikes are the network's input (netx's input layer with neurons takes its input
+only through its bias, so graded host currents cannot enter it; the host-fed neurons
+run as one Lava LIF in front of the netx network), then `conv` and `dense` layers (a `flatten` layer before a dense that reads
+a (C, H, W) layer), each with a CUBA neuron {iDecay, vDecay, vThMant, refDelay,
+gradedSpike}, which netx maps to Lava's LIF(du=iDecay-1, dv=vDecay, vth=vThMant,
+bias_exp=6).  The readout is a last dense layer whose neurons never fire and
+accumulate v = 64 * sum_t (a_t + round(bias * readout_scale)).  Shapes and conv weights
+are written in (C, H, W) / PyTorch order, as netx expects.  A program netx cannot
+express is refused, naming the first layer at fault: a neuron fed by several synapse
+layers (residual fan-in) or by a relay chain (a delayed shortcut); netx has no pooling
+layer either, but compile/ has folded every pool before a program exists.  Use
+`quantize(graph, netx=True)`: netx fixes bias_exp = 6, has no Dense weight_exp and a
+scalar input bias.
+"""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from deploy.program import Program
+from simulate.constants import VTH_MAX
+
+
+class NetxUnsupported(ValueError):
+    """str(e): one line naming the first layer netx cannot express."""
+
+
+def _value(a: np.ndarray):
+    """A scalar when every neuron shares it, else the per-neuron array in Lava's (W, H, C) order."""
+    a = np.asarray(a)
+    if np.all(a == a.flat[0]):
+        return int(a.flat[0])
+    return np.swapaxes(a, 0, 2) if a.ndim == 3 else a
+
+
+def _neuron(group: h5py.Group, du, dv, vth):
+    n = group.create_group("neuron")
+    n["type"] = "CUBA"
+    n["iDecay"] = _value(np.asarray(du) + 1)
+    n["vDecay"] = _value(dv)
+    n["vThMant"] = _value(vth)
+    n["refDelay"] = 1
+    n["gradedSpike"] = False
+
+
+def chain(program: Program) -> list[str]:
+    """The synapse layers in order from the host-fed neurons to the readout, or NetxUnsupported."""
+    order, cur = [], program.host.dst
+    while True:
+        outs = program.outputs_of(cur)
+        if len(outs) != 1:
+            raise NetxUnsupported(f"layer {cur}: feeds {len(outs)} synapse layers (a residual branch); "
+                                  f"netx describes a chain")
+        syn = program.synapses[outs[0]]
+        order.append(outs[0])
+        if syn.dst == "readout":
+            return order
+        layer = program.neurons[syn.dst]
+        if layer.relay:
+            raise NetxUnsupported(f"layer {syn.dst}: a relay delaying a shortcut; netx has no residual paths")
+        ins = program.inputs_of(syn.dst)
+        if len(ins) != 1:
+            raise NetxUnsupported(f"layer {syn.dst} ({layer.source}): residual fan-in of {len(ins)} "
+                                  f"synapse layers ({', '.join(ins)}); netx describes a chain")
+        cur = syn.dst
+
+
+def write_netx(program: Program, path) -> None:
+    order = chain(program)
+    if any(np.any(l.bias_exp != 6) for l in program.neurons.values()):
+        raise NetxUnsupported("biases need bias_exp = 6 for netx: quantize with netx=True")
+    with h5py.File(path, "w") as f:
+        layers = f.create_group("layer")
+        g = layers.create_group("0")
+        g["type"] = "input"           # shape only: the network's input is the host-fed layer's spikes
+        g["shape"] = np.array(program.neurons[program.host.dst].shape)
+        i = 1
+        for name in order:
+            s = program.synapses[name]
+            if s.kind == "dense" and len(s.in_shape) == 3:
+                layers.create_group(str(i))["type"] = "flatten"
+                i += 1
+            if s.weight_exp != 0:
+                raise NetxUnsupported(f"layer {name}: Dense weight_exp {s.weight_exp}; quantize with netx=True")
+            g = layers.create_group(str(i))
+            g["type"] = s.kind
+            g["shape"] = np.array(s.out_shape)
+            g["weight"] = s.weight.astype(np.float64)
+            if s.kind == "conv":
+                g["stride"], g["padding"] = np.array(s.stride), np.array(s.padding)
+                g["dilation"], g["groups"] = np.array([1, 1]), 1
+            if s.dst == "readout":
+                k = s.out_shape[0]
+                g["bias"] = np.rint(np.asarray(program.readout_bias) * program.readout_scale)
+                _neuron(g, np.full(k, 4095), np.zeros(k), np.full(k, VTH_MAX))
+            else:
+                layer = program.neurons[s.dst]
+                g["bias"] = layer.bias_mant.reshape(layer.shape[0], -1)[:, 0].astype(np.float64)
+                if np.any(layer.bias_mant != layer.bias_mant.reshape(layer.shape[0], -1)[:, :1].reshape(
+                        layer.shape[0], *([1] * (len(layer.shape) - 1)))):
+                    raise NetxUnsupported(f"layer {s.dst}: bias varies within a channel")
+                _neuron(g, layer.du, layer.dv, layer.vth)
+            i += 1

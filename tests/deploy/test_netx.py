@@ -1,0 +1,87 @@
+"""deploy/to_netx.py: the file loads in lava-dl netx, runs, and gives the fast simulator's spikes;
+residual networks are refused by name."""
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deploy.lava_compat  # noqa: F401
+from lava.lib.dl.netx.hdf5 import Network
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.io.sink import RingBuffer as Sink
+from lava.proc.io.source import RingBuffer as Source
+from lava.proc.lif.process import LIF
+
+from compile.nir_io import read_nir, write_nir
+from compile.pipeline import lower
+from deploy.lava_graph import from_lava_steps, lava_shape, to_lava
+from deploy.netx import NetxUnsupported, chain
+from deploy.quantize import quantize
+from models.backbones import build_model
+from models.checkpoint import model_from_checkpoint
+from models.config import ModelConfig
+from simulate.engine import Simulator, host_currents
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def to_netx(*args):
+    return subprocess.run([sys.executable, str(ROOT / "deploy" / "to_netx.py"), *map(str, args)],
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def lif_nir(lif_ckpt, tmp_path_factory):
+    model, _ = model_from_checkpoint(lif_ckpt)
+    path = tmp_path_factory.mktemp("netx") / "lif.nir"
+    write_nir(lower(model, (1, 8, 8), "none"), path)
+    return path
+
+
+def test_netx_file_runs_in_netx_and_matches_the_simulator(lif_nir, digits_test, tmp_path):
+    r = to_netx(lif_nir, "-o", tmp_path / "lif.net")
+    assert r.returncode == 0, r.stderr
+    # the simulator runs the same program with every bias on from step 1, as netx has it
+    program = quantize(read_nir(lif_nir), netx=True)
+    program = dataclasses.replace(program, neurons={k: dataclasses.replace(n, start=0)
+                                                    for k, n in program.neurons.items()})
+    net = Network(net_config=str(tmp_path / "lif.net"))
+    assert len(net.layers) == 3
+    x = digits_test[0][:1]
+    data = np.zeros((*lava_shape(program.host.out_shape), program.steps))
+    data[..., : program.timesteps] = to_lava(np.moveaxis(host_currents(program, x).numpy()[:, 0], 0, -1))
+    src = Source(data=data)
+    h = program.neurons[program.host.dst]
+    front = LIF(shape=lava_shape(h.shape), du=to_lava(h.du), dv=to_lava(h.dv), vth=to_lava(h.vth),
+                bias_mant=to_lava(h.bias_mant), bias_exp=to_lava(h.bias_exp))
+    src.s_out.connect(front.a_in)
+    front.s_out.connect(net.inp)
+    sinks = []
+    for port in [front.s_out] + [layer.out for layer in net.layers[:-1]]:
+        sinks.append(Sink(shape=port.shape, buffer=program.steps))
+        port.connect(sinks[-1].a_in)
+    try:
+        src.run(condition=RunSteps(num_steps=program.steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        got = [from_lava_steps(s.data.get()).astype(bool) for s in sinks]
+    finally:
+        src.stop()
+    sim = Simulator(program).run(x, record=True)
+    for name, spikes in zip(program.neurons, got):
+        assert np.array_equal(spikes, sim.spikes[name][:, 0].numpy()), name
+    assert sum(s.sum() for s in got) > 100
+
+
+def test_residual_network_is_refused_by_name(tmp_path):
+    torch_model = build_model(ModelConfig(arch="res20m", neuron="lif", num_classes=3, in_channels=1,
+                                          input_size=16, timesteps=2)).eval()
+    graph = lower(torch_model, (1, 16, 16), "none")
+    with pytest.raises(NetxUnsupported, match=r"layer body_2_1: feeds 2 synapse layers \(a residual branch\)"):
+        chain(quantize(graph, netx=True))
+    write_nir(graph, tmp_path / "res.nir")
+    r = to_netx(tmp_path / "res.nir", "-o", tmp_path / "res.net")
+    assert r.returncode == 2 and "residual branch" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "res.net").exists()
