@@ -1,0 +1,53 @@
+"""Run a NIR network on the fast chip simulator over a test split.
+
+    python simulate/run.py model.nir [--samples N] [--data digits] [--data-root DIR]
+
+Prints the chip's accuracy next to the float graph's (the same NIR file run in
+PyTorch), how often their predictions agree, and the operation counts per sample.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from compile.executor import GraphNet
+from compile.nir_io import NIRFormatError
+from deploy.cli_common import read_nir, test_inputs
+from deploy.quantize import quantize
+from models.cli import fail
+from models.data import DatasetNotFound
+from simulate.engine import Simulator
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("nir_file")
+    p.add_argument("--samples", type=int, default=0, help="test samples (0: the whole split)")
+    p.add_argument("--data", default=None)
+    p.add_argument("--data-root", default=None)
+    args = p.parse_args(argv)
+    try:
+        graph = read_nir(args.nir_file)
+        x, y, name = test_inputs(graph, args.data, args.data_root, args.samples)
+        program = quantize(graph)
+    except (NIRFormatError, DatasetNotFound, ValueError) as e:
+        fail(str(e).splitlines()[0])
+    r = Simulator(program).run(x, mode="window")
+    with torch.no_grad():
+        fl = GraphNet(graph)(x).mean(0).argmax(1)
+    chip = r.logits.mean(0).argmax(1)
+    c, n = r.counts["total"], len(y)
+    print(f"{name}, {n} test samples: chip simulator {100 * float((chip == y).float().mean()):.2f}%, "
+          f"float graph {100 * float((fl == y).float().mean()):.2f}%, "
+          f"same prediction {100 * float((chip == fl).float().mean()):.2f}%")
+    print(f"per sample: {c['spikes'] / n:,.0f} spikes, {c['synaptic_events'] / n:,.0f} synaptic events, "
+          f"{c['neuron_updates'] / n:,.0f} neuron updates, {c['host_macs'] / n:,.0f} host MACs; "
+          f"u wraps {c['u_wraps']}, v saturations {c['v_saturations']}, conv wraps {c['conv_wraps']}, "
+          f"clipped values {program.report['clips']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
