@@ -16,7 +16,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from models.fsta import FSTALIF
 from models.staa_lif import STAALIF
+
+
+@dataclass(frozen=True)
+class GainStats:
+    """FSTA's input gain g = FSTA(x) / x: mean over samples per (t, h, w), (T, H, W), and its std
+    over samples and timesteps per (h, w)."""
+    mean_t: np.ndarray
+    std: np.ndarray
+    samples: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,20 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
                 moments[(path, "gate")].add(step((path, "gate"), True), g.view(g.shape[:2]))
 
             hooks.append(mod.sa.register_forward_hook(hook_sa))
+    gains = {}
+    for path, mod in model.named_modules():
+        if isinstance(mod, FSTALIF):
+            gains[path] = {"sum": 0.0, "sq": 0.0, "n": 0}
+
+            def hook_fsta(m, inp, out, path=path):
+                x = inp[0] if inp[0].dim() == 5 else inp[0][..., None, None]
+                g = m.gain(x)[:, :, 0].detach().double()          # (T, B, H, W)
+                acc = gains[path]
+                acc["sum"] = acc["sum"] + g.sum(1)
+                acc["sq"] = acc["sq"] + (g * g).sum(1)
+                acc["n"] += g.shape[1]
+
+            hooks.append(mod.fsta.register_forward_hook(hook_fsta))
     was_training = model.training
     model.eval()
     samples = 0
@@ -108,6 +132,10 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
             h.remove()
         model.train(was_training)
     stats = {}
+    for path, acc in gains.items():
+        mean_t = (acc["sum"] / acc["n"]).numpy()
+        var = (acc["sq"].sum(0) / (acc["n"] * mean_t.shape[0])).numpy() - mean_t.mean(0) ** 2
+        stats[path] = GainStats(mean_t, np.sqrt(np.maximum(var, 0.0)), acc["n"])
     for path, mod in model.named_modules():
         if isinstance(mod, STAALIF):
             got = {part: moments[(path, part)].result() if (path, part) in moments else (None, None)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from compile.graph import Graph, update
-from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, Input, LIF, Linear,
+from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, StaaLIF)
 from models.layers import encode_input
 from models.lif import leaky_step, per_channel
@@ -30,9 +30,8 @@ def _t(a) -> torch.Tensor:
 class GraphNet(nn.Module):
     def __init__(self, graph: Graph, timesteps: int | None = None):
         super().__init__()
-        for name in graph.of_type(StaaLIF):
-            raise ValueError(f"node {name}: STAA attention is not folded "
-                             f"(compile with --fold calibrated)")
+        for name in graph.of_type(StaaLIF, FstaLIF):
+            raise ValueError(f"node {name}: attention is not folded (compile with --fold calibrated)")
         self.graph = graph
         self.timesteps = int(timesteps or graph.meta["timesteps"])
         self.weights = nn.ParameterDict()
@@ -85,12 +84,13 @@ class GraphNet(nn.Module):
     def _lif(self, name, node: LIF, x: torch.Tensor) -> torch.Tensor:
         m = per_channel(_t(node.leak).to(x.device), x[0])
         n = per_channel(_t(node.gain).to(x.device), x[0])
+        v_th = node.v_th if np.isscalar(node.v_th) else _t(node.v_th).to(x.device)
         h = torch.zeros_like(x[0])
         spikes, vs = [], []
         for t in range(x.shape[0]):
             if self.record is not None:  # v before reset, for near-threshold diagnostics
                 vs.append((m * h + n * x[t]).detach())
-            h, s = leaky_step(h, x[t], m, n, node.v_th)
+            h, s = leaky_step(h, x[t], m, n, v_th)
             spikes.append(s)
         out = torch.stack(spikes)
         if self.record is not None:

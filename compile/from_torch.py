@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from compile.graph import Graph
-from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, Input, LIF, Linear,
+from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, StaaLIF)
+from models.fsta import FSTALIF
 from models.layers import BasicBlock, Classifier, SpikingNet, TimeDistributed
 from models.lif import LIF as TorchLIF
 from models.staa_lif import STAALIF
@@ -95,6 +96,10 @@ class _Tracer:
                 raise UnsupportedModule(f"{path}: Linear expects {m.in_features} features, "
                                         f"gets shape {self.shape(srcs[0])}")
             return [self.add(path, Linear(_np(m.weight), bias, (m.out_features,), path), srcs)]
+        if isinstance(m, FSTALIF):
+            shape = self.shape(srcs[0])
+            node = FstaLIF(np.full(shape[0], float(m.decay)), np.ones(shape[0]), float(m.v_th), shape, path)
+            return [self.add(path, node, srcs)]
         if isinstance(m, STAALIF):
             return [self.add(path, self.staa(m, path, self.shape(srcs[0])), srcs)]
         if isinstance(m, TorchLIF):

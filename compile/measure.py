@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from compile.executor import GraphNet
 from compile.nodes import LIF
+from models.fsta import FSTALIF
 from models.lif import LIF as TorchLIF
 from models.staa_lif import STAALIF
 
@@ -20,7 +21,7 @@ def record_spikes(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor
     """(logits (T, B, K), {module path: spikes (T, B, ...)}) of one forward pass."""
     spikes, hooks = {}, []
     for path, mod in model.named_modules():
-        if isinstance(mod, (TorchLIF, STAALIF)):
+        if isinstance(mod, (TorchLIF, STAALIF, FSTALIF)):
             hooks.append(mod.register_forward_hook(
                 lambda m, i, o, path=path: spikes.__setitem__(path, o.detach())))
     try:
@@ -60,7 +61,8 @@ def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
                                                "differ_near_threshold": 0})
                 d["positions"] += s.numel()
                 d["differ"] += int(differ.sum())
-                d["differ_near_threshold"] += int((differ & ((v - node.v_th).abs() < near)).sum())
+                v_th = torch.as_tensor(np.asarray(node.v_th, dtype=np.float32))
+                d["differ_near_threshold"] += int((differ & ((v - v_th).abs() < near)).sum())
     acc = {k: 100.0 * c / max(total, 1) for k, c in correct.items()}
     for k in agree:
         for d in agree[k].values():

@@ -78,7 +78,7 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
         elif isinstance(node, LIF):
             tau = DT / (1.0 - per_channel(node.leak, node.shape))
             nodes[name] = nir.LIF(tau=tau, r=np.ones(node.shape), v_leak=np.zeros(node.shape),
-                                  v_threshold=np.full(node.shape, node.v_th),
+                                  v_threshold=np.broadcast_to(node.v_th, node.shape).astype(np.float64),
                                   v_reset=np.zeros(node.shape))
         elif isinstance(node, Output):
             nodes[name] = nir.Output(output_type={"output": np.array(node.shape)})
@@ -153,11 +153,9 @@ def from_nir(g: nir.NIRGraph) -> Graph:
             coef = dt / np.asarray(node.tau, np.float64)
             if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
                 raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
-            th = np.unique(node.v_threshold)
-            if th.size != 1:
-                raise NIRFormatError(f"node {name}: per-neuron thresholds are not supported")
-            new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r),
-                      float(th[0]), shape)
+            th = np.asarray(node.v_threshold, np.float64)
+            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r), v_th, shape)
         elif isinstance(node, nir.Output):
             shape = tuple(int(v) for v in node.output_type["output"])
             new = Output(shape)

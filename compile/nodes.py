@@ -77,11 +77,13 @@ class LIF:
         s[t] = 1 if v[t] >= v_th else 0;   v[t]' = v[t] * (1 - s[t])   (hard reset to 0)
 
     leak and gain are STAA-SNN's M and N (eq. 1-6): 1 - 1/tau and 1/tau for a
-    plain LIF.  v_th is in the units of v (1 in every spikefold model).
+    plain LIF.  v_th is in the units of v: a float, or an array of the neuron shape
+    when folding left a per-neuron threshold (a static positive gain g on a neuron's
+    whole input is exactly a threshold v_th / g).
     """
     leak: np.ndarray
     gain: np.ndarray
-    v_th: float
+    v_th: float | np.ndarray
     shape: tuple
     source: str = ""
 
@@ -111,13 +113,28 @@ class StaaLIF:
 
 
 @dataclass(frozen=True, eq=False)
+class FstaLIF:
+    """FSTA (models/fsta.py) on the input currents, then LIF, while the attention is live:
+
+        v[t] = leak * v[t-1]' + gain * g[t, h, w](I) * I[t]      g: FSTA's input-dependent gain
+
+    `fold_fsta` replaces g by a constant and moves it into a per-neuron threshold.
+    """
+    leak: np.ndarray
+    gain: np.ndarray
+    v_th: float
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
 class Output:
     """The network's output at each step (logits, (K,)); the prediction is the argmax of their mean over T."""
     shape: tuple
 
 
 SYNAPTIC = (Conv2d, Linear)
-NEURONS = (LIF, StaaLIF)
+NEURONS = (LIF, StaaLIF, FstaLIF)
 
 
 def channels(shape: tuple) -> int:

@@ -91,19 +91,20 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         start[name] = max(arrival.values())
         host_fed = name == syn[host_name][1]
         if host_fed:
-            c = VTH_TARGET / node.v_th
+            c = VTH_TARGET / float(np.max(node.v_th))
             qin = {}
         else:
-            c, qin = _scale(graph, ins, node.v_th, dense_exp=not netx)
+            c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
         mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape), 6 if netx else None)
-        vth = int(round(c * node.v_th))
+        vth = np.rint(c * np.broadcast_to(node.v_th, node.shape)).astype(np.int64)
         dv = np.clip(np.rint(DECAY_UNITY * (1.0 - node.leak)), 0, DV_MAX).astype(np.int64)
         neurons[name] = NeuronLayer(
             node.shape, np.full(node.shape, DU_MAX, np.int64), per_channel(dv, node.shape).astype(np.int64),
-            np.full(node.shape, min(max(vth, 0), VTH_MAX), np.int64), mant, exp, start[name], c,
+            np.clip(vth, 0, VTH_MAX), mant, exp, start[name], c,
             source=node.source)
-        report["layers"][name] = {"scale": c, "vth": vth, "vth_clipped": int(not 0 <= vth <= VTH_MAX),
+        report["layers"][name] = {"scale": c, "vth": int(vth.max()),
+                                  "vth_clipped": int(((vth < 0) | (vth > VTH_MAX)).sum()),
                                   "bias_clipped": bias_clipped, "start": start[name],
                                   "dv": sorted(set(int(d) for d in dv))[:8],
                                   "synapses": {k: v for k, v in qin.items()}}

@@ -14,7 +14,7 @@ class ModelConfig:
     """
 
     arch: str = "digitnet"        # digitnet | res19 | res20m | vgg13 | resnet18 | resnet34
-    neuron: str = "staa"          # lif | staa
+    neuron: str = "staa"          # lif | staa | fsta | sma
     num_classes: int = 10
     in_channels: int = 1
     input_size: int = 8           # pixels, square input
@@ -31,6 +31,8 @@ class ModelConfig:
     sa_reduction: int = 16
     sa_alpha: float = 2.0
     tsrd_beta: float = 0.0        # TSRD probability (training only)
+    fsta_decay: float = 0.25      # FSTA networks' LIF: V = decay * H + I (reference code)
+    fsta_v_th: float = 0.5        # and its threshold
 
     REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
 

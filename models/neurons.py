@@ -5,10 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from models.config import ModelConfig
+from models.fsta import FSTALIF
 from models.lif import LIF
 from models.staa_lif import STAALIF
 
-NEURONS = ("lif", "staa")
+NEURONS = ("lif", "staa", "fsta")
 
 
 def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
@@ -21,4 +22,6 @@ def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
                        gc_ratio=cfg.gc_ratio, gc_pool=cfg.gc_pool,
                        sa_reduction=cfg.sa_reduction, sa_alpha=cfg.sa_alpha,
                        tsrd_beta=cfg.tsrd_beta)
+    if cfg.neuron == "fsta":
+        return FSTALIF(cfg.timesteps, cfg.fsta_decay, cfg.fsta_v_th, cfg.surrogate_width)
     raise ValueError(f"unknown neuron {cfg.neuron!r}; choose from {', '.join(NEURONS)}")

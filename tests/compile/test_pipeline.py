@@ -7,7 +7,7 @@ from torch import nn
 from compile.executor import GraphNet
 from compile.from_torch import UnsupportedModule
 from compile.measure import record_spikes
-from compile.nodes import LIF, StaaLIF
+from compile.nodes import LIF, FstaLIF, StaaLIF
 from compile.pipeline import FoldRefused, exact_prefix, lower
 from compile.passes import fold_neuron_gain
 from models.backbones import build_model
@@ -59,13 +59,14 @@ def test_every_lif_backbone_lowers_exactly(arch):
     assert_same_spikes(model, graph, x)
 
 
+@pytest.mark.parametrize("neuron", ["staa", "fsta"])
 @pytest.mark.parametrize("arch", list(SMALL))
-def test_every_staa_backbone_lowers_with_calibration(arch):
-    model, shape = model_for(arch, "staa")
-    with pytest.raises(FoldRefused, match="GC, SA cannot be folded exactly"):
+def test_every_attention_backbone_lowers_with_calibration(arch, neuron):
+    model, shape = model_for(arch, neuron)
+    with pytest.raises(FoldRefused, match="cannot be folded exactly"):
         lower(model, shape, fold="none")
     graph = lower(model, shape, "calibrated", [torch.rand(2, *shape)])
-    assert not graph.of_type(StaaLIF) and graph.of_type(LIF)
+    assert not graph.of_type(StaaLIF, FstaLIF) and graph.of_type(LIF)
     with torch.no_grad():
         assert GraphNet(graph)(torch.rand(2, *shape)).shape == (2, 2, 5)
 
@@ -136,3 +137,20 @@ def test_lowering_never_mutates_the_model():
     exact_prefix(model, shape)
     lower(model, shape, "calibrated", [torch.rand(2, *shape)])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_fsta_fold_is_exact_when_its_gain_does_not_depend_on_the_input():
+    """With FSTA's time map and spatial conv at zero, w = s = sigmoid(0) for every input: the gain
+    (1 + w)(p + q (1 + s)) / 2 is a constant, and as a per-neuron threshold the fold is exact."""
+    model, shape = model_for("digitnet", "fsta")
+    with torch.no_grad():
+        for m in model.modules():
+            if hasattr(m, "fsta"):
+                m.fsta.time.weight.zero_()
+                m.fsta.spatial.weight.zero_()
+                m.fsta.p.fill_(0.9)
+    graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
+    g = 1.5 * (0.9 + 0.5 * 1.5) / 2
+    lif = graph.nodes["body_0_1"]
+    assert np.allclose(lif.v_th, 0.5 / g) and lif.v_th.shape == lif.shape
+    assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10

@@ -1,0 +1,80 @@
+"""Export a checkpoint's float network to ONNX, unrolled over its T timesteps.
+
+    python deploy/to_onnx.py ckpt.pt [-o model.onnx]
+
+The graph is static over time (T copies of every layer's step, traced by PyTorch's
+TorchScript exporter, opset 17) with a dynamic batch: input "x" is (B, C, H, W)
+images (or (B, T, C, H, W) frames for event datasets), output "logits" is (T, B, K);
+the prediction is the argmax of their mean over T.  The file is checked with
+onnx.checker and run once in onnxruntime against PyTorch before it is kept.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from models.atomic import atomic_write
+from models.checkpoint import CheckpointError, model_from_checkpoint
+from models.cli import fail
+from models.data import DATASETS
+
+OPSET = 17
+
+
+def example_input(cfg, events: bool, batch: int = 2) -> torch.Tensor:
+    shape = (cfg.in_channels, cfg.input_size, cfg.input_size)
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(batch, cfg.timesteps, *shape, generator=g) if events else torch.rand(batch, *shape, generator=g)
+
+
+def export(model, x: torch.Tensor, path) -> None:
+    with warnings.catch_warnings():   # the tracer notes that T is fixed: that is the point
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "batch"}, "logits": {1: "batch"}})
+
+
+def session(path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--output", default=None, help="ONNX file (default: beside the checkpoint)")
+    args = p.parse_args(argv)
+    out = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(".onnx")
+    try:
+        model, ckpt = model_from_checkpoint(args.checkpoint)
+    except CheckpointError as e:
+        fail(str(e))
+    dataset = ckpt.get("train_config", {}).get("dataset", "digits")
+    events = DATASETS[dataset].events if dataset in DATASETS else False
+    x = example_input(model.cfg, events)
+    diff = {}
+
+    def write(tmp: Path) -> None:
+        export(model, x, tmp)
+        onnx.checker.check_model(onnx.load(str(tmp)))
+        got = session(tmp).run(None, {"x": x.numpy()})[0]
+        with torch.no_grad():
+            want = model(x).numpy()
+        diff["max"] = float(np.abs(got - want).max())
+
+    atomic_write(out, write)
+    print(f"wrote {out}: {model.cfg.arch} {model.cfg.neuron}, T={model.cfg.timesteps} unrolled, opset {OPSET}, "
+          f"input x {'(B, T, C, H, W)' if events else '(B, C, H, W)'}, output logits (T, B, "
+          f"{model.cfg.num_classes}); onnxruntime vs PyTorch max |diff| {diff['max']:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
