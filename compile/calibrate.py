@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from models.fsta import FSTALIF
+from models.sma import SMALIF
 from models.staa_lif import STAALIF
 
 
@@ -26,6 +27,13 @@ class GainStats:
     over samples and timesteps per (h, w)."""
     mean_t: np.ndarray
     std: np.ndarray
+    samples: int
+
+
+@dataclass(frozen=True)
+class BranchStats:
+    """SMA's branch weights A_T,i * A_C,i: mean over samples per (branch, t, c), (n, T, C)."""
+    mean_t: np.ndarray
     samples: int
 
 
@@ -119,6 +127,17 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
                 acc["n"] += g.shape[1]
 
             hooks.append(mod.fsta.register_forward_hook(hook_fsta))
+    branch = {}
+    for path, mod in model.named_modules():
+        if isinstance(mod, SMALIF):
+            branch[path] = {"sum": 0.0, "n": 0}
+
+            def hook_sma(m, inp, out, path=path):
+                acc = branch[path]
+                acc["sum"] = acc["sum"] + out.detach().double().sum(2)   # (n, T, C)
+                acc["n"] += out.shape[2]
+
+            hooks.append(mod.attention.register_forward_hook(hook_sma))
     was_training = model.training
     model.eval()
     samples = 0
@@ -132,6 +151,8 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
             h.remove()
         model.train(was_training)
     stats = {}
+    for path, acc in branch.items():
+        stats[path] = BranchStats((acc["sum"] / acc["n"]).numpy(), acc["n"])
     for path, acc in gains.items():
         mean_t = (acc["sum"] / acc["n"]).numpy()
         var = (acc["sq"].sum(0) / (acc["n"] * mean_t.shape[0])).numpy() - mean_t.mean(0) ** 2

@@ -33,6 +33,8 @@ class ModelConfig:
     tsrd_beta: float = 0.0        # TSRD probability (training only)
     fsta_decay: float = 0.25      # FSTA networks' LIF: V = decay * H + I (reference code)
     fsta_v_th: float = 0.5        # and its threshold
+    azo_t: float = 0.25           # SMA's Attention ZoneOut: fraction of timesteps (training only)
+    azo_c: float = 0.25           # and of channels
 
     REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
 

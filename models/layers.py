@@ -13,18 +13,7 @@ from torch import nn
 
 from models.config import ModelConfig
 from models.neurons import make_neuron
-
-
-class TimeDistributed(nn.Module):
-    """Apply a stateless module to every timestep: (T, B, ...) -> (T, B, ...)."""
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.module(x.flatten(0, 1))
-        return y.view(*x.shape[:2], *y.shape[1:])
+from models.time_distributed import TimeDistributed
 
 
 class ConvBN(TimeDistributed):

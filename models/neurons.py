@@ -6,10 +6,11 @@ from torch import nn
 
 from models.config import ModelConfig
 from models.fsta import FSTALIF
+from models.sma import SMALIF
 from models.lif import LIF
 from models.staa_lif import STAALIF
 
-NEURONS = ("lif", "staa", "fsta")
+NEURONS = ("lif", "staa", "fsta", "sma")
 
 
 def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
@@ -24,4 +25,6 @@ def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
                        tsrd_beta=cfg.tsrd_beta)
     if cfg.neuron == "fsta":
         return FSTALIF(cfg.timesteps, cfg.fsta_decay, cfg.fsta_v_th, cfg.surrogate_width)
+    if cfg.neuron == "sma":
+        return SMALIF(channels, cfg.timesteps, cfg.tau, cfg.v_th, cfg.surrogate_width, cfg.azo_t, cfg.azo_c)
     raise ValueError(f"unknown neuron {cfg.neuron!r}; choose from {', '.join(NEURONS)}")
