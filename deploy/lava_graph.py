@@ -79,8 +79,9 @@ class LavaNetwork:
                     src = src.flatten()
             src.connect(proc.s_in)
             dst = self.lif[s.dst].a_in if s.dst in self.lif else None
-            if dst is None:
-                self.readout_sink = Sink(shape=(s.out_shape[0],), buffer=steps)
+            if dst is None:          # every readout synapse into one sink: Lava sums at its a_in
+                if not hasattr(self, "readout_sink"):
+                    self.readout_sink = Sink(shape=(s.out_shape[0],), buffer=steps)
                 dst = self.readout_sink.a_in
             proc.a_out.connect(dst)
             self.syn[name] = proc

@@ -73,7 +73,7 @@ class Program:
     host: HostLayer
     neurons: dict             # name -> NeuronLayer, in topological order
     synapses: dict            # name -> SynapseLayer
-    readout: str              # the synapse layer whose activations are the logits
+    readout: tuple            # the synapse layers whose summed activations are the logits
     readout_scale: float      # logits = a / readout_scale + readout_bias
     readout_bias: np.ndarray
     timesteps: int

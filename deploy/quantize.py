@@ -77,8 +77,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         if n != host_name and not isinstance(graph.nodes[src], LIF):
             raise ValueError(f"node {n}: synaptic input from {src} is neither a neuron nor the input")
     readouts = [n for n, (_, dst) in syn.items() if isinstance(graph.nodes[dst], Output)]
-    if len(readouts) != 1:
-        raise ValueError("exactly one synaptic layer must feed the output")
+    if not readouts:
+        raise ValueError("no synaptic layer feeds the output")
 
     neurons, synapses, report = {}, {}, {"layers": {}}
     start = {}
@@ -116,12 +116,14 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
                 src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
             synapses[n] = _synapse(graph, n, src, name, qin[n]["q"], qin[n]["weight_exp"])
             qin[n].pop("q")
-    ro = readouts[0]
-    w = graph.nodes[ro].weight
-    c_out = weight_bound(w) / max(np.abs(w).max(), 1e-30)
-    q, info = _quantize_weights(w, c_out, 0)
-    synapses[ro] = _synapse(graph, ro, syn[ro][0], "readout", q, 0)
-    report["readout"] = {"scale": c_out, **info}
+    # several readout layers (SMA's branches after fold_sma) are summed at the output: one scale
+    c_out = min(weight_bound(graph.nodes[ro].weight) / max(np.abs(graph.nodes[ro].weight).max(), 1e-30)
+                for ro in readouts)
+    report["readout"] = {"scale": c_out, "weights_clipped": 0}
+    for ro in readouts:
+        q, info = _quantize_weights(graph.nodes[ro].weight, c_out, 0)
+        synapses[ro] = _synapse(graph, ro, syn[ro][0], "readout", q, 0)
+        report["readout"]["weights_clipped"] += info["weights_clipped"]
     h = graph.nodes[host_name]
     host = HostLayer("conv" if isinstance(h, Conv2d) else "dense", h.weight,
                      getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
@@ -130,8 +132,11 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] +
                           sum(s["weights_clipped"] for s in l["synapses"].values())
                           for l in report["layers"].values()) + report["readout"]["weights_clipped"]
-    return Program(host, neurons, synapses, ro, c_out, graph.nodes[ro].bias.copy(),
-                   int(graph.meta["timesteps"]), start[syn[ro][0]] + 1,
+    depth = {start[syn[ro][0]] + 1 for ro in readouts}
+    if len(depth) != 1:
+        raise ValueError("the readout layers' inputs arrive on different steps")
+    return Program(host, neurons, synapses, tuple(readouts), c_out,
+                   sum(graph.nodes[ro].bias for ro in readouts), int(graph.meta["timesteps"]), depth.pop(),
                    graph.nodes[_source(graph, host_name)].shape, report)
 
 

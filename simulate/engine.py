@@ -154,8 +154,9 @@ class Simulator:
                 y, n_wrap = self._synapse(syn, out[s_lo - lo: s_hi - lo])
                 incoming[dst].append((s_lo + 1, y))
                 counts["synapses"][syn] = {"conv_wraps": n_wrap}
-        (first, ro), = incoming.pop("readout")
-        assert first == p.depth and len(ro) == T
+        parts = incoming.pop("readout")
+        assert all(first == p.depth and len(y) == T for first, y in parts)
+        ro = sum(y for _, y in parts)
         logits = ro / p.readout_scale + torch.as_tensor(p.readout_bias)
         keys = ("spikes", "synaptic_events", "neuron_updates", "active_updates", "u_wraps", "v_saturations")
         tot = {k: sum(l[k] for l in counts["layers"].values()) for k in keys}

@@ -44,7 +44,7 @@ def test_scales_thresholds_weights_biases_and_leaks_by_hand():
     assert b[0].ravel().tolist() == [2032] * 4
     assert abs(b[1, 0, 0] - (-3.0 * 127 * 64)) <= (1 << l1.bias_exp[1, 0, 0]) / 2  # -24384: exp 3
     assert l1.bias_exp[1, 0, 0] == 3 and p.report["clips"] == 0
-    assert p.readout == "fc" and p.depth == 2 and p.steps == 6
+    assert p.readout == ("fc",) and p.depth == 2 and p.steps == 6
     assert p.readout_scale == pytest.approx(254 / 12)
 
 

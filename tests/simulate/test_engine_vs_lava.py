@@ -78,7 +78,7 @@ def random_program(seed: int) -> tuple[Program, torch.Tensor]:
     k = int(rng.integers(2, 5))
     syn["ro"] = SynapseLayer("dense", cur, "readout", weights(rng, (k, int(np.prod(shape)))), 0, (1, 1),
                              (0, 0), shape, (k,))
-    prog = Program(host, neur, syn, "ro", 10.0, np.zeros(k), T, start + 1, in_shape)
+    prog = Program(host, neur, syn, ("ro",), 10.0, np.zeros(k), T, start + 1, in_shape)
     x = torch.as_tensor(rng.normal(0, 1, (2, *in_shape)) * rng.choice([1.0, 30.0]))
     return prog, x
 

@@ -42,7 +42,7 @@ def tiny_program():
     syn = {"d": SynapseLayer("dense", "h", "o", np.full((2, 4), 3), 0, (1, 1), (0, 0), (1, 2, 2), (2,)),
            "ro": SynapseLayer("dense", "o", "readout", np.eye(2, dtype=np.int64), 0, (1, 1), (0, 0), (2,), (2,))}
     host = HostLayer("conv", np.ones((1, 1, 1, 1)), (1, 1), (0, 0), (1, 2, 2), (1, 2, 2), 100.0, "h")
-    return Program(host, neurons, syn, "ro", 1.0, np.zeros(2), 2, 2, (1, 2, 2))
+    return Program(host, neurons, syn, ("ro",), 1.0, np.zeros(2), 2, 2, (1, 2, 2))
 
 
 def test_ops_conventions_on_a_tiny_program():
