@@ -85,6 +85,7 @@ def run(args, argv) -> dict:
     acc = OpsAccumulator(program)
     preds = {"float": [], "folded": [], "chip": []}
     labels, float_spikes = [], {}
+    overflow = {"u_wraps": 0, "v_saturations": 0, "conv_wraps": 0}
     loader = DataLoader(test, args.batch_size)
     for x, y in tqdm(loader, desc="simulate", disable=args.quiet, leave=False):
         with torch.no_grad():
@@ -97,6 +98,8 @@ def run(args, argv) -> dict:
         r = sim.run(x, record=True, mode="window")
         preds["chip"].append(r.logits.mean(0).argmax(1))
         acc.add(x, r)
+        for k in overflow:
+            overflow[k] += r.counts["total"][k]
         labels.append(y)
     steps.update()
     y = torch.cat(labels)
@@ -127,7 +130,7 @@ def run(args, argv) -> dict:
         "energy_terms_pj": {k: v["terms"] for k, v in energy.items()},
         "energy_constants_pj": ENERGY_PJ,
         "chip": {"depth": program.depth, "relay_layers": sum(l.relay for l in program.neurons.values()),
-                 "clipped_values": program.report["clips"]},
+                 "clipped_values": program.report["clips"], **overflow},
         "seconds": round(time.perf_counter() - t0, 2),
     }
     plots.accuracy(out / "accuracy.png", ["float", "folded", "chip"], [accuracy[k] for k in ("float", "folded", "chip")])
@@ -172,7 +175,9 @@ def markdown(r: dict) -> str:
               "neuron update 81 active / 52 inactive (Davies et al., IEEE Micro 2018). The chip runs the "
               "first layer on the host (counted in (c) as host MACs, once per input image).",
               f"Chip program: pipeline depth {r['chip']['depth']} steps, {r['chip']['relay_layers']} relay "
-              f"layers, {r['chip']['clipped_values']} clipped values.", ""]
+              f"layers, {r['chip']['clipped_values']} clipped values; over the test split "
+              f"{r['chip']['u_wraps']} u wraps, {r['chip']['v_saturations']} v saturations, "
+              f"{r['chip']['conv_wraps']} conv accumulator wraps.", ""]
     return "\n".join(lines)
 
 
