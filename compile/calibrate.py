@@ -1,4 +1,4 @@
-"""Measure STAA attention on calibration data: GC context vectors and SA gates per channel.
+"""Measure input-dependent attention on calibration data, for the calibrated folds.
 
 For every STAA-LIF module (by its path in the model) the forward hooks collect,
 per timestep t and channel c, the mean over calibration samples of
@@ -6,7 +6,8 @@ per timestep t and channel c, the mean over calibration samples of
     c_mem[t, c]  GC2's context Wv(H[t-1])        (added to H)
     gate[t, c]   SA's gate sigmoid(...)(U[t])    (eq. 12, multiplies U)
 and their standard deviation over samples and timesteps, which says how far
-a constant is from the real, input-dependent value.
+a constant is from the real, input-dependent value.  Likewise FSTA's input gain
+g[t, h, w] (models/fsta.py) and SMA's branch weights A_T,i A_C,i [t, i, c].
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class GainStats:
 
 @dataclass(frozen=True)
 class BranchStats:
-    """SMA's branch weights A_T,i * A_C,i: mean over samples per (branch, t, c), (n, T, C)."""
+    """SMA's branch weights A_T,i * A_C,i: mean over samples per (t, branch, c), (T, n, C)."""
     mean_t: np.ndarray
     samples: int
 
@@ -50,92 +51,84 @@ class AttentionStats:
 
 
 class _Moments:
-    """Running sum and sum of squares of (T, C) values over samples."""
+    """Running sum and sum of squares, per timestep, of values of any shape over samples."""
 
     def __init__(self, T: int):
-        self.T, self.n, self.sum, self.sq = T, None, None, None
+        self.T, self.n, self.sum, self.sq = T, np.zeros(T), None, None
 
-    def add(self, t: int, values: torch.Tensor):  # values (B, C)
+    def add(self, t: int, values: torch.Tensor):  # values (B, ...): one row per sample
         v = values.detach().double().cpu().numpy()
         if self.sum is None:
-            c = v.shape[1]
-            self.n, self.sum, self.sq = np.zeros(self.T), np.zeros((self.T, c)), np.zeros((self.T, c))
+            self.sum, self.sq = np.zeros((self.T, *v.shape[1:])), np.zeros((self.T, *v.shape[1:]))
         self.n[t] += v.shape[0]
         self.sum[t] += v.sum(0)
         self.sq[t] += (v * v).sum(0)
 
+    def add_steps(self, values: torch.Tensor):  # values (T, B, ...)
+        for t in range(self.T):
+            self.add(t, values[t])
+
     def result(self):
+        """(mean per timestep (T, ...), std over samples and timesteps (...)), or (None, None)."""
         if self.sum is None:
             return None, None
-        mean_t = self.sum / self.n[:, None]
+        per_t = self.n.reshape(-1, *([1] * (self.sum.ndim - 1)))
         mean = self.sum.sum(0) / self.n.sum()
         var = self.sq.sum(0) / self.n.sum() - mean ** 2
-        return mean_t, np.sqrt(np.maximum(var, 0.0))
+        return self.sum / per_t, np.sqrt(np.maximum(var, 0.0))
 
 
 def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False) -> dict:
-    """{module path: AttentionStats} for every STAA-LIF in `model`, over `batches` of inputs."""
+    """{module path: stats} for every STAA-LIF (AttentionStats), FSTA-LIF (GainStats) and SMA-LIF
+    (BranchStats) in `model`, over `batches` of inputs."""
     moments, hooks, calls = {}, [], {}
 
-    def track(key, T):
-        moments[key] = _Moments(T)
+    def track(key):
+        moments[key] = _Moments(timesteps)
         calls[key] = 0
 
-    def step(key, per_call_t):
-        t = calls[key] % timesteps if per_call_t else None
+    def next_step(key) -> int:
+        """Modules called once per timestep (GC on H, SA): the step of this call."""
+        t = calls[key] % timesteps
         calls[key] += 1
         return t
 
     for path, mod in model.named_modules():
-        if not isinstance(mod, STAALIF):
-            continue
-        if mod.gc_in is not None:
-            for part in ("c_in", "c_mem"):
-                track((path, part), timesteps)
+        if isinstance(mod, STAALIF) and mod.gc_in is not None:
+            track((path, "c_in"))
+            track((path, "c_mem"))
 
             def hook_in(m, inp, out, path=path):
                 ctx = (out - inp[0]).flatten(2)[..., 0] if out.dim() > 2 else out - inp[0]
-                ctx = ctx.view(timesteps, -1, ctx.shape[-1])
-                for t in range(timesteps):
-                    moments[(path, "c_in")].add(t, ctx[t])
+                moments[(path, "c_in")].add_steps(ctx.view(timesteps, -1, ctx.shape[-1]))
 
             def hook_mem(m, inp, out, path=path):
                 ctx = (out - inp[0]).flatten(2)[..., 0] if out.dim() > 2 else out - inp[0]
-                moments[(path, "c_mem")].add(step((path, "c_mem"), True), ctx)
+                moments[(path, "c_mem")].add(next_step((path, "c_mem")), ctx)
 
             hooks += [mod.gc_in.register_forward_hook(hook_in),
                       mod.gc_mem.register_forward_hook(hook_mem)]
-        if mod.sa is not None:
-            track((path, "gate"), timesteps)
+        if isinstance(mod, STAALIF) and mod.sa is not None:
+            track((path, "gate"))
 
             def hook_sa(m, inp, out, path=path):
                 g = m.gate(inp[0])
-                moments[(path, "gate")].add(step((path, "gate"), True), g.view(g.shape[:2]))
+                moments[(path, "gate")].add(next_step((path, "gate")), g.view(g.shape[:2]))
 
             hooks.append(mod.sa.register_forward_hook(hook_sa))
-    gains = {}
-    for path, mod in model.named_modules():
         if isinstance(mod, FSTALIF):
-            gains[path] = {"sum": 0.0, "sq": 0.0, "n": 0}
+            track((path, "gain"))
 
             def hook_fsta(m, inp, out, path=path):
                 x = inp[0] if inp[0].dim() == 5 else inp[0][..., None, None]
-                g = m.gain(x)[:, :, 0].detach().double()          # (T, B, H, W)
-                acc = gains[path]
-                acc["sum"] = acc["sum"] + g.sum(1)
-                acc["sq"] = acc["sq"] + (g * g).sum(1)
-                acc["n"] += g.shape[1]
+                moments[(path, "gain")].add_steps(m.gain(x)[:, :, 0])          # (T, B, H, W)
 
             hooks.append(mod.fsta.register_forward_hook(hook_fsta))
-    branch = {}
-    for path, mod in model.named_modules():
         if isinstance(mod, SMALIF):
-            branch[path] = {"sum": 0.0, "n": 0}
+            track((path, "branch"))
 
-            def hook_sma(m, inp, out, path=path):
-                acc = branch[path]
-                acc["sum"] = acc["sum"] + out.detach().double().sum(2)   # (n, T, C)
-                acc["n"] += out.shape[2]
+            def hook_sma(m, inp, out, path=path):                            # out (n, T, B, C)
+                moments[(path, "branch")].add_steps(out.permute(1, 2, 0, 3))
 
             hooks.append(mod.attention.register_forward_hook(hook_sma))
     was_training = model.training
@@ -151,13 +144,11 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
             h.remove()
         model.train(was_training)
     stats = {}
-    for path, acc in branch.items():
-        stats[path] = BranchStats((acc["sum"] / acc["n"]).numpy(), acc["n"])
-    for path, acc in gains.items():
-        mean_t = (acc["sum"] / acc["n"]).numpy()
-        var = (acc["sq"].sum(0) / (acc["n"] * mean_t.shape[0])).numpy() - mean_t.mean(0) ** 2
-        stats[path] = GainStats(mean_t, np.sqrt(np.maximum(var, 0.0)), acc["n"])
     for path, mod in model.named_modules():
+        if isinstance(mod, FSTALIF):
+            stats[path] = GainStats(*moments[(path, "gain")].result(), samples)
+        if isinstance(mod, SMALIF):
+            stats[path] = BranchStats(moments[(path, "branch")].result()[0], samples)
         if isinstance(mod, STAALIF):
             got = {part: moments[(path, part)].result() if (path, part) in moments else (None, None)
                    for part in ("c_in", "c_mem", "gate")}

@@ -11,7 +11,6 @@ import torch
 from tqdm import tqdm
 
 from compile.executor import GraphNet
-from compile.nodes import LIF
 from models.fsta import FSTALIF
 from models.lif import LIF as TorchLIF
 from models.staa_lif import STAALIF
@@ -68,10 +67,6 @@ def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
         for d in agree[k].values():
             d["agreement"] = 1.0 - d["differ"] / max(d["positions"], 1)
     return {"samples": total, "accuracy": acc, "spike_agreement": agree}
-
-
-def lif_count(graph) -> int:
-    return len(graph.of_type(LIF))
 
 
 def mean_agreement(per_layer: dict) -> float:

@@ -151,10 +151,6 @@ SYNAPTIC = (Conv2d, Linear)
 NEURONS = (LIF, StaaLIF, FstaLIF)
 
 
-def channels(shape: tuple) -> int:
-    return int(shape[0])
-
-
 def per_channel(values: np.ndarray, shape: tuple) -> np.ndarray:
     """Broadcast a (C,) array to the full neuron shape (C, H, W) or (C,)."""
     values = np.asarray(values, dtype=np.float64)

@@ -18,7 +18,7 @@ from compile.nodes import FstaLIF, SmaSum, StaaLIF
 from compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_sma, fold_global_context, fold_neuron_gain,
                             fold_position_encoding, fold_step_attention, lower_staa,
                             materialize_shortcuts)
-from compile.from_torch import UnsupportedModule, trace
+from compile.from_torch import trace
 
 FOLD_MODES = ("calibrated", "none")
 

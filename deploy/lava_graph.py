@@ -43,6 +43,13 @@ def from_lava_steps(data: np.ndarray) -> np.ndarray:
     return d.transpose(0, *range(d.ndim - 1, 0, -1))
 
 
+def source_data(program: Program, currents: np.ndarray) -> np.ndarray:
+    """Host currents (T, *host_out_shape) -> a RingBuffer's (W, H, C, steps) data, zero after T."""
+    data = np.zeros((*lava_shape(program.host.out_shape), program.steps))
+    data[..., : program.timesteps] = to_lava(np.moveaxis(currents, 0, -1))
+    return data
+
+
 def lava_shape(shape: tuple) -> tuple:
     return tuple(shape[::-1]) if len(shape) == 3 else tuple(shape)
 
@@ -92,11 +99,16 @@ class LavaNetwork:
         self.source.run(condition=RunSteps(num_steps=steps), run_cfg=self.cfg)
         self.started = True
 
-    def _reset(self, currents: np.ndarray):
+    def _assign(self, var, value: np.ndarray):
+        """Before the first run a Var takes an initial value; afterwards it is set in the runtime."""
+        if self.started:
+            var.set(value)
+        else:
+            var.init = value
+
+    def _reset(self):
+        """Every u, v, bias and synaptic buffer back to zero, between samples."""
         p = self.p
-        data = np.zeros((*lava_shape(p.host.out_shape), p.steps))
-        data[..., : p.timesteps] = to_lava(np.moveaxis(currents, 0, -1))
-        self.source.data.set(data)
         for name, n in p.neurons.items():
             z = np.zeros(lava_shape(n.shape))
             self.lif[name].u.set(z)
@@ -110,11 +122,8 @@ class LavaNetwork:
         """currents (T, *host_out_shape) int -> (readout (T, K) int, {layer: spikes (steps, *shape)})."""
         p = self.p
         if self.started:
-            self._reset(currents)
-        else:  # before the first run, vars are set through the process constructors' values
-            data = np.zeros((*lava_shape(p.host.out_shape), p.steps))
-            data[..., : p.timesteps] = to_lava(np.moveaxis(currents, 0, -1))
-            self.source.data.init = data
+            self._reset()
+        self._assign(self.source.data, source_data(p, currents))
         done = 0
         for start in sorted({n.start for n in p.neurons.values()}):
             if start > done:
@@ -122,10 +131,7 @@ class LavaNetwork:
                 done = start
             for name, n in p.neurons.items():
                 if n.start == start and np.any(n.bias_mant):
-                    if self.started:
-                        self.lif[name].bias_mant.set(to_lava(n.bias_mant).astype(float))
-                    else:
-                        self.lif[name].bias_mant.init = to_lava(n.bias_mant)
+                    self._assign(self.lif[name].bias_mant, to_lava(n.bias_mant).astype(float))
         self._run(p.steps - done)
         ro = self.readout_sink.data.get()[:, p.depth: p.depth + p.timesteps].T
         spikes = {k: from_lava_steps(s.data.get()) for k, s in self.spike_sinks.items()}

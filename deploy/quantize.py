@@ -50,6 +50,11 @@ def _source(graph: Graph, name: str) -> str:
     return pred
 
 
+def _weight_ratio(w: np.ndarray) -> float:
+    """The largest scale c at which round(w * c) fits Lava's 8-bit range."""
+    return weight_bound(w) / max(np.abs(w).max(), 1e-30)
+
+
 def _quantize_weights(w: np.ndarray, c: float, exp: int) -> tuple[np.ndarray, dict]:
     q = np.rint(w * c / (1 << exp)).astype(np.int64)
     if sign_mode(q) == "mixed":
@@ -91,8 +96,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         start[name] = max(arrival.values())
         host_fed = name == syn[host_name][1]
         if host_fed:
-            c = VTH_TARGET / float(np.max(node.v_th))
-            qin = {}
+            c, qin = VTH_TARGET / float(np.max(node.v_th)), {}
         else:
             c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
@@ -107,18 +111,14 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
                                   "vth_clipped": int(((vth < 0) | (vth > VTH_MAX)).sum()),
                                   "bias_clipped": bias_clipped, "start": start[name],
                                   "dv": sorted(set(int(d) for d in dv))[:8],
-                                  "synapses": {k: v for k, v in qin.items()}}
-        for n in ins:
-            if n == host_name:
-                continue
+                                  "synapses": {k: info for k, (_, info) in qin.items()}}
+        for n, (q, info) in qin.items():
             src = syn[n][0]
             for i in range(start[name] - arrival[n]):  # delay the early input with relays
                 src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
-            synapses[n] = _synapse(graph, n, src, name, qin[n]["q"], qin[n]["weight_exp"])
-            qin[n].pop("q")
+            synapses[n] = _synapse(graph, n, src, name, q, info["weight_exp"])
     # several readout layers (SMA's branches after fold_sma) are summed at the output: one scale
-    c_out = min(weight_bound(graph.nodes[ro].weight) / max(np.abs(graph.nodes[ro].weight).max(), 1e-30)
-                for ro in readouts)
+    c_out = min(_weight_ratio(graph.nodes[ro].weight) for ro in readouts)
     report["readout"] = {"scale": c_out, "weights_clipped": 0}
     for ro in readouts:
         q, info = _quantize_weights(graph.nodes[ro].weight, c_out, 0)
@@ -141,9 +141,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
 
 
 def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tuple[float, dict]:
-    """The layer scale c and each input's quantised weights and weight_exp."""
-    ratio = {n: weight_bound(graph.nodes[n].weight) / max(np.abs(graph.nodes[n].weight).max(), 1e-30)
-             for n in ins}
+    """The layer scale c and, per input, (quantised weights, {weight_exp, clips, error})."""
+    ratio = {n: _weight_ratio(graph.nodes[n].weight) for n in ins}
     c = min(ratio.values())
     if dense_exp and all(isinstance(graph.nodes[n], Linear) for n in ins):  # weight_exp buys resolution
         while c * 2 * v_th <= VTH_TARGET and c * 2 * v_th <= VTH_MAX:
@@ -151,8 +150,7 @@ def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tupl
     qin = {}
     for n in ins:
         exp = 0 if isinstance(graph.nodes[n], Conv2d) else max(0, math.ceil(math.log2(c / ratio[n]) - 1e-9))
-        q, info = _quantize_weights(graph.nodes[n].weight, c, exp)
-        qin[n] = {"q": q, **info}
+        qin[n] = _quantize_weights(graph.nodes[n].weight, c, exp)
     return c, qin
 
 
@@ -168,13 +166,11 @@ def _synapse(graph: Graph, name: str, src: str, dst: str, q: np.ndarray, exp: in
 def _add_relay(neurons: dict, synapses: dict, src: str, start: int, name: str) -> str:
     """A relay layer after `src`: identity synapse (weight 1) into neurons that fire on one spike."""
     shape = neurons[src].shape
-    c = shape[0]
-    if len(shape) == 3:
-        synapses[f"{name}_syn"] = SynapseLayer("conv", src, name, np.eye(c, dtype=np.int64).reshape(c, c, 1, 1),
-                                               0, (1, 1), (0, 0), shape, shape, "relay")
-    else:
-        synapses[f"{name}_syn"] = SynapseLayer("dense", src, name, np.eye(c, dtype=np.int64), 0, (1, 1),
-                                               (0, 0), shape, shape, "relay")
+    conv = len(shape) == 3
+    eye = np.eye(shape[0], dtype=np.int64)
+    synapses[f"{name}_syn"] = SynapseLayer("conv" if conv else "dense", src, name,
+                                           eye[:, :, None, None] if conv else eye, 0, (1, 1), (0, 0),
+                                           shape, shape, "relay")
     z = np.zeros(shape, np.int64)
     neurons[name] = NeuronLayer(shape, z + DU_MAX, z + DV_MAX, z, z, z, start, 0.0, relay=True,
                                 source="relay")

@@ -18,11 +18,11 @@ import torch
 from compile.executor import GraphNet
 from compile.nir_io import NIRFormatError
 from deploy.cli_common import read_nir, test_inputs
-from deploy.lava_graph import LavaNetwork
+from deploy.lava_graph import run_lava
 from deploy.quantize import quantize
 from models.cli import fail
 from models.data import DatasetNotFound
-from simulate.engine import Simulator, host_currents
+from simulate.engine import Simulator
 
 
 def parse_args(argv=None):
@@ -40,18 +40,9 @@ def run(args) -> dict:
     graph = read_nir(args.nir_file)
     x, y, dataset = test_inputs(graph, args.data, args.data_root, args.samples)
     program = quantize(graph)
-    currents = host_currents(program, x).numpy()
     t0 = time.perf_counter()
-    net = LavaNetwork(program)
-    readouts = []
-    try:
-        for b in range(len(x)):
-            ro, _ = net.run_sample(currents[:, b])
-            readouts.append(torch.as_tensor(ro))
-    finally:
-        net.stop()
+    ro, _ = run_lava(program, x)
     seconds = time.perf_counter() - t0
-    ro = torch.stack(readouts, 1)
     logits = ro.double() / program.readout_scale + torch.as_tensor(program.readout_bias)
     pred = logits.mean(0).argmax(1)
     sim = Simulator(program).run(x)

@@ -19,7 +19,6 @@ test data when a checkpoint is given, else every neuron emits Bernoulli spikes a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import torch

@@ -24,9 +24,10 @@ import torch.nn.functional as F
 
 from deploy.program import Program, SynapseLayer
 from deploy.weights import lava_weights
-from simulate.constants import DU_MAX, INT32, UV_MAX
-from simulate.lif_int import decay, lif_step, lif_steps_current_free, wrap24, wrap32
 from models.layers import encode_input
+from simulate.constants import ACT_SHIFT, CONV_ACC_BITS, DU_MAX, INT32, UV_MAX, VTH_SHIFT
+from simulate.lif_int import lif_step, lif_steps_current_free, wrap24, wrap32, wrap_signed
+from simulate.ops import dense_ops
 
 EXACT_F32 = 1 << 24
 
@@ -47,9 +48,7 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
 
 def host_macs(program: Program, x: torch.Tensor) -> int:
     """Multiply-accumulates the host layer spends on x (once per distinct frame)."""
-    h = program.host
-    per = int(np.prod(h.out_shape)) * int(np.prod(h.weight.shape[1:]))
-    return per * x.shape[0] * (1 if x.dim() == 4 else x.shape[1])
+    return dense_ops(program.host) * x.shape[0] * (1 if x.dim() == 4 else x.shape[1])
 
 
 def fanout(s: SynapseLayer) -> torch.Tensor:
@@ -91,13 +90,12 @@ class Simulator:
         self.params = {}
         for name, n in program.neurons.items():
             f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64)
-            self.params[name] = {"du": f(n.du), "dv": f(n.dv), "vth64": f(n.vth) * 64,
+            self.params[name] = {"du": f(n.du), "dv": f(n.dv), "vth64": f(n.vth) * (1 << VTH_SHIFT),
                                  "bias": f(n.bias_mant * (1 << n.bias_exp).astype(np.int64)),
                                  "current_free": bool(np.all(n.du == DU_MAX))}
-        self.weights, self.fanout, self.truncated = {}, {}, {}
+        self.weights, self.fanout = {}, {}
         for name, s in program.synapses.items():
             w = lava_weights(s.weight) if s.kind == "dense" else s.weight  # what Dense does on step 1
-            self.truncated[name] = int((w != s.weight).sum())
             bound = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
             dtype = torch.float32 if bound < EXACT_F32 else torch.float64
             self.weights[name] = torch.as_tensor(w, dtype=dtype)
@@ -111,8 +109,8 @@ class Simulator:
         if s.kind == "conv":
             y = F.conv2d(flat, w, None, s.stride, s.padding).double()
             n_wrap = 0
-            if y.numel() and float(y.abs().max()) >= (1 << 23):   # Lava's signed_clamp(bits=24)
-                wrapped = torch.remainder(y + (1 << 23), 1 << 24) - (1 << 23)
+            if y.numel() and float(y.abs().max()) >= UV_MAX:   # Lava's signed_clamp(bits=24): a modulo
+                wrapped = wrap_signed(y, CONV_ACC_BITS)
                 n_wrap, y = int((wrapped != y).sum()), wrapped
         else:
             y = (flat.flatten(1) @ w.T).double()
@@ -134,7 +132,7 @@ class Simulator:
         spikes, counts = {}, {"layers": {}, "synapses": {}}
         incoming = {n: [] for n in span}    # dst -> [(first step, activations)]
         for name in self.order:
-            n, prm = p.neurons[name], self.params[name]
+            n = p.neurons[name]
             lo, hi = span[name]
             parts = incoming.pop(name)
             if len(parts) == 1 and parts[0][0] == lo and len(parts[0][1]) == hi - lo:
@@ -173,21 +171,25 @@ class Simulator:
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
         wraps = sats = 0
         if prm["current_free"]:
+            gain = 1 << ACT_SHIFT
             lo_a, hi_a = a.aminmax() if a.numel() else (a.new_zeros(()), a.new_zeros(()))
-            if max(float(hi_a), -float(lo_a)) * 64 > UV_MAX:
-                c = wrap32(a * 64)
+            if max(float(hi_a), -float(lo_a)) * gain > UV_MAX:
+                c = wrap32(a * gain)
                 wrapped = wrap24(c)
                 wraps, c = int((wrapped != c).sum()), wrapped
                 c[bias_on:] += prm["bias"]
             elif bias_on == 0:
-                c = torch.add(prm["bias"], a, alpha=64)    # one pass: a * 64 + bias
+                c = torch.add(prm["bias"], a, alpha=gain)    # one pass: a * 64 + bias
             else:
-                c = a * 64
+                c = a * gain
                 c[bias_on:] += prm["bias"]
             # |v| grows by at most max|c| per step (the decay only shrinks it): clip only if needed
-            lo_c, hi_c = c.flatten(1).aminmax(dim=1) if steps else (c, c)
-            bound = float(torch.maximum(hi_c, -lo_c).sum()) if steps else 0.0
-            peak = float(torch.maximum(hi_c, -lo_c).max()) if steps else 0.0
+            if steps:
+                lo_c, hi_c = c.flatten(1).aminmax(dim=1)
+                per_step = torch.maximum(hi_c, -lo_c)
+                bound, peak = float(per_step.sum()), float(per_step.max())
+            else:
+                bound = peak = 0.0
             out, sats = lif_steps_current_free(c, prm["dv"], prm["vth64"], bound > UV_MAX - 1,
                                                overflow=peak + UV_MAX >= INT32)
         else:
@@ -196,11 +198,10 @@ class Simulator:
             out = torch.empty(a.shape, dtype=torch.bool)
             zero = torch.zeros_like(prm["bias"])
             for i in range(steps):
-                pre = wrap32(decay(u, prm["du"] + 1) + a[i] * 64)
-                wraps += int(((pre > UV_MAX) | (pre <= -UV_MAX)).sum())
-                u, v, out[i], raw = lif_step(u, v, a[i], prm["du"], prm["dv"],
-                                             prm["bias"] if i >= bias_on else zero, prm["vth64"])
-                sats += int((raw.abs() > UV_MAX - 1).sum())
+                u, v, out[i], u_raw, v_raw = lif_step(u, v, a[i], prm["du"], prm["dv"],
+                                                      prm["bias"] if i >= bias_on else zero, prm["vth64"])
+                wraps += int((u_raw != u).sum())
+                sats += int((v_raw.abs() > UV_MAX - 1).sum())
         fired = out.view(-1, *n.shape).sum(0).double()
         size = int(np.prod(n.shape))
         counts["layers"][name] = {

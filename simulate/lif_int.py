@@ -8,7 +8,8 @@ trunc(p / 4096) is Lava's sign(p) * (|p| >> 12).  wrap24 is Lava's single
 conditional correction: above 2**23 subtract 2**24, at or below -2**23 add 2**24
 (not a modulo).  Lava adds in int32 arrays, so before wrap24 (and before the clip
 of v) a sum that leaves the int32 range wraps around it (wrap32); with extreme
-inputs u can stay far outside 24 bits and v's sum can overflow int32 too.  Values are integers held in float64, which represents every
+inputs u can stay far outside 24 bits and v's sum can overflow int32 too.
+Values are integers held in float64, which represents every
 integer below 2**53 exactly, so products of 24-bit states and 12-bit decays
 (below 2**36) and every step here are exact and run on fast float kernels.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from simulate.constants import ACT_SHIFT, INT32, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX, VTH_SHIFT
+from simulate.constants import ACT_SHIFT, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX
 
 
 def decay(x: torch.Tensor, d) -> torch.Tensor:
@@ -24,9 +25,15 @@ def decay(x: torch.Tensor, d) -> torch.Tensor:
     return torch.trunc(x * (DECAY_UNITY - d) / DECAY_UNITY)
 
 
+def wrap_signed(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Two's-complement overflow of an integer-valued float64 tensor to `bits` bits (a modulo)."""
+    half = 1 << (bits - 1)
+    return torch.remainder(x + half, 2 * half) - half
+
+
 def wrap32(x: torch.Tensor) -> torch.Tensor:
-    """Two's-complement int32 overflow of an integer-valued float64 tensor."""
-    return torch.remainder(x + INT32, 2 * INT32) - INT32
+    """Lava's int32 arithmetic."""
+    return wrap_signed(x, 32)
 
 
 def wrap24(u: torch.Tensor) -> torch.Tensor:
@@ -34,14 +41,16 @@ def wrap24(u: torch.Tensor) -> torch.Tensor:
 
 
 def lif_step(u, v, a, du, dv, bias, vth_scaled, current_free: bool = False):
-    """(u, v, a) -> (u, v, spikes, v before clipping).  float64 tensors holding integers;
-    vth_scaled = vth * 64.  current_free: every du is 4095, so u = a * 64 before the wrap."""
+    """(u, v, a) -> (u, v, spikes, u before wrap24, v before clipping).  float64 tensors holding
+    integers; vth_scaled = vth * 64.  current_free: every du is 4095, so u = a * 64 before the wrap.
+    The two raw values let a caller count wraps and saturations."""
     drive = a * (1 << ACT_SHIFT)
-    u = wrap24(wrap32(drive if current_free else decay(u, du + DU_OFFSET) + drive))
-    raw = wrap32(decay(v, dv + DV_OFFSET) + u + bias)
-    v = raw.clamp(-(UV_MAX - 1), UV_MAX - 1)
+    u_raw = wrap32(drive if current_free else decay(u, du + DU_OFFSET) + drive)
+    u = wrap24(u_raw)
+    v_raw = wrap32(decay(v, dv + DV_OFFSET) + u + bias)
+    v = v_raw.clamp(-(UV_MAX - 1), UV_MAX - 1)
     s = v > vth_scaled
-    return u, v.masked_fill(s, 0.0), s, raw
+    return u, v.masked_fill(s, 0.0), s, u_raw, v_raw
 
 
 def lif_steps_current_free(c: torch.Tensor, dv, vth_scaled, saturate: bool = True,

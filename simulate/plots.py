@@ -20,27 +20,27 @@ def firing_rates(path, layers: list, chip: list, float_: list) -> None:
     plt.close(fig)
 
 
-def energy(path, labels: list, microjoules: list) -> None:
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    labels = [label.replace(" ", "\n", 1) for label in labels]
-    ax.bar(labels, microjoules, color=["C0", "C1", "C2", "C3"][: len(labels)])
-    ax.set_yscale("log")
-    ax.set_ylabel("energy per inference (µJ)")
-    for i, v in enumerate(microjoules):
-        ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
+def _bars(path, labels: list, values: list, ylabel: str, log: bool = False, bottom: float | None = None,
+          size=(6, 3.5)) -> None:
+    """One bar per value, each labelled with its value."""
+    fig, ax = plt.subplots(figsize=size)
+    ax.bar(labels, values, color=[f"C{i}" for i in range(len(labels))])
+    if log:
+        ax.set_yscale("log")
+    if bottom is not None:
+        ax.set_ylim(bottom, 100)
+    ax.set_ylabel(ylabel)
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.3g}" if log else f"{v:.2f}", ha="center", va="bottom", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def energy(path, labels: list, microjoules: list) -> None:
+    _bars(path, [label.replace(" ", "\n", 1) for label in labels], microjoules,
+          "energy per inference (µJ)", log=True, size=(7, 3.8))
 
 
 def accuracy(path, labels: list, values: list) -> None:
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.bar(labels, values, color="C0")
-    lo = max(0.0, min(values) - 5)
-    ax.set_ylim(lo, 100)
-    ax.set_ylabel("test accuracy (%)")
-    for i, v in enumerate(values):
-        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _bars(path, labels, values, "test accuracy (%)", bottom=max(0.0, min(values) - 5), size=(5, 3.2))

@@ -80,7 +80,7 @@ def run(args, argv) -> dict:
     program = quantize(graph)
     steps.update()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    gpu_model = model.to(device)
+    model.to(device)
     folded, sim = GraphNet(graph).eval(), Simulator(program)
     acc = OpsAccumulator(program)
     preds = {"float": [], "folded": [], "chip": []}
@@ -88,11 +88,10 @@ def run(args, argv) -> dict:
     overflow = {"u_wraps": 0, "v_saturations": 0, "conv_wraps": 0}
     loader = DataLoader(test, args.batch_size)
     for x, y in tqdm(loader, desc="simulate", disable=args.quiet, leave=False):
+        logits, spk = record_spikes(model, x.to(device))   # one float forward: predictions and rates
+        preds["float"].append(logits.mean(0).argmax(1).cpu())
         with torch.no_grad():
-            preds["float"].append(gpu_model(x.to(device)).mean(0).argmax(1).cpu())
             preds["folded"].append(folded(x).mean(0).argmax(1))
-        _, spk = record_spikes(model.cpu(), x)
-        model.to(device)
         for k, s in spk.items():
             float_spikes[k] = float_spikes.get(k, 0.0) + float(s.sum())
         r = sim.run(x, record=True, mode="window")

@@ -30,7 +30,7 @@ def fold_sma(graph: Graph, stats: dict) -> Graph:
     for name in graph.of_type(SmaSum):
         node = graph.nodes[name]
         s = stats[node.source]
-        a = s.mean_t.mean(1)                                              # (n, C)
+        a = s.mean_t.mean(0)                                              # (n, C)
         nodes, edges = dict(graph.nodes), [e for e in graph.edges if e[1] != name]
         order = list(graph.nodes)
         for succ in graph.succs(name):
@@ -62,7 +62,7 @@ def fold_sma(graph: Graph, stats: dict) -> Graph:
         nodes.pop(name)
         notes.append({"pass": "fold_sma", "node": name, "exact": False,
                       "mean_branch_weight": float(a.mean()),
-                      "max_deviation_over_t": float(np.abs(s.mean_t - a[:, None, :]).max()),
+                      "max_deviation_over_t": float(np.abs(s.mean_t - a).max()),
                       "calibration_samples": s.samples})
         graph = Graph.build({n: nodes[n] for n in order}, edges, dict(graph.meta))
     return graph.with_meta(folds=tuple(graph.meta.get("folds", ())) + tuple(notes))

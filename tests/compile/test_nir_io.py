@@ -1,7 +1,6 @@
 """NIR files: metadata, an exact round trip, and the LIF checkpoint reproduced spike for spike."""
 import json
 
-import h5py
 import nir
 import numpy as np
 import pytest

@@ -18,7 +18,7 @@ from lava.proc.lif.process import LIF
 
 from compile.nir_io import read_nir, write_nir
 from compile.pipeline import lower
-from deploy.lava_graph import from_lava_steps, lava_shape, to_lava
+from deploy.lava_graph import from_lava_steps, lava_shape, source_data, to_lava
 from deploy.netx import NetxUnsupported, chain
 from deploy.quantize import quantize
 from models.backbones import build_model
@@ -52,9 +52,7 @@ def test_netx_file_runs_in_netx_and_matches_the_simulator(lif_nir, digits_test, 
     net = Network(net_config=str(tmp_path / "lif.net"))
     assert len(net.layers) == 3
     x = digits_test[0][:1]
-    data = np.zeros((*lava_shape(program.host.out_shape), program.steps))
-    data[..., : program.timesteps] = to_lava(np.moveaxis(host_currents(program, x).numpy()[:, 0], 0, -1))
-    src = Source(data=data)
+    src = Source(data=source_data(program, host_currents(program, x).numpy()[:, 0]))
     h = program.neurons[program.host.dst]
     front = LIF(shape=lava_shape(h.shape), du=to_lava(h.du), dv=to_lava(h.dv), vth=to_lava(h.vth),
                 bias_mant=to_lava(h.bias_mant), bias_exp=to_lava(h.bias_exp))

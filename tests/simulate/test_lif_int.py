@@ -10,7 +10,7 @@ def run(a, du, dv, bias, vth, u0=0.0, v0=0.0):
     u, v = f(u0), f(v0)
     us, vs, ss = [], [], []
     for x in a:
-        u, v, s, _ = lif_step(u, v, f(x), f(du), f(dv), f(bias), f(vth * 64), du == 4095)
+        u, v, s, _, _ = lif_step(u, v, f(x), f(du), f(dv), f(bias), f(vth * 64), du == 4095)
         us.append(int(u)), vs.append(int(v)), ss.append(int(s))
     return us, vs, ss
 
@@ -71,6 +71,6 @@ def test_vectorised_loop_equals_the_step_function():
     fast, _ = lif_steps_current_free(c, dv, vth)
     u = v = torch.zeros(shape, dtype=torch.float64)
     for t in range(steps):
-        u, v, s, _ = lif_step(u, v, a[t], 4095, dv, bias, vth, current_free=True)
+        u, v, s, _, _ = lif_step(u, v, a[t], 4095, dv, bias, vth, current_free=True)
         assert torch.equal(fast[t], s)
     assert 0 < fast.float().mean() < 1
