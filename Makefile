@@ -31,7 +31,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 demo: setup
-	$(BIN)/python -m models.demo
+	$(BIN)/python -m spikefold.demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -29,6 +29,8 @@ import numpy as np
 from compile.graph import Graph
 from compile.nodes import (AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
                            per_channel)
+from spikefold import validate
+from spikefold.cli import InputError
 
 DT = 1e-4          # seconds per step; snnTorch's importer hard-codes this dt, Norse takes it as dt=
 SPIKE_RULE = "v >= v_threshold"
@@ -36,8 +38,11 @@ DISCRETISATION = ("forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) (v_leak 
                   f"spike when {SPIKE_RULE}; then v = v_reset")
 
 
-class NIRFormatError(ValueError):
+class NIRFormatError(InputError):
     """str(e): one line naming what in the NIR file cannot be read."""
+
+
+KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "LIF"}
 
 
 def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
@@ -124,6 +129,7 @@ def from_nir(g: nir.NIRGraph) -> Graph:
     out, shapes = {}, {}
     for name in order:
         node = g.nodes[name]
+        _check_values(name, node)
         preds = [a for a, b in edges if b == name]
         in_shape = shapes[preds[0]] if preds else None
         if isinstance(node, nir.Input):
@@ -169,6 +175,20 @@ def from_nir(g: nir.NIRGraph) -> Graph:
     return Graph.build(out, edges, meta)
 
 
+def _check_values(name: str, node) -> None:
+    """Finite arrays everywhere; a LIF needs tau > 0 (a leak) and v_threshold > 0 (a spike
+    rule the chip's unsigned threshold can hold, and without which every step fires)."""
+    for field, value in vars(node).items():
+        if isinstance(value, np.ndarray):
+            validate.finite_array(f"node {name}", field, value)
+    if isinstance(node, nir.LIF):
+        for field in ("tau", "v_threshold"):
+            a = np.asarray(getattr(node, field), np.float64)
+            if np.any(a <= 0):
+                raise NIRFormatError(f"node {name}: LIF {field} must be > 0 "
+                                     f"({int((a <= 0).sum())} value(s) <= 0, min {a.min():.4g})")
+
+
 def _pair(v) -> tuple:
     a = np.atleast_1d(np.asarray(v)).astype(int)
     return (int(a[0]), int(a[-1]))
@@ -192,12 +212,20 @@ def write_nir(graph: Graph, path, meta: dict | None = None) -> None:
     nir.write(path, to_nir(graph, meta))
 
 
-def read_nir(path) -> Graph:
+def read_nir(path, max_mb: float = validate.MAX_MB) -> Graph:
+    """Our graph of a NIR file, validated: declared sizes (at most `max_mb` MiB of arrays) and
+    node types before any array is read, then values.  NIRFormatError names the file."""
+    path = validate.input_file(path, "NIR file")
+    try:
+        validate.nir_declared(path, KNOWN_TYPES, max_mb)
+    except InputError as e:
+        raise NIRFormatError(str(e)) from None
     try:
         g = nir.read(path)
     except Exception as e:  # h5py/nir errors on foreign or damaged files
         raise NIRFormatError(f"{path}: not a NIR file ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})") from None
     try:
         return from_nir(g)
-    except NIRFormatError as e:
-        raise NIRFormatError(f"{path}: {e}") from None
+    except (ValueError, KeyError, IndexError) as e:   # ours, and Graph.build's shape checks
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise NIRFormatError(f"{path}: {text}") from None

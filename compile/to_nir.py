@@ -10,7 +10,6 @@ per-layer spike agreement.  Bad input: a one-line error, exit status 2, no file.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 import time
@@ -25,30 +24,32 @@ from compile.from_torch import UnsupportedModule
 from compile.measure import compare, mean_agreement
 from compile.nir_io import to_nir
 from compile.pipeline import FOLD_MODES, FoldRefused, lower
-from models.atomic import atomic_write, write_json
+from spikefold import validate
+from spikefold.atomic import atomic_write_set, json_writer
 from models.checkpoint import CheckpointError, model_from_checkpoint
-from models.cli import fail
+from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from models.train import TrainConfig
 from models.version import __version__
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("-o", "--output", default=None, help="NIR file (default: beside the checkpoint)")
     p.add_argument("--fold", choices=FOLD_MODES, default="calibrated",
                    help="calibrated: fold attention with constants measured on training inputs; "
                         "none: exact folds only")
-    p.add_argument("--calib-samples", type=int, default=256, help="training inputs for calibration")
-    p.add_argument("--finetune-epochs", type=int, default=0, help="fold-aware fine-tune epochs")
-    p.add_argument("--finetune-lr", type=float, default=0.01)
-    p.add_argument("--eval-samples", type=int, default=1000,
+    p.add_argument("--calib-samples", type=positive_int, default=256, help="training inputs for calibration")
+    p.add_argument("--finetune-epochs", type=nonneg_int, default=0, help="fold-aware fine-tune epochs")
+    p.add_argument("--finetune-lr", type=positive_float, default=0.01)
+    p.add_argument("--eval-samples", type=nonneg_int, default=1000,
                    help="test inputs for the accuracy/agreement measurement (0: skip it)")
     p.add_argument("--data", default=None, help="dataset (default: the checkpoint's)")
     p.add_argument("--data-root", default=None, help="directory holding the dataset's files")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
+                   help="refuse a checkpoint declaring more MiB of tensors")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -72,8 +73,9 @@ def run(args) -> dict:
     ckpt_path = Path(args.checkpoint)
     out = Path(args.output) if args.output else ckpt_path.with_suffix(".nir")
     report_path = out.with_suffix(".fold.json")
+    validate.outputs([out, report_path], [ckpt_path])
     t0 = time.perf_counter()
-    model, ckpt = model_from_checkpoint(ckpt_path)
+    model, ckpt = model_from_checkpoint(ckpt_path, args.max_mb)
     cfg = model.cfg
     tcfg = TrainConfig(**{k: v for k, v in ckpt.get("train_config", {}).items()
                           if k in TrainConfig.__dataclass_fields__})
@@ -116,8 +118,7 @@ def run(args) -> dict:
             "dataset": dataset, "finetune_epochs": args.finetune_epochs}
     nir_graph = to_nir(final, meta)
     report["seconds_total"] = round(time.perf_counter() - t0, 3)
-    atomic_write(out, lambda tmp: nir.write(tmp, nir_graph))
-    write_json(report_path, report)
+    atomic_write_set({out: lambda tmp: nir.write(tmp, nir_graph), report_path: json_writer(report)})
     report["report_path"] = str(report_path)
     return report
 
@@ -140,6 +141,7 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:

@@ -1,14 +1,27 @@
-"""What the deploy/ commands share: read a NIR file and the test inputs its metadata names."""
+"""What the commands that run a NIR file share: its options, the file, and the test inputs its
+metadata names."""
 from __future__ import annotations
 
 import torch
 
 from compile.nir_io import read_nir
 from models.data import DATASETS, load_dataset
+from spikefold import validate
+from spikefold.cli import nonneg_int, positive_float
+
+
+def add_nir_args(p, samples_default: int, samples_help: str) -> None:
+    """nir_file, --samples, --data, --data-root, --max-mb."""
+    p.add_argument("nir_file")
+    p.add_argument("--samples", type=nonneg_int, default=samples_default, help=samples_help)
+    p.add_argument("--data", default=None, help="dataset (default: the one in the file's metadata)")
+    p.add_argument("--data-root", default=None, help="directory holding the dataset's files")
+    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
+                   help="refuse a NIR file declaring more MiB of arrays (checked before reading)")
 
 
 def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
-    """(x, y, dataset name): the first `samples` test inputs of the graph's dataset."""
+    """(x, y, dataset name): the first `samples` test inputs of the graph's dataset (0: all)."""
     info = graph.meta.get("nir", {})
     name = dataset or info.get("dataset")
     if name is None:
@@ -19,8 +32,9 @@ def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
     ds = load_dataset(name, root, False, int(graph.meta["timesteps"]), shape[-1])
     n = len(ds) if samples <= 0 else min(samples, len(ds))
     x = torch.stack([ds[i][0] for i in range(n)])
+    validate.finite_array(f"dataset {name}", "test inputs", x.numpy())
     y = torch.tensor([int(ds[i][1]) for i in range(n)])
     return x, y, name
 
 
-__all__ = ["read_nir", "test_inputs"]
+__all__ = ["add_nir_args", "read_nir", "test_inputs"]

@@ -102,7 +102,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
         mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape), 6 if netx else None)
         vth = np.rint(c * np.broadcast_to(node.v_th, node.shape)).astype(np.int64)
-        dv = np.clip(np.rint(DECAY_UNITY * (1.0 - node.leak)), 0, DV_MAX).astype(np.int64)
+        dv_raw = np.rint(DECAY_UNITY * (1.0 - np.asarray(node.leak, np.float64)))
+        dv = np.clip(dv_raw, 0, DV_MAX).astype(np.int64)   # 12-bit unsigned: M outside [1/4096, 1]
         neurons[name] = NeuronLayer(
             node.shape, np.full(node.shape, DU_MAX, np.int64), per_channel(dv, node.shape).astype(np.int64),
             np.clip(vth, 0, VTH_MAX), mant, exp, start[name], c,
@@ -110,6 +111,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         report["layers"][name] = {"scale": c, "vth": int(vth.max()),
                                   "vth_clipped": int(((vth < 0) | (vth > VTH_MAX)).sum()),
                                   "bias_clipped": bias_clipped, "start": start[name],
+                                  "dv_clipped": int((dv != dv_raw).sum()),
                                   "dv": sorted(set(int(d) for d in dv))[:8],
                                   "synapses": {k: info for k, (_, info) in qin.items()}}
         for n, (q, info) in qin.items():
@@ -129,7 +131,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
                      getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
                      graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,
                      syn[host_name][1], h.bias.copy() if netx else None)
-    report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] +
+    report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] + l["dv_clipped"] +
                           sum(s["weights_clipped"] for s in l["synapses"].values())
                           for l in report["layers"].values()) + report["readout"]["weights_clipped"]
     depth = {start[syn[ro][0]] + 1 for ro in readouts}

@@ -9,7 +9,6 @@ whether the fast simulator (simulate/engine.py) produced the identical readout.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -17,29 +16,28 @@ import torch
 
 from compile.executor import GraphNet
 from compile.nir_io import NIRFormatError
-from deploy.cli_common import read_nir, test_inputs
+from deploy.cli_common import add_nir_args, read_nir, test_inputs
 from deploy.lava_graph import run_lava
 from deploy.quantize import quantize
-from models.cli import fail
+from spikefold.cli import ArgumentParser, InputError, command, fail
 from models.data import DatasetNotFound
 from simulate.engine import Simulator
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("nir_file")
-    p.add_argument("--samples", type=int, default=20, help="test samples to run on Lava")
-    p.add_argument("--data", default=None, help="dataset (default: the one in the file's metadata)")
-    p.add_argument("--data-root", default=None)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_nir_args(p, 20, "test samples to run on Lava (0: the whole split)")
     p.add_argument("--quiet", action="store_true", help="no per-sample lines")
     return p.parse_args(argv)
 
 
 def run(args) -> dict:
-    graph = read_nir(args.nir_file)
+    graph = read_nir(args.nir_file, args.max_mb)
     x, y, dataset = test_inputs(graph, args.data, args.data_root, args.samples)
-    program = quantize(graph)
+    try:
+        program = quantize(graph)
+    except ValueError as e:
+        raise InputError(f"{args.nir_file}: {str(e).splitlines()[0]}") from None
     t0 = time.perf_counter()
     ro, _ = run_lava(program, x)
     seconds = time.perf_counter() - t0
@@ -56,6 +54,7 @@ def run(args) -> dict:
                 n.relay for n in program.neurons.values()), "depth": program.depth}
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:

@@ -10,7 +10,6 @@ onnx.checker and run once in onnxruntime against PyTorch before it is kept.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -20,9 +19,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from models.atomic import atomic_write
+from spikefold.atomic import atomic_write
 from models.checkpoint import CheckpointError, model_from_checkpoint
-from models.cli import fail
+from spikefold import validate
+from spikefold.cli import ArgumentParser, command, fail
 from models.data import DATASETS
 
 OPSET = 17
@@ -46,12 +46,14 @@ def session(path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("-o", "--output", default=None, help="ONNX file (default: beside the checkpoint)")
     args = p.parse_args(argv)
     out = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(".onnx")
+    validate.outputs([out], [args.checkpoint])
     try:
         model, ckpt = model_from_checkpoint(args.checkpoint)
     except CheckpointError as e:

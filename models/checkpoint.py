@@ -15,12 +15,16 @@ torch.load(..., weights_only=True) (so a malicious pickle cannot run code):
 
 from __future__ import annotations
 
+import pickle
+import re
 import warnings
 from pathlib import Path
 
 import torch
 
-from models.atomic import atomic_write
+from spikefold import validate
+from spikefold.atomic import atomic_write
+from spikefold.cli import InputError
 from models.backbones import build_model
 from models.config import ModelConfig
 
@@ -28,7 +32,7 @@ FORMAT = "spikefold-checkpoint"
 REQUIRED = ("format", "version", "model_config", "state_dict")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """str(e) is one line naming the file and the problem."""
 
 
@@ -37,16 +41,26 @@ def save_checkpoint(ckpt: dict, path: str | Path) -> None:
     atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """The checkpoint dict, validated; CheckpointError for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
+def load_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> dict:
+    """The checkpoint dict, validated (declared size before loading, finite weights, a
+    model config in range); CheckpointError for anything else."""
+    try:
+        path = validate.input_file(path, "checkpoint file")
+        validate.checkpoint_size(path, max_mb)
+    except InputError as e:
+        raise CheckpointError(str(e)) from None
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
             warnings.simplefilter("ignore")
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle/zip errors, or a pickle that wants to run code
+    except pickle.UnpicklingError as e:
+        if "global" not in str(e).lower():   # not a refused import: bytes that are no pickle
+            raise CheckpointError(f"{path}: not a spikefold checkpoint (not a torch file)") from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(f"{path}: holds Python objects that would run code when loaded{what}; "
+                              f"not loaded (spikefold loads weights only)") from None
+    except Exception as e:  # pickle/zip errors
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a spikefold checkpoint ({first[:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
@@ -56,14 +70,20 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     try:
         ModelConfig.from_dict(ckpt["model_config"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{path}: bad model_config ({e})") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad model_config ({str(e).strip(chr(39))})") from None
+    if not isinstance(ckpt["state_dict"], dict):
+        raise CheckpointError(f"{path}: state_dict is not a dict of tensors")
+    try:
+        validate.finite_tensors(path, ckpt["state_dict"])
+    except InputError as e:
+        raise CheckpointError(str(e)) from None
     return ckpt
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+def model_from_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> tuple[torch.nn.Module, dict]:
     """(network in eval mode with the checkpoint's weights, checkpoint dict)."""
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, max_mb)
     try:
         model = build_model(ModelConfig.from_dict(ckpt["model_config"]))
     except ValueError as e:

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from spikefold.cli import require
+
+
+def check_ranges(cfg, rules: dict) -> None:
+    """rules: field -> (low, high, low_open): each value must lie in [low, high] ((low, high]
+    if low_open); None means unbounded.  InputError naming the field otherwise."""
+    for name, (low, high, low_open) in rules.items():
+        v = getattr(cfg, name)
+        ok = v == v and (low is None or v > low or (v == low and not low_open)) and (high is None or v <= high)
+        rng = f"{'(' if low_open else '['}{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        require(ok, f"{name} must lie in {rng} (got {v})")
+
 
 @dataclass
 class ModelConfig:
@@ -37,6 +49,17 @@ class ModelConfig:
     azo_c: float = 0.25           # and of channels
 
     REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
+    RANGES = {"num_classes": (1, None, False), "in_channels": (1, None, False),
+              "input_size": (1, None, False), "timesteps": (1, None, False),
+              # M = 1 - 1/tau must lie in [0, 1): the chip's leak dv = 4096 (1 - M) is 12-bit unsigned
+              "tau": (1.0, None, False), "v_th": (0.0, None, True),
+              "surrogate_width": (0.0, None, True), "gc_ratio": (1, None, False),
+              "sa_reduction": (1, None, False), "sa_alpha": (None, None, False),
+              "tsrd_beta": (0.0, 1.0, False), "fsta_decay": (0.0, 1.0, False),
+              "fsta_v_th": (0.0, None, True), "azo_t": (0.0, 1.0, False), "azo_c": (0.0, 1.0, False)}
+
+    def __post_init__(self):
+        check_ranges(self, self.RANGES)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -9,7 +9,6 @@ and the adaptive M, N of STAA-LIF).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from torch import nn
@@ -19,6 +18,7 @@ from models.backbones import ARCHS, build_model
 from models.config import ModelConfig
 from models.neurons import NEURONS
 from models.staa_lif import STAALIF
+from spikefold.cli import ArgumentParser, command, positive_int
 
 
 def count(module: nn.Module) -> tuple[int, int]:
@@ -40,14 +40,15 @@ def summarize(model: nn.Module) -> list[tuple[str, str, int, int]]:
     return rows
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", default="res20m", choices=list(ARCHS))
     p.add_argument("--neuron", default="staa", choices=list(NEURONS))
-    p.add_argument("--classes", type=int, default=100)
-    p.add_argument("--input", type=int, default=32, help="input side in pixels")
-    p.add_argument("--in-channels", type=int, default=3)
-    p.add_argument("--timesteps", type=int, default=4)
+    p.add_argument("--classes", type=positive_int, default=100)
+    p.add_argument("--input", type=positive_int, default=32, help="input side in pixels")
+    p.add_argument("--in-channels", type=positive_int, default=3)
+    p.add_argument("--timesteps", type=positive_int, default=4)
     a = p.parse_args(argv)
     cfg = ModelConfig(arch=a.arch, neuron=a.neuron, num_classes=a.classes, input_size=a.input,
                       in_channels=a.in_channels, timesteps=a.timesteps)

@@ -26,10 +26,11 @@ from tqdm import tqdm
 
 from models.backbones import build_model
 from models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
-from models.cli import add_dataclass_args, fail, pick
-from models.config import ModelConfig
+from spikefold.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
+from models.config import ModelConfig, check_ranges
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from models.version import __version__
+from spikefold import validate
 
 
 @dataclass
@@ -50,6 +51,16 @@ class TrainConfig:
     workers: int = 0
     device: str = "auto"          # auto | cpu | cuda
     threads: int = 0              # torch intra-op threads on CPU (0: torch's default)
+
+    RANGES = {"epochs": (1, None, False), "batch_size": (1, None, False), "lr": (0.0, None, True),
+              "momentum": (0.0, 1.0, False), "weight_decay": (0.0, None, False),
+              "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, None, False),
+              "workers": (0, None, False), "threads": (0, None, False)}
+
+    def __post_init__(self):
+        check_ranges(self, self.RANGES)
+        require(self.loss in ("ce", "tet"), f"loss must be ce or tet (got {self.loss!r})")
+        require(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda (got {self.device!r})")
 
 
 def loss_fn(cfg: TrainConfig, logits_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -90,6 +101,21 @@ def _setup_distributed(device_kind: str):
     return rank, world, torch.device("cpu")
 
 
+LEAK_RANGE = (0.0, 1.0 - 2.0 ** -12)   # M: the chip's dv = round(4096 (1 - M)) needs M <= 1 - 1/4096
+                                       # for a nonzero leak (NIR's tau = dt/(1-M) is finite) and M >= 0
+
+
+@torch.no_grad()
+def constrain_leaks(model: nn.Module) -> None:
+    """Keep every learnable per-channel leak M (AdaptiveLIF, STAA-LIF) inside what the chip and
+    NIR can express, after each optimiser step.  The input gains N need no bound (they fold
+    into the synaptic weights)."""
+    for module in model.modules():
+        m = getattr(module, "m", None)
+        if isinstance(m, nn.Parameter):
+            m.clamp_(*LEAK_RANGE)
+
+
 def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
           quiet: bool = False) -> tuple[nn.Module, dict]:
     """Train and write the checkpoint to `out` (rank 0); returns (model, last metrics)."""
@@ -112,6 +138,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     start, history = 0, []
     if resume:
         ckpt = load_checkpoint(resume)
+        require(tcfg.epochs > ckpt["epoch"], f"{resume}: already trained for {ckpt['epoch']} epochs; "
+                                             f"--epochs {tcfg.epochs} adds none (give more)")
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -138,6 +166,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            constrain_leaks(model)
             seen += len(y)
             loss_sum += loss.item() * len(y)
             correct += (logits_t.detach().mean(0).argmax(1) == y).sum().item()
@@ -173,8 +202,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     add_dataclass_args(p, TrainConfig)
     add_dataclass_args(p, ModelConfig, defaults={"num_classes": None, "in_channels": None,
                                                  "input_size": None})
@@ -184,16 +212,25 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.dataset not in DATASETS:
         fail(f"unknown dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
     info = DATASETS[args.dataset]
-    tcfg = pick(TrainConfig, args)
-    mcfg = pick(ModelConfig, args,
-                num_classes=args.num_classes or info.classes,
-                in_channels=args.in_channels or info.channels,
-                input_size=args.input_size or info.size)
+    try:
+        tcfg = pick(TrainConfig, args)
+        mcfg = pick(ModelConfig, args,
+                    num_classes=args.num_classes or info.classes,
+                    in_channels=args.in_channels or info.channels,
+                    input_size=args.input_size or info.size)
+        build_model(mcfg)                     # an unknown arch or neuron fails before any data
+    except InputError as e:
+        fail(f"bad option: {e}")
+    except ValueError as e:
+        fail(f"bad option: {str(e).splitlines()[0]}")
+    # --resume X -o X continues a checkpoint in place (written atomically): allowed
+    validate.outputs([args.out], [])
     try:
         _, metrics = train(mcfg, tcfg, args.out, args.resume, args.quiet)
     except (DatasetNotFound, CheckpointError, ValueError) as e:

@@ -18,7 +18,7 @@ test data when a checkpoint is given, else every neuron emits Bernoulli spikes a
 """
 from __future__ import annotations
 
-import argparse
+
 import sys
 
 import torch
@@ -27,7 +27,7 @@ from torch import nn
 from models.attention import GlobalContext, StepAttention
 from models.backbones import build_model
 from models.checkpoint import CheckpointError, model_from_checkpoint
-from models.cli import fail
+from spikefold.cli import ArgumentParser, command, fail, positive_int, unit_float
 from models.config import ModelConfig
 from models.data import DatasetNotFound, load_dataset
 from models.lif import LIF
@@ -141,22 +141,22 @@ def run_count(model: nn.Module, x: torch.Tensor) -> dict:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=None, help="count this network, rates from its test data")
     p.add_argument("--arch", default="res20m")
     p.add_argument("--neuron", default="staa")
-    p.add_argument("--classes", type=int, default=100)
-    p.add_argument("--input", type=int, default=32)
-    p.add_argument("--in-channels", type=int, default=3)
-    p.add_argument("--timesteps", type=int, default=4)
-    p.add_argument("--rate", type=float, default=0.15, help="assumed firing rate without a checkpoint")
-    p.add_argument("--samples", type=int, default=64, help="test samples for measured rates")
+    p.add_argument("--classes", type=positive_int, default=100)
+    p.add_argument("--input", type=positive_int, default=32)
+    p.add_argument("--in-channels", type=positive_int, default=3)
+    p.add_argument("--timesteps", type=positive_int, default=4)
+    p.add_argument("--rate", type=unit_float, default=0.15, help="assumed firing rate without a checkpoint")
+    p.add_argument("--samples", type=positive_int, default=64, help="test samples for measured rates")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="also write the counts here")
     return p.parse_args(argv)
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     hooks = []
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
         print(f"  {label:34s}{value:12.4f}" + (f"{paper[key]:16.3f}" if paper else ""))
     print(f"  params without SA's (M)           {c['params_without_sa'] / 1e6:12.4f}")
     if args.json:
-        from models.atomic import write_json
+        from spikefold.atomic import write_json
         write_json(args.json, c)
     return 0
 

@@ -16,7 +16,7 @@ def firing_rates(path, layers: list, chip: list, float_: list) -> None:
     ax.set_ylabel("spikes per neuron per step")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
 
 
@@ -33,7 +33,7 @@ def _bars(path, labels: list, values: list, ylabel: str, log: bool = False, bott
     for i, v in enumerate(values):
         ax.text(i, v, f"{v:.3g}" if log else f"{v:.2f}", ha="center", va="bottom", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")
     plt.close(fig)
 
 

@@ -12,7 +12,6 @@ Without --nir the checkpoint is folded here (calibrated, no fine-tune).
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import time
@@ -27,9 +26,11 @@ from compile.measure import record_spikes
 from compile.nir_io import NIRFormatError, read_nir
 from compile.pipeline import lower
 from deploy.quantize import quantize
-from models.atomic import atomic_write, write_json
+from spikefold import validate
+from spikefold.atomic import atomic_write_set, json_writer, text_writer
 from models.checkpoint import CheckpointError, model_from_checkpoint
-from models.cli import fail
+from spikefold.cli import (ArgumentParser, InputError, command, fail, nonneg_int, positive_float,
+                           positive_int)
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from simulate import plots
 from simulate.constants import ENERGY_PJ
@@ -37,20 +38,22 @@ from simulate.energy import energies
 from simulate.engine import Simulator
 from simulate.ops import OpsAccumulator
 
+OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png")
 LABELS = {"paper_45nm": "(a) paper 45 nm", "effective_45nm": "(b) effective 45 nm",
           "loihi": "(c) Loihi events", "ann_45nm": "(d) ANN 45 nm"}
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("--nir", default=None, help="folded graph from compile/to_nir.py (default: fold here)")
     p.add_argument("--data", default=None, help="dataset (default: the checkpoint's)")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--samples", type=int, default=0, help="test samples (0: the whole split)")
-    p.add_argument("--calib-samples", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--samples", type=nonneg_int, default=0, help="test samples (0: the whole split)")
+    p.add_argument("--calib-samples", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
+                   help="refuse a checkpoint or NIR file declaring more MiB of arrays")
     p.add_argument("--out", default=None, help="output directory (default: beside the checkpoint)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -58,7 +61,10 @@ def parse_args(argv=None):
 
 def run(args, argv) -> dict:
     t0 = time.perf_counter()
-    model, ckpt = model_from_checkpoint(args.checkpoint)
+    out = Path(args.out) if args.out else Path(args.checkpoint).parent / "report"
+    validate.outputs([out], [args.checkpoint, args.nir], directory=True)
+    validate.outputs([out / f for f in OUTPUTS], [args.checkpoint, args.nir])
+    model, ckpt = model_from_checkpoint(args.checkpoint, args.max_mb)
     cfg = model.cfg
     tc = ckpt.get("train_config", {})
     dataset = args.data or tc.get("dataset", "digits")
@@ -70,14 +76,17 @@ def run(args, argv) -> dict:
         test = Subset(test, range(min(args.samples, len(test))))
     steps = tqdm(total=4, desc="report", disable=args.quiet)
     if args.nir:
-        graph = read_nir(args.nir)
+        graph = read_nir(args.nir, args.max_mb)
         folded_from = args.nir
     else:
         train = load_dataset(dataset, root, True, cfg.timesteps, cfg.input_size)
         calib = [x for x, _ in DataLoader(Subset(train, range(min(args.calib_samples, len(train)))), 128)]
         graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), "calibrated", calib)
         folded_from = "folded here (calibrated, no fine-tune)"
-    program = quantize(graph)
+    try:
+        program = quantize(graph)
+    except ValueError as e:
+        raise InputError(f"{args.nir or args.checkpoint}: {str(e).splitlines()[0]}") from None
     steps.update()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
@@ -116,8 +125,6 @@ def run(args, argv) -> dict:
         neurons = float(torch.tensor(layer.shape).prod())
         rates_float.append(float_spikes.get(src, float("nan")) / (neurons * cfg.timesteps * n))
     steps.update()
-    out = Path(args.out) if args.out else Path(args.checkpoint).parent / "report"
-    out.mkdir(parents=True, exist_ok=True)
     report = {
         "command": "python simulate/report.py " + " ".join(shlex.quote(a) for a in argv),
         "checkpoint": args.checkpoint, "folded_graph": folded_from, "dataset": dataset, "samples": n,
@@ -132,11 +139,15 @@ def run(args, argv) -> dict:
                  "clipped_values": program.report["clips"], **overflow},
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    plots.accuracy(out / "accuracy.png", ["float", "folded", "chip"], [accuracy[k] for k in ("float", "folded", "chip")])
-    plots.firing_rates(out / "firing_rates.png", layers, [ops["rates"][l] for l in layers], rates_float)
-    plots.energy(out / "energy.png", [LABELS[k] for k in energy], [v["pj"] / 1e6 for v in energy.values()])
-    write_json(out / "report.json", report)
-    atomic_write(out / "report.md", lambda tmp: tmp.write_text(markdown(report)))
+    atomic_write_set({
+        out / "accuracy.png": lambda tmp: plots.accuracy(
+            tmp, ["float", "folded", "chip"], [accuracy[k] for k in ("float", "folded", "chip")]),
+        out / "firing_rates.png": lambda tmp: plots.firing_rates(
+            tmp, layers, [ops["rates"][l] for l in layers], rates_float),
+        out / "energy.png": lambda tmp: plots.energy(
+            tmp, [LABELS[k] for k in energy], [v["pj"] / 1e6 for v in energy.values()]),
+        out / "report.json": json_writer(report),
+        out / "report.md": text_writer(markdown(report))})
     steps.update()
     steps.close()
     report["out"] = str(out)
@@ -180,6 +191,7 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)

@@ -7,31 +7,31 @@ PyTorch), how often their predictions agree, and the operation counts per sample
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
 from compile.executor import GraphNet
 from compile.nir_io import NIRFormatError
-from deploy.cli_common import read_nir, test_inputs
+from deploy.cli_common import add_nir_args, read_nir, test_inputs
 from deploy.quantize import quantize
-from models.cli import fail
+from spikefold.cli import ArgumentParser, InputError, command, fail
 from models.data import DatasetNotFound
 from simulate.engine import Simulator
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("nir_file")
-    p.add_argument("--samples", type=int, default=0, help="test samples (0: the whole split)")
-    p.add_argument("--data", default=None)
-    p.add_argument("--data-root", default=None)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_nir_args(p, 0, "test samples (0: the whole split)")
     args = p.parse_args(argv)
     try:
-        graph = read_nir(args.nir_file)
+        graph = read_nir(args.nir_file, args.max_mb)
         x, y, name = test_inputs(graph, args.data, args.data_root, args.samples)
-        program = quantize(graph)
+        try:
+            program = quantize(graph)
+        except ValueError as e:
+            raise InputError(f"{args.nir_file}: {str(e).splitlines()[0]}") from None
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     r = Simulator(program).run(x, mode="window")

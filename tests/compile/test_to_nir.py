@@ -69,7 +69,7 @@ def test_bad_checkpoints_exit_2_with_one_line_and_no_file(tmp_path, kind):
 
 
 def test_unsupported_module_exits_2_naming_it_and_writes_nothing(lif_ckpt, tmp_path, monkeypatch, capsys):
-    def with_maxpool(path):
+    def with_maxpool(path, *limits):
         model, ckpt = model_from_checkpoint(path)
         model.body[2] = TimeDistributed(nn.MaxPool2d(2))
         return model, ckpt

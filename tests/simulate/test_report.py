@@ -82,7 +82,7 @@ def test_report_figures_agree_with_its_own_counts(lif_ckpt, tmp_path):
 
 
 def test_demo_runs_end_to_end_small(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "models.demo", "--epochs", "2", "--finetune-epochs", "1",
+    r = subprocess.run([sys.executable, "-m", "spikefold.demo", "--epochs", "2", "--finetune-epochs", "1",
                         "--lava-samples", "2", "--out", str(tmp_path / "demo")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -20,15 +19,17 @@ from deploy import to_lava
 from models.config import ModelConfig
 from models.train import TrainConfig, train
 from simulate import report
+from spikefold.cli import ArgumentParser, command, nonneg_int, positive_int
 
 OUT = Path("runs/demo")
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="spikefold end to end on digits")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--finetune-epochs", type=int, default=5)
-    p.add_argument("--lava-samples", type=int, default=5)
+    p = ArgumentParser(description="spikefold end to end on digits")
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--finetune-epochs", type=nonneg_int, default=5)
+    p.add_argument("--lava-samples", type=positive_int, default=5)
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
     out = Path(args.out)

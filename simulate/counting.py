@@ -1,0 +1,187 @@
+"""Operation counts of a spiking network *as built* (the PyTorch model before any fold), under
+the field's own conventions, each computed on the network it names.
+
+One `Counter` hooks the model's modules and, on every call, counts what each convention
+defines, from the tensors the call actually sees (measured firing rates on real data, or
+the Bernoulli spikes of `bernoulli_neurons`, a stated assumption).  `count.py` and
+`report.py` both use it; the chip's own counts (convention (c)) come from the simulator
+(`simulate/engine.py`) and are combined in `simulate/report.py`.
+
+(a) syops: syops-counter 0.0.5's hooks (syops/ops.py), rule for rule.  Per call of a module
+    on input x with output y (the time-distributed layers see T*B samples per call):
+
+      Conv2d       ops = B' * H_out * W_out * (k_h * k_w * C_in / groups * C_out + C_out if bias)
+      Linear       ops = numel(x) * out_features + (out_features if bias: ONCE per call, not per
+                   sample; syops' linear hook)
+      BatchNorm2d  ops = numel(x) * (2 if affine else 1)
+      AvgPool2d, AdaptiveAvgPool2d   ops = numel(x)
+      neuron       ops = numel(x), always counted as ACs (syops' LIF_syops_counter_hook, which we
+                   register for LIF, adaptive LIF, STAA-LIF, FSTA-LIF and SMA-LIF)
+
+    Each module other than a neuron splits its ops into ACs = ops * rate when x is a spike
+    tensor (syops' spike_rate: at most two distinct values, all within [0, 1]; rate = mean(x)),
+    and MACs = ops otherwise.  Attention inside a neuron (STAA's GC key/query/value and SA
+    fc1/fc2 convs, FSTA's linear and conv, SMA's branch convs, BNs and linears) is counted by
+    the same hooks: their inputs are membrane potentials, so they are MACs with their biases.
+    Not counted, as in syops: LayerNorm, sigmoid, softmax, element-wise products and sums,
+    torch.mean (the classifier's global pool).  Totals are the flat sum over every counted
+    module, per sample (divided by the batch), as syops' per-layer figures are.
+
+(b) effective: NeuroBench 2.3.0's `SynapticOperations` on the same calls: for every Conv2d
+    and Linear (attention's included; NeuroBench finds them recursively), the number of
+    nonzero input x nonzero weight pairs (bias excluded), counted as ACs when every input
+    value is 0, 1 or -1 and as MACs otherwise (average-pooled spikes are not spikes), per
+    sample.  `Dense` is the same with every input and weight taken as nonzero.
+
+(d) ANN: the same network's real layers as a non-spiking network: every Conv2d and Linear
+    outside the neurons (no attention), dense MACs without biases, one pass per inference
+    (a call on T*B inputs is T passes of B samples).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.fsta import FSTALIF
+from models.lif import LIF, AdaptiveLIF
+from models.sma import SMALIF
+from models.staa_lif import STAALIF
+
+NEURON_TYPES = (LIF, AdaptiveLIF, STAALIF, FSTALIF, SMALIF)
+CONNECTIONS = (nn.Conv2d, nn.Linear)
+COUNTED = CONNECTIONS + (nn.BatchNorm2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d) + NEURON_TYPES
+FIELDS = ("syops_ops", "syops_acs", "syops_macs", "nb_macs", "nb_acs", "nb_dense", "ann_macs")
+
+
+def syops_spike_rate(x: torch.Tensor) -> tuple[bool, float]:
+    """syops' spike_rate: (is spike tensor, rate); at most two distinct values within [0, 1]."""
+    if x.numel() and len(x.unique()) <= 2 and x.max() <= 1 and x.min() >= 0:
+        return True, float(x.sum() / x.numel())
+    return False, 1.0
+
+
+def syops_ops(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """syops' dense operation count of one call (see the module docstring)."""
+    if isinstance(m, nn.Conv2d):
+        positions = x.shape[0] * int(torch.tensor(y.shape[2:]).prod())
+        per = m.kernel_size[0] * m.kernel_size[1] * m.in_channels * (m.out_channels // m.groups)
+        return per * positions + (m.out_channels * positions if m.bias is not None else 0)
+    if isinstance(m, nn.Linear):
+        return x.numel() * y.shape[-1] + (y.shape[-1] if m.bias is not None else 0)
+    if isinstance(m, nn.BatchNorm2d):
+        return x.numel() * (2 if m.affine else 1)
+    return x.numel()                                 # pooling and neurons
+
+
+def _binary(t: torch.Tensor) -> torch.Tensor:
+    return (t != 0).to(torch.float64)
+
+
+def effective_pairs(m: nn.Module, x: torch.Tensor, dense: bool = False) -> float:
+    """NeuroBench's synaptic operations of one Conv2d/Linear call: nonzero input x nonzero weight
+    pairs (every pair if dense), bias excluded."""
+    xb = torch.ones_like(x, dtype=torch.float64) if dense else _binary(x)
+    wb = torch.ones_like(m.weight, dtype=torch.float64) if dense else _binary(m.weight)
+    if isinstance(m, nn.Conv2d):
+        y = F.conv2d(xb, wb, None, m.stride, m.padding, m.dilation, m.groups)
+    else:
+        y = F.linear(xb, wb)
+    return float(y.sum())
+
+
+def neurobench_spiking(x: torch.Tensor) -> bool:
+    """NeuroBench's test: every input value is 0, 1 or -1."""
+    return not bool(((x != 0) & (x != 1) & (x != -1)).any())
+
+
+def ann_macs(m: nn.Module, y: torch.Tensor) -> int:
+    """Dense MACs of one Conv2d/Linear call, no bias."""
+    if isinstance(m, nn.Conv2d):
+        return y.numel() * m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+    return y.numel() * m.in_features
+
+
+class Counter:
+    """Forward hooks on every counted module of `model`; `rows()` and `totals()` per sample.
+
+    timesteps: T, to turn a call on T*B inputs into passes for the ANN convention."""
+
+    def __init__(self, model: nn.Module, timesteps: int):
+        self.T = timesteps
+        self.samples = 0
+        self.layers: dict = defaultdict(lambda: dict.fromkeys(FIELDS + ("calls", "spike_input"), 0))
+        self.types: dict = {}
+        self.hooks = [model.register_forward_pre_hook(self._batch)]
+        inside_neuron = set()
+        for name, m in model.named_modules():
+            if isinstance(m, NEURON_TYPES):
+                inside_neuron.update(n for n, _ in m.named_modules(prefix=name) if n != name)
+        for name, m in model.named_modules():
+            if isinstance(m, COUNTED):
+                self.types[name] = type(m).__name__
+                self.hooks.append(m.register_forward_hook(self._hook(name, name in inside_neuron)))
+
+    def _batch(self, model, inp):
+        self.samples += inp[0].shape[0]
+
+    def _hook(self, name: str, in_neuron: bool):
+        def hook(m, inp, out):
+            x = inp[0].detach()
+            y = out.detach() if torch.is_tensor(out) else out[0].detach()
+            row = self.layers[name]
+            row["calls"] += 1
+            ops = syops_ops(m, x, y)
+            row["syops_ops"] += ops
+            if isinstance(m, NEURON_TYPES):
+                row["syops_acs"] += ops
+                return
+            spike, rate = syops_spike_rate(x)
+            row["spike_input"] = spike
+            row["syops_acs" if spike else "syops_macs"] += ops * rate if spike else ops
+            if isinstance(m, CONNECTIONS):
+                row["nb_acs" if neurobench_spiking(x) else "nb_macs"] += effective_pairs(m, x)
+                row["nb_dense"] += effective_pairs(m, x, dense=True)
+                if not in_neuron:                     # every call holds all T steps of its samples
+                    row["ann_macs"] += ann_macs(m, y) / self.T
+        return hook
+
+    def close(self) -> None:
+        for h in self.hooks:
+            h.remove()
+        self.hooks = []
+
+    def rows(self) -> list[dict]:
+        """Per counted module, per sample: {layer, type, calls, spike_input, <FIELDS>}."""
+        n = max(self.samples, 1)
+        return [{"layer": name, "type": self.types[name], "calls": r["calls"],
+                 "spike_input": bool(r["spike_input"]), **{k: r[k] / n for k in FIELDS}}
+                for name, r in self.layers.items()]
+
+    def totals(self) -> dict:
+        rows = self.rows()
+        return {k: sum(r[k] for r in rows) for k in FIELDS}
+
+
+def count(model: nn.Module, batches, timesteps: int) -> Counter:
+    """Run `model` on every batch of inputs under a Counter (no gradients); the Counter, closed."""
+    counter = Counter(model, timesteps)
+    try:
+        with torch.no_grad():
+            for x in batches:
+                model(x)
+    finally:
+        counter.close()
+    return counter
+
+
+def bernoulli_neurons(model: nn.Module, p: float, seed: int = 0):
+    """Make every neuron emit Bernoulli(p) spikes (the stated-assumption mode); returns hooks.
+
+    Registered after a Counter's hooks, so the neuron's own count sees its real input and
+    the next layer sees the Bernoulli spikes."""
+    gen = torch.Generator().manual_seed(seed)
+    return [m.register_forward_hook(lambda mod, i, o: (torch.rand(o.shape, generator=gen) < p).to(o.dtype))
+            for m in model.modules() if isinstance(m, NEURON_TYPES)]

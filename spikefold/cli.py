@@ -1,0 +1,116 @@
+"""Command-line conventions every spikefold command follows.
+
+- Bad input: one line `error: <file or option>: <problem>` on stderr, exit status 2,
+  no traceback, no output file (`fail`, `InputError`, and `ArgumentParser`, whose
+  usage errors are one line too).
+- Ctrl-C: one line `error: interrupted`, exit status 130 (`command`).
+- Options are range-checked when parsed (`positive_int`, `nonneg_int`, ...), and
+  dataclass fields become flags (`add_dataclass_args`, `pick`).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import sys
+import typing
+
+
+class InputError(ValueError):
+    """Bad input; str(e) is one line naming the file (or option) and the problem."""
+
+
+def fail(message: str, status: int = 2) -> typing.NoReturn:
+    """Print a one-line error and exit (status 2: bad input)."""
+    text = str(message).strip().splitlines()
+    print(f"error: {text[0] if text else 'failed'}", file=sys.stderr)
+    sys.exit(status)
+
+
+def command(main):
+    """Decorate a command's main(argv): InputError -> one line and exit 2; Ctrl-C -> one line
+    and exit 130 (what a shell user expects), never a traceback."""
+    @functools.wraps(main)
+    def wrapped(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except InputError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            fail("interrupted (Ctrl-C); no output was written", 130)
+    return wrapped
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the one-line error convention (no usage block before the message)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> typing.NoReturn:
+        fail(f"{self.prog}: {message} (see --help)")
+
+
+def _bounded(kind, low, strict: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'>' if strict else '>='} {low}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+positive_int = _bounded(int, 0, True, "a whole number")
+nonneg_int = _bounded(int, 0, False, "a whole number")
+positive_float = _bounded(float, 0.0, True, "a number")
+nonneg_float = _bounded(float, 0.0, False, "a number")
+
+
+def unit_float(text: str) -> float:
+    """A probability: a number in [0, 1]."""
+    value = nonneg_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} must be <= 1")
+    return value
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls, skip=(), defaults=None) -> None:
+    """One --flag per field of dataclass `cls` (bools get --flag/--no-flag).
+
+    `defaults` overrides field defaults (None = "fill in later").  Ranges are the
+    dataclass's own business: its __post_init__ raises ValueError naming the field.
+    """
+    hints = typing.get_type_hints(cls)
+    defaults = defaults or {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = defaults.get(f.name, f.default)
+        kind = hints[f.name]
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+            parser.add_argument(flag, type=base, default=default, metavar=f.name.upper())
+
+
+def pick(cls, args: argparse.Namespace, **fixed):
+    """An instance of dataclass `cls` from the parsed args (fields not given keep defaults)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values.update(fixed)
+    return cls(**values)
+
+
+def require(ok: bool, message: str) -> None:
+    """Raise InputError(message) unless ok (for dataclass __post_init__ range checks)."""
+    if not ok:
+        raise InputError(message)
