@@ -1,143 +1,46 @@
-"""Parameters, operations, MACs and ACs of a spikefold network, counted as syops-counter does.
+"""Parameters, operations, MACs and ACs of a spikefold network as built, as syops-counter counts
+them (the paper's Table 7), with NeuroBench's effective counts and the ANN baseline beside.
 
     python simulate/count.py --arch res20m --neuron staa --classes 100 --input 32 --timesteps 4
     python simulate/count.py --checkpoint ckpt.pt            (firing rates measured on its test data)
 
-The convention of the paper's Table 7 (syops-counter, as read from its hooks):
-every conv, linear, BatchNorm, pooling and neuron layer costs its dense operations
-(conv: output elements x C_in x kh x kw; linear: out x in; BN: 2 x elements; pooling
-and neurons: input elements), for each of the T timesteps.  A layer whose input holds
-only 0/1 values (spikes) costs dense ops x firing rate of its input as ACs; any
-other input (the image, BN outputs, average-pooled spikes) costs its dense ops as
-MACs.  STAA's attention (GC: key conv, context sum, query, LayerNorm, value,
-broadcast add; SA: pool, two 1x1 convs, gating product) is counted separately, and
-its operations are added as MACs in `macs_with_attention` (its inputs are
-membrane potentials, not spikes).  Firing rates come from a forward pass on real
-test data when a checkpoint is given, else every neuron emits Bernoulli spikes at
+The rules are simulate/counting.py's (one set of definitions, shared with the report):
+(a) syops-counter 0.0.5 rule for rule, (b) NeuroBench 2.3.0's synaptic operations,
+(d) the conv and linear layers as an ANN.  Firing rates come from a forward pass on
+real test data when a checkpoint is given, else every neuron emits Bernoulli spikes at
 `--rate` (a stated assumption).  Energy: MACs x 4.6 pJ + ACs x 0.9 pJ (45 nm).
 """
 from __future__ import annotations
-
 
 import sys
 
 import torch
 from torch import nn
 
-from models.attention import GlobalContext, StepAttention
+from models.attention import StepAttention
 from models.backbones import build_model
 from models.checkpoint import CheckpointError, model_from_checkpoint
-from spikefold.cli import ArgumentParser, command, fail, positive_int, unit_float
 from models.config import ModelConfig
 from models.data import DatasetNotFound, load_dataset
-from models.lif import LIF
-from models.staa_lif import STAALIF
 from simulate.constants import ENERGY_PJ
+from simulate.counting import bernoulli_neurons, count
 from simulate.paper import TABLE7, TABLE7_SETTING
+from spikefold import validate
+from spikefold.atomic import write_json
+from spikefold.cli import ArgumentParser, command, fail, positive_int, unit_float
 
 
-def is_spike(x: torch.Tensor) -> bool:
-    return bool(((x == 0) | (x == 1)).all())
-
-
-def rate(x: torch.Tensor) -> float:
-    return float((x != 0).float().mean())
-
-
-def dense_ops(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    if isinstance(m, nn.Conv2d):
-        return y.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-    if isinstance(m, nn.Linear):
-        return y.numel() * m.in_features
-    if isinstance(m, nn.BatchNorm2d):
-        return x.numel() * (2 if m.affine else 1)
-    if isinstance(m, (nn.AvgPool2d, LIF, STAALIF)):
-        return x.numel()
-    return 0.0
-
-
-def attention_ops(m: nn.Module, x: torch.Tensor) -> float:
-    """Operations of one GC or SA call on x (N, C, H, W) (or (N, C))."""
-    n, c = x.shape[:2]
-    hw = x[0, 0].numel()
-    if isinstance(m, GlobalContext):
-        h = m.query.out_channels
-        return n * (c * hw + c * hw + c * h + 2 * h + h * c + c * hw)   # key, sum, query, LN, value, add
-    h = m.fc1.out_channels
-    return n * (c * hw + c * h + h * c + c * hw)                         # pool, fc1, fc2, gate product
-
-
-class Counter:
-    def __init__(self, model: nn.Module):
-        self.rows, self.attention = [], 0.0
-        self.hooks = []
-        for name, m in model.named_modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.AvgPool2d, LIF, STAALIF)) and \
-                    not _inside_attention(model, name):
-                self.hooks.append(m.register_forward_hook(self._layer(name)))
-            if isinstance(m, (GlobalContext, StepAttention)):
-                self.hooks.append(m.register_forward_hook(self._attention))
-
-    def _layer(self, name):
-        def hook(m, inp, out):
-            x = inp[0]
-            ops = dense_ops(m, x, out)
-            spike = is_spike(x)
-            r = rate(x) if spike else 1.0
-            self.rows.append({"layer": name, "type": type(m).__name__, "ops": ops, "spike_input": spike,
-                              "input_rate": r, "acs": ops * r if spike else 0.0,
-                              "macs": 0.0 if spike else ops})
-        return hook
-
-    def _attention(self, m, inp, out):
-        self.attention += attention_ops(m, inp[0])
-
-    def close(self):
-        for h in self.hooks:
-            h.remove()
-
-
-def _inside_attention(model, name: str) -> bool:
-    parts = name.split(".")
-    for i in range(1, len(parts)):
-        if isinstance(model.get_submodule(".".join(parts[:i])), (GlobalContext, StepAttention)):
-            return True
-    return False
-
-
-def bernoulli_neurons(model: nn.Module, p: float, seed: int = 0):
-    """Make every neuron emit Bernoulli(p) spikes (the stated-assumption mode)."""
-    gen = torch.Generator().manual_seed(seed)
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, (LIF, STAALIF)):
-            hooks.append(m.register_forward_hook(
-                lambda mod, i, o: (torch.rand(o.shape, generator=gen) < p).to(o.dtype)))
-    return hooks
-
-
-def run_count(model: nn.Module, x: torch.Tensor) -> dict:
-    """Counts per inference (averaged over the batch x)."""
-    counter = Counter(model)
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        counter.close()
-    b = x.shape[0]
-    total_params = sum(p.numel() for p in model.parameters())
-    total = sum(r["ops"] for r in counter.rows) / b
-    macs = sum(r["macs"] for r in counter.rows) / b
-    acs = sum(r["acs"] for r in counter.rows) / b
-    attn = counter.attention / b
+def run_count(model: nn.Module, x: torch.Tensor, timesteps: int) -> dict:
+    """Counts per inference (averaged over the batch x) under simulate.counting's conventions."""
+    c = count(model, [x], timesteps)
+    t = c.totals()
+    params = sum(p.numel() for p in model.parameters())
     sa = sum(p.numel() for m in model.modules() if isinstance(m, StepAttention) for p in m.parameters())
-    return {"params": total_params, "params_without_sa": total_params - sa,
-            "ops": total, "ops_with_attention": total + attn, "macs": macs,
-            "macs_with_attention": macs + attn, "acs": acs, "attention_ops": attn,
-            "energy_pj": macs * ENERGY_PJ["mac_45nm"] + acs * ENERGY_PJ["ac_45nm"],
-            "energy_with_attention_pj": (macs + attn) * ENERGY_PJ["mac_45nm"] + acs * ENERGY_PJ["ac_45nm"],
-            "layers": [{**r, "ops": r["ops"] / b, "acs": r["acs"] / b, "macs": r["macs"] / b}
-                       for r in counter.rows]}
+    return {"params": params, "params_without_sa": params - sa,
+            "ops": t["syops_ops"], "macs": t["syops_macs"], "acs": t["syops_acs"],
+            "energy_pj": t["syops_macs"] * ENERGY_PJ["mac_45nm"] + t["syops_acs"] * ENERGY_PJ["ac_45nm"],
+            "effective_macs": t["nb_macs"], "effective_acs": t["nb_acs"], "dense_synops": t["nb_dense"],
+            "ann_macs": t["ann_macs"], "layers": c.rows()}
 
 
 def parse_args(argv=None):
@@ -159,6 +62,8 @@ def parse_args(argv=None):
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.json:
+        validate.outputs([args.json], [args.checkpoint])
     hooks = []
     try:
         if args.checkpoint:
@@ -179,30 +84,30 @@ def main(argv=None) -> int:
     except (CheckpointError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     try:
-        c = run_count(model, x)
+        c = run_count(model, x, cfg.timesteps)
     finally:
         for h in hooks:
             h.remove()
     c.update({"arch": cfg.arch, "neuron": cfg.neuron, "classes": cfg.num_classes, "input": cfg.input_size,
-              "timesteps": cfg.timesteps, "rates": rates})
+              "timesteps": cfg.timesteps, "rates": rates, "network": "network as built (PyTorch, before folding)"})
     print(f"{cfg.arch} {cfg.neuron}, {cfg.num_classes} classes, {cfg.input_size}x{cfg.input_size}, "
-          f"T={cfg.timesteps}; firing rates {rates}")
+          f"T={cfg.timesteps}; firing rates {rates}; counted on the network as built")
     rows = [("params (M)", c["params"] / 1e6, "params_m"),
-            ("operations (G)", c["ops"] / 1e9, "flops_g"),
-            ("operations with attention (G)", c["ops_with_attention"] / 1e9, "flops_g"),
-            ("MACs (G)", c["macs"] / 1e9, "macs_g"),
-            ("MACs, attention as MACs (G)", c["macs_with_attention"] / 1e9, "macs_g"),
-            ("ACs (G)", c["acs"] / 1e9, "acs_g"),
-            ("energy 45 nm (mJ)", c["energy_pj"] / 1e9, "energy_mj"),
-            ("energy, attention as MACs (mJ)", c["energy_with_attention_pj"] / 1e9, "energy_mj")]
-    paper = TABLE7.get(cfg.arch) if (cfg.num_classes, cfg.input_size, cfg.timesteps) == (
-        TABLE7_SETTING["classes"], TABLE7_SETTING["input"], TABLE7_SETTING["timesteps"]) else None
+            ("operations, syops (G)", c["ops"] / 1e9, "flops_g"),
+            ("MACs, syops (G)", c["macs"] / 1e9, "macs_g"),
+            ("ACs, syops (G)", c["acs"] / 1e9, "acs_g"),
+            ("energy 45 nm, syops (mJ)", c["energy_pj"] / 1e9, "energy_mj")]
+    paper = TABLE7.get(cfg.arch) if (cfg.neuron, cfg.num_classes, cfg.input_size, cfg.timesteps) == (
+        TABLE7_SETTING["neuron"], TABLE7_SETTING["classes"], TABLE7_SETTING["input"],
+        TABLE7_SETTING["timesteps"]) else None
     print(f"  {'':34s}{'spikefold':>12s}" + (f"{'paper Table 7':>16s}" if paper else ""))
     for label, value, key in rows:
         print(f"  {label:34s}{value:12.4f}" + (f"{paper[key]:16.3f}" if paper else ""))
-    print(f"  params without SA's (M)           {c['params_without_sa'] / 1e6:12.4f}")
+    print(f"  {'params without SA (M)':34s}{c['params_without_sa'] / 1e6:12.4f}")
+    print(f"  {'effective MACs, NeuroBench (G)':34s}{c['effective_macs'] / 1e9:12.4f}")
+    print(f"  {'effective ACs, NeuroBench (G)':34s}{c['effective_acs'] / 1e9:12.4f}")
+    print(f"  {'ANN MACs, conv + linear (G)':34s}{c['ann_macs'] / 1e9:12.4f}")
     if args.json:
-        from spikefold.atomic import write_json
         write_json(args.json, c)
     return 0
 

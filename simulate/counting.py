@@ -31,7 +31,9 @@ the Bernoulli spikes of `bernoulli_neurons`, a stated assumption).  `count.py` a
     and Linear (attention's included; NeuroBench finds them recursively), the number of
     nonzero input x nonzero weight pairs (bias excluded), counted as ACs when every input
     value is 0, 1 or -1 and as MACs otherwise (average-pooled spikes are not spikes), per
-    sample.  `Dense` is the same with every input and weight taken as nonzero.
+    sample.  `Dense` is the same with every input and weight taken as nonzero.  Beside them,
+    NeuroBench's activation sparsity (zero outputs of the outermost neuron modules) and
+    footprint (parameter and buffer bytes, `footprint_bytes`).
 
 (d) ANN: the same network's real layers as a non-spiking network: every Conv2d and Linear
     outside the neurons (no attention), dense MACs without biases, one pass per inference
@@ -53,7 +55,8 @@ from models.staa_lif import STAALIF
 NEURON_TYPES = (LIF, AdaptiveLIF, STAALIF, FSTALIF, SMALIF)
 CONNECTIONS = (nn.Conv2d, nn.Linear)
 COUNTED = CONNECTIONS + (nn.BatchNorm2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d) + NEURON_TYPES
-FIELDS = ("syops_ops", "syops_acs", "syops_macs", "nb_macs", "nb_acs", "nb_dense", "ann_macs")
+FIELDS = ("syops_ops", "syops_acs", "syops_macs", "nb_macs", "nb_acs", "nb_dense", "ann_macs",
+          "outputs", "nonzero_outputs")
 
 
 def syops_spike_rate(x: torch.Tensor) -> tuple[bool, float]:
@@ -137,6 +140,9 @@ class Counter:
             row["syops_ops"] += ops
             if isinstance(m, NEURON_TYPES):
                 row["syops_acs"] += ops
+                if not in_neuron:                     # NeuroBench's activation layers: outermost neurons
+                    row["outputs"] += y.numel()
+                    row["nonzero_outputs"] += int(torch.count_nonzero(y))
                 return
             spike, rate = syops_spike_rate(x)
             row["spike_input"] = spike
@@ -161,8 +167,17 @@ class Counter:
                 for name, r in self.layers.items()]
 
     def totals(self) -> dict:
+        """Per-sample sums of FIELDS, and NeuroBench's activation sparsity (zero outputs of the
+        outermost neurons over all their outputs)."""
         rows = self.rows()
-        return {k: sum(r[k] for r in rows) for k in FIELDS}
+        t = {k: sum(r[k] for r in rows) for k in FIELDS}
+        t["activation_sparsity"] = 1.0 - t["nonzero_outputs"] / t["outputs"] if t["outputs"] else 0.0
+        return t
+
+
+def footprint_bytes(model: nn.Module) -> int:
+    """Parameters and buffers in bytes (NeuroBench's `footprint`)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
 
 def count(model: nn.Module, batches, timesteps: int) -> Counter:
@@ -180,8 +195,8 @@ def count(model: nn.Module, batches, timesteps: int) -> Counter:
 def bernoulli_neurons(model: nn.Module, p: float, seed: int = 0):
     """Make every neuron emit Bernoulli(p) spikes (the stated-assumption mode); returns hooks.
 
-    Registered after a Counter's hooks, so the neuron's own count sees its real input and
-    the next layer sees the Bernoulli spikes."""
+    Only outputs change: a neuron's own count (its input elements) is unaffected and the
+    layers after it see the Bernoulli spikes, whatever the order of hook registration."""
     gen = torch.Generator().manual_seed(seed)
     return [m.register_forward_hook(lambda mod, i, o: (torch.rand(o.shape, generator=gen) < p).to(o.dtype))
             for m in model.modules() if isinstance(m, NEURON_TYPES)]

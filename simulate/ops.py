@@ -1,25 +1,27 @@
-"""Operation counts of a fixed-point `Program`, per inference, under four conventions.
+"""The chip's operation counts per inference (convention (c)), from the fast simulator.
 
-(a) paper (syops-counter, 45 nm): the host layer's dense MACs and every neuron update
-    (their inputs are not spikes) as MACs, each T times; every spike-driven synaptic
-    layer as dense ops x firing rate of its input x T, as ACs.
-(b) effective (NeuroBench style): only nonzero input x nonzero weight pairs, respecting
-    padding and stride: the host layer's over nonzero pixels (T times, like (a)),
-    each synaptic layer's over the spikes that actually occurred; neuron updates as in (a).
-(c) chip: what the simulator counted: synaptic events (spikes x real fan-out), neuron
-    updates (active: nonzero synaptic input that step), and the host MACs it really
-    spends (once per distinct input frame).
-(d) ANN: the same layers as a non-spiking network: every layer's dense MACs, once.
-Relay layers (identity synapses that delay shortcuts on the chip) exist only on the
-chip and are left out of (a), (b) and (d).
+Two labelled variants of one deployed `Program` (relay layers included: they run on the chip):
+
+    as deployed   what `deploy/to_lava.py` runs: each sample alone for T + depth steps, every
+                  neuron updated on every step, state reset between samples (simulator mode
+                  "full", spike for spike what Lava runs).
+    streamed      samples back to back, pipeline full: the per-sample cost in steady state,
+                  each layer busy for the T steps its sample passes through it (simulator mode
+                  "window").  Assumes the next sample's steps cost what this one's do and that
+                  the state needs no reset between samples (the chip cannot reset a layer
+                  while the next sample is already in it).
+    host          the first layer, run on the host in float (its currents feed the chip):
+                  dense MACs once per distinct input frame, the same in both variants.
+
+The conventions on the network as built (syops, NeuroBench, ANN) are in simulate/counting.py.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from deploy.program import Program, SynapseLayer
+from deploy.program import Program
+
+CHIP_KEYS = ("synaptic_events", "neuron_updates", "active_updates", "spikes")
 
 
 def dense_ops(s) -> int:
@@ -27,77 +29,41 @@ def dense_ops(s) -> int:
     return int(np.prod(s.out_shape)) * int(np.prod(s.weight.shape[1:]))
 
 
-def effective_pairs(s: SynapseLayer, spikes: torch.Tensor) -> float:
-    """Nonzero input x nonzero weight pairs of a synapse layer over spikes (steps, B, *in_shape)."""
-    mask = torch.as_tensor(s.weight != 0, dtype=torch.float32)
-    x = spikes.reshape(-1, *s.in_shape).float()
-    if s.kind == "conv":
-        return float(F.conv2d(x, mask, None, s.stride, s.padding).sum())
-    return float((x.flatten(1) @ mask.T).sum())
-
-
-def host_effective_pairs(program: Program, x: torch.Tensor) -> float:
-    h = program.host
-    mask = torch.as_tensor(h.weight != 0, dtype=torch.float32)
-    frames = (x.unsqueeze(1) if x.dim() == 4 else x).flatten(0, 1)
-    nz = (frames != 0).float()
-    pairs = F.conv2d(nz, mask, None, h.stride, h.padding) if h.kind == "conv" else nz.flatten(1) @ mask.T
-    per_step = float(pairs.sum()) / x.shape[0]
-    return per_step * (program.timesteps if x.dim() == 4 else 1)
-
-
-class OpsAccumulator:
-    """Sums, over batches, what the four conventions need; `result()` gives per-inference counts."""
+class ChipAccumulator:
+    """Sums simulator counts over batches; `result()` gives per-inference figures."""
 
     def __init__(self, program: Program):
         self.p = program
         self.samples = 0
-        self.spikes = {n: 0.0 for n in program.neurons}
-        self.effective = 0.0
-        self.host_effective = 0.0
-        self.chip = {"synaptic_events": 0.0, "neuron_updates": 0.0, "active_updates": 0.0, "host_macs": 0.0}
+        self.sums = {v: dict.fromkeys(CHIP_KEYS, 0.0) for v in ("as_deployed", "streamed")}
+        self.host_macs = 0.0
+        self.layer_spikes = {n: 0.0 for n in program.neurons}
 
-    def add(self, x: torch.Tensor, sim_result) -> None:
-        b = x.shape[0]
-        self.samples += b
-        for name, layer in sim_result.counts["layers"].items():
-            self.spikes[name] += layer["spikes"]
-        for k in self.chip:
-            self.chip[k] += sim_result.counts["total"][k]
-        for name, s in self.p.synapses.items():
-            if not self._relay(s):
-                self.effective += effective_pairs(s, sim_result.spikes[s.src])
-        self.host_effective += host_effective_pairs(self.p, x) * b
-
-    def _relay(self, s: SynapseLayer) -> bool:
-        return self.p.neurons[s.src].relay or (s.dst in self.p.neurons and self.p.neurons[s.dst].relay)
+    def add(self, deployed, streamed) -> None:
+        """deployed, streamed: SimResults of the same batch in modes "full" and "window"."""
+        assert deployed.counts["total"]["mode"] == "full" and streamed.counts["total"]["mode"] == "window"
+        self.samples += deployed.counts["total"]["samples"]
+        for variant, r in (("as_deployed", deployed), ("streamed", streamed)):
+            for k in CHIP_KEYS:
+                self.sums[variant][k] += r.counts["total"][k]
+        self.host_macs += deployed.counts["total"]["host_macs"]
+        for name, layer in streamed.counts["layers"].items():
+            self.layer_spikes[name] += layer["spikes"]
 
     def rates(self) -> dict:
-        """Firing rate of each neuron layer: spikes per neuron per step."""
-        T = self.p.timesteps
-        return {n: self.spikes[n] / (np.prod(l.shape) * T * max(self.samples, 1))
-                for n, l in self.p.neurons.items()}
+        """Firing rate of each neuron layer in its T-step window: spikes per neuron per step."""
+        T, n = self.p.timesteps, max(self.samples, 1)
+        return {name: self.layer_spikes[name] / (np.prod(l.shape) * T * n) for name, l in self.p.neurons.items()}
 
     def result(self) -> dict:
-        p, T, n = self.p, self.p.timesteps, max(self.samples, 1)
-        rates = self.rates()
-        real = [s for s in p.synapses.values() if not self._relay(s)]
-        relay_src = {s.dst: s.src for s in p.synapses.values() if s.dst in p.neurons and p.neurons[s.dst].relay}
-
-        def origin(layer: str) -> str:           # the real layer behind a relay chain
-            while layer in relay_src:
-                layer = relay_src[layer]
-            return layer
-
-        neurons = sum(int(np.prod(l.shape)) for l in p.neurons.values() if not l.relay) * T
-        host_macs = dense_ops(p.host) * T
-        acs = sum(dense_ops(s) * rates[origin(s.src)] * T for s in real)
-        ann = dense_ops(p.host) + sum(dense_ops(s) for s in real)
-        chip = {k: v / n for k, v in self.chip.items()}
-        return {
-            "paper": {"macs": host_macs + neurons, "acs": acs, "host_macs": host_macs, "neuron_updates": neurons},
-            "effective": {"macs": self.host_effective / n + neurons, "acs": self.effective / n},
-            "chip": {**chip, "inactive_updates": chip["neuron_updates"] - chip["active_updates"]},
-            "ann": {"macs": ann},
-            "rates": rates,
-        }
+        n = max(self.samples, 1)
+        out = {}
+        for variant, sums in self.sums.items():
+            per = {k: v / n for k, v in sums.items()}
+            per["inactive_updates"] = per["neuron_updates"] - per["active_updates"]
+            out[variant] = per
+        out["as_deployed"]["steps"] = self.p.steps
+        out["streamed"]["steps"] = self.p.timesteps
+        out["host_macs"] = self.host_macs / n
+        out["rates"] = self.rates()
+        return out

@@ -105,3 +105,29 @@ def test_the_random_programs_exercise_what_they_claim():
         residual += "short" in prog.synapses
     assert totals["u_wraps"] > 0 and totals["v_saturations"] > 0 and totals["spikes"] > 100
     assert residual >= 5
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+def test_as_deployed_counts_are_what_lava_runs(seed):
+    """The report's chip counts, as deployed, from Lava's own spikes: Lava runs T + depth steps
+    per sample, every spike there is counted, and its synaptic events are those spikes times
+    their fan-out.  (The window run is not compared here: these hand-made programs switch
+    biases on at random steps, before a layer's data arrives, which a deployed program
+    never does; tests/deploy/test_lava_digits.py compares it with Lava on real programs.)"""
+    from simulate.engine import fanout
+    from simulate.ops import ChipAccumulator
+    prog, x = random_program(seed)
+    sim = Simulator(prog)
+    full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
+    acc = ChipAccumulator(prog)
+    acc.add(full, window)
+    deployed = acc.result()["as_deployed"]
+    lava_ro, lava_spikes = run_lava(prog, x, record_spikes=True)
+    B = x.shape[0]
+    assert all(s.shape[0] == prog.steps == deployed["steps"] for s in lava_spikes.values())
+    assert deployed["spikes"] * B == sum(int(s.sum()) for s in lava_spikes.values())
+    events = sum(float((lava_spikes[syn.src].double().sum((0, 1)) * fanout(syn)).sum())
+                 for syn in prog.synapses.values() if syn.src in lava_spikes)
+    assert deployed["synaptic_events"] * B == pytest.approx(events)
+    assert deployed["neuron_updates"] * B == sum(int(np.prod(n.shape)) for n in prog.neurons.values()) * prog.steps * B
+    assert torch.equal(full.readout, lava_ro)

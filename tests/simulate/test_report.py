@@ -12,26 +12,9 @@ from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from simulate import report
 from simulate.constants import ENERGY_PJ
 from simulate.engine import Simulator
-from simulate.ops import OpsAccumulator, dense_ops, effective_pairs
+from simulate.ops import ChipAccumulator
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_dense_and_effective_ops_by_hand():
-    # 1 -> 1 channel 3x3 conv, padding 1, on a 3x3 map: dense ops 9 outputs x 9 taps = 81
-    w = np.ones((1, 1, 3, 3), np.int64)
-    w[0, 0, 0, 0] = 0                       # one zero weight
-    s = SynapseLayer("conv", "a", "b", w, 0, (1, 1), (1, 1), (1, 3, 3), (1, 3, 3))
-    assert dense_ops(s) == 81
-    # one spike in the centre reaches all 9 outputs, through 8 nonzero weights
-    spikes = torch.zeros(1, 1, 1, 3, 3)
-    spikes[0, 0, 0, 1, 1] = 1
-    assert effective_pairs(s, spikes) == 8
-    # a spike in the corner reaches 4 outputs (the others are padding); output (1, 1) reads it
-    # through tap (0, 0), the zero weight: 3 pairs
-    corner = torch.zeros(1, 1, 1, 3, 3)
-    corner[0, 0, 0, 0, 0] = 1
-    assert effective_pairs(s, corner) == 3
 
 
 def tiny_program():
@@ -45,20 +28,22 @@ def tiny_program():
     return Program(host, neurons, syn, ("ro",), 1.0, np.zeros(2), 2, 2, (1, 2, 2))
 
 
-def test_ops_conventions_on_a_tiny_program():
+def test_chip_variants_on_a_tiny_program():
     p = tiny_program()
     x = torch.tensor([[[[1.0, 0.0], [0.0, 2.0]]]])   # two pixels drive their neurons above vth
-    r = Simulator(p).run(x, record=True, mode="window")
-    acc = OpsAccumulator(p)
-    acc.add(x, r)
+    sim = Simulator(p)
+    full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
+    acc = ChipAccumulator(p)
+    acc.add(full, window)
     o = acc.result()
     assert o["rates"]["h"] == 0.5                     # 2 of 4 neurons fire on each of T = 2 steps
-    assert o["paper"]["host_macs"] == 4 * 2 and o["paper"]["neuron_updates"] == (4 + 2) * 2
-    assert o["paper"]["acs"] == pytest.approx(8 * 0.5 * 2 + 4 * o["rates"]["o"] * 2)   # dense ops 8 and 4
-    assert o["effective"]["macs"] == 2 * 2 + 12       # nonzero pixels x weights, T times, + updates
-    assert o["ann"]["macs"] == 4 + 8 + 4
-    assert o["chip"]["host_macs"] == 4                # once per static image
-    assert o["chip"]["synaptic_events"] == r.counts["total"]["synaptic_events"]
+    # as deployed: T + depth = 4 steps, all 6 neurons every step; streamed: T = 2 steps each
+    assert o["as_deployed"]["steps"] == 4 and o["as_deployed"]["neuron_updates"] == 6 * 4
+    assert o["streamed"]["steps"] == 2 and o["streamed"]["neuron_updates"] == 6 * 2
+    for k in ("synaptic_events", "neuron_updates", "active_updates", "spikes"):
+        assert o["as_deployed"][k] == full.counts["total"][k] and o["streamed"][k] == window.counts["total"][k]
+    assert o["host_macs"] == 4                        # once per static image
+    assert torch.equal(full.readout, window.readout)
 
 
 def test_report_figures_agree_with_its_own_counts(lif_ckpt, tmp_path):
@@ -69,16 +54,27 @@ def test_report_figures_agree_with_its_own_counts(lif_ckpt, tmp_path):
         assert (tmp_path / "rep" / f).stat().st_size > 500
     assert r["float_device"] in ("cpu", "cuda") and r["samples"] == 100
     assert set(r["accuracy"]) == {"float", "folded", "chip"} and all(v > 50 for v in r["accuracy"].values())
-    o, e = r["operations_per_inference"], r["energy_per_inference_pj"]
-    # (a) by hand from the report's own counts
-    assert e["paper_45nm"] == pytest.approx(o["paper"]["macs"] * 4.6 + o["paper"]["acs"] * 0.9)
+    o, e = r["operations_per_inference"], {k: v["pj"] for k, v in r["energy"].items()}
+    # every convention names its network; (a), (b), (d) on the network as built
+    assert {v["network"] for k, v in r["energy"].items() if k != "loihi_deployed" and k != "loihi_streamed"} \
+        == {"network as built (PyTorch, before folding)", "network as built, conv and linear layers as an ANN"}
+    assert e["syops_45nm"] == pytest.approx(o["syops"]["macs"] * 4.6 + o["syops"]["acs"] * 0.9)
+    assert e["effective_45nm"] == pytest.approx(o["effective"]["macs"] * 4.6 + o["effective"]["acs"] * 0.9)
     assert e["ann_45nm"] == pytest.approx(o["ann"]["macs"] * 4.6)
-    c = o["chip"]
-    assert e["loihi"] == pytest.approx(c["synaptic_events"] * 23.6 + c["active_updates"] * 81 +
-                                       c["inactive_updates"] * 52 + c["host_macs"] * 4.6)
+    # (d) is digitnet's real conv and linear layers, by hand: at 8x8, 1->16 and 16->32 (3x3); pool;
+    # at 4x4, 32->64 (3x3); pool; linear 64*2*2 -> 10 (the folded program's kernels are 4x larger)
+    assert o["ann"]["macs"] == 64 * 9 * 16 + 64 * 16 * 9 * 32 + 16 * 32 * 9 * 64 + 256 * 10 == 601_600
+    for variant in ("deployed", "streamed"):
+        c = o["chip"]["as_deployed" if variant == "deployed" else "streamed"]
+        assert e[f"loihi_{variant}"] == pytest.approx(c["synaptic_events"] * 23.6 + c["active_updates"] * 81 +
+                                                      c["inactive_updates"] * 52 + o["chip"]["host_macs"] * 4.6)
+    assert o["chip"]["as_deployed"]["neuron_updates"] > o["chip"]["streamed"]["neuron_updates"]
+    assert r["ann_over_snn_energy"]["syops_45nm"] == pytest.approx(e["ann_45nm"] / e["syops_45nm"])
     assert r["energy_constants_pj"] == ENERGY_PJ
     assert all(0 < v["chip"] < 1 and 0 < v["float"] < 1 for v in r["firing_rates"].values())
-    assert "float, PyTorch on CPU" in (tmp_path / "rep" / "report.md").read_text() or r["float_device"] == "cuda"
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "float checkpoint, PyTorch on CPU" in md or r["float_device"] == "cuda"
+    assert "| folded (calibrated) here, not fine-tuned (NIR, float) |" in md
 
 
 def test_demo_runs_end_to_end_small(tmp_path):

@@ -1,0 +1,90 @@
+"""spikefold's conventions (a) and (b) against syops-counter 0.0.5 and NeuroBench 2.3.0 run
+themselves on the same networks and the same spikes: equal per layer."""
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from models.backbones import build_model
+from models.checkpoint import model_from_checkpoint
+from models.config import ModelConfig
+from simulate.counting import NEURON_TYPES, bernoulli_neurons, count, footprint_bytes
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import syops.engine as syops_engine
+    from syops.ops import LIF_syops_counter_hook
+    from neurobench.benchmarks import Benchmark
+    from neurobench.metrics.static import ConnectionSparsity, Footprint
+    from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
+    from neurobench.models import TorchModel
+
+
+def syops_per_module(model, x) -> dict:
+    """syops-counter's own hooks on every module it counts (our neurons registered with its LIF
+    hook, as a spikingjelly LIF node would be): {module path: (ops, ACs, MACs)} per sample.
+
+    Read module by module rather than through syops' total, which stops at the first counted
+    module of a branch and so would drop the attention convs inside a STAA-LIF (see
+    simulate/counting.py: the flat sum is the documented rule)."""
+    syops_engine.CUSTOM_MODULES_MAPPING = {t: LIF_syops_counter_hook for t in NEURON_TYPES}
+    m = syops_engine.add_syops_counting_methods(model)
+    m.start_syops_count(ost=sys.stderr, verbose=False, ignore_list=[])
+    try:
+        with torch.no_grad():
+            m(x)
+        return {name: tuple(mod.__syops__[:3] / m.__batch_counter__)
+                for name, mod in m.named_modules() if hasattr(mod, "__syops__")}
+    finally:
+        m.stop_syops_count()
+        syops_engine.CUSTOM_MODULES_MAPPING = {}
+
+
+@pytest.mark.parametrize("arch,neuron", [("digitnet", "lif"), ("digitnet", "staa"), ("digitnet", "fsta"),
+                                         ("digitnet", "sma"), ("res20m", "lif"), ("res20m", "staa"),
+                                         ("vgg13", "lif"), ("vgg13", "staa")])
+def test_syops_convention_equals_syops_counter_per_layer(arch, neuron):
+    size, ch, classes = (8, 1, 10) if arch == "digitnet" else (32, 3, 100)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch=arch, neuron=neuron, num_classes=classes, in_channels=ch,
+                                    input_size=size, timesteps=4)).eval()
+    x = torch.rand(2, ch, size, size)
+    hooks = bernoulli_neurons(model, 0.15, seed=1)            # the same spikes in both runs
+    theirs = syops_per_module(model, x)
+    for h in hooks:
+        h.remove()
+    hooks = bernoulli_neurons(model, 0.15, seed=1)
+    ours = {r["layer"]: (r["syops_ops"], r["syops_acs"], r["syops_macs"]) for r in count(model, [x], 4).rows()}
+    for h in hooks:
+        h.remove()
+    assert set(ours) == set(theirs)
+    for name in theirs:
+        assert ours[name] == pytest.approx(theirs[name], rel=1e-12, abs=1e-9), name
+    assert sum(v[2] for v in theirs.values()) > 0 and sum(v[1] for v in theirs.values()) > 0
+
+
+@pytest.mark.parametrize("kind", ["lif", "staa"])
+def test_effective_convention_equals_neurobench(kind, lif_ckpt, staa_ckpt, digits_test):
+    model, _ = model_from_checkpoint({"lif": lif_ckpt, "staa": staa_ckpt}[kind])
+    x, y = digits_test
+    loader = DataLoader(TensorDataset(x[:200], y[:200]), 64)
+    nb = TorchModel(model)
+    for t in NEURON_TYPES:
+        nb.add_activation_module(t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = Benchmark(nb, loader, [], [lambda p: p.mean(0).argmax(1)],
+                           [[Footprint, ConnectionSparsity], [SynapticOperations, ActivationSparsity]]).run()
+    c = count(model, [xb for xb, _ in loader], 4)
+    ours = c.totals()
+    syn = theirs["SynapticOperations"]
+    assert ours["nb_macs"] == pytest.approx(syn["Effective_MACs"], rel=1e-9)
+    assert ours["nb_acs"] == pytest.approx(syn["Effective_ACs"], rel=1e-9)
+    assert ours["nb_dense"] == pytest.approx(syn["Dense"], rel=1e-9)
+    assert syn["Effective_MACs"] > 0 and syn["Effective_ACs"] > 0
+    assert ours["activation_sparsity"] == pytest.approx(theirs["ActivationSparsity"], rel=1e-12)
+    assert theirs["Footprint"] == footprint_bytes(model)
+    assert 0 < theirs["ActivationSparsity"] < 1
