@@ -1,9 +1,5 @@
 """spikefold's conventions (a) and (b) against syops-counter 0.0.5 and NeuroBench 2.3.0 run
 themselves on the same networks and the same spikes: equal per layer."""
-import sys
-import warnings
-
-import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -11,36 +7,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from models.backbones import build_model
 from models.checkpoint import model_from_checkpoint
 from models.config import ModelConfig
-from simulate.counting import NEURON_TYPES, bernoulli_neurons, count, footprint_bytes
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import syops.engine as syops_engine
-    from syops.ops import LIF_syops_counter_hook
-    from neurobench.benchmarks import Benchmark
-    from neurobench.metrics.static import ConnectionSparsity, Footprint
-    from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
-    from neurobench.models import TorchModel
-
-
-def syops_per_module(model, x) -> dict:
-    """syops-counter's own hooks on every module it counts (our neurons registered with its LIF
-    hook, as a spikingjelly LIF node would be): {module path: (ops, ACs, MACs)} per sample.
-
-    Read module by module rather than through syops' total, which stops at the first counted
-    module of a branch and so would drop the attention convs inside a STAA-LIF (see
-    simulate/counting.py: the flat sum is the documented rule)."""
-    syops_engine.CUSTOM_MODULES_MAPPING = {t: LIF_syops_counter_hook for t in NEURON_TYPES}
-    m = syops_engine.add_syops_counting_methods(model)
-    m.start_syops_count(ost=sys.stderr, verbose=False, ignore_list=[])
-    try:
-        with torch.no_grad():
-            m(x)
-        return {name: tuple(mod.__syops__[:3] / m.__batch_counter__)
-                for name, mod in m.named_modules() if hasattr(mod, "__syops__")}
-    finally:
-        m.stop_syops_count()
-        syops_engine.CUSTOM_MODULES_MAPPING = {}
+from simulate.counting import bernoulli_neurons, count, footprint_bytes
+from simulate.peers import neurobench_metrics, syops_per_module
 
 
 @pytest.mark.parametrize("arch,neuron", [("digitnet", "lif"), ("digitnet", "staa"), ("digitnet", "fsta"),
@@ -71,13 +39,7 @@ def test_effective_convention_equals_neurobench(kind, lif_ckpt, staa_ckpt, digit
     model, _ = model_from_checkpoint({"lif": lif_ckpt, "staa": staa_ckpt}[kind])
     x, y = digits_test
     loader = DataLoader(TensorDataset(x[:200], y[:200]), 64)
-    nb = TorchModel(model)
-    for t in NEURON_TYPES:
-        nb.add_activation_module(t)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        theirs = Benchmark(nb, loader, [], [lambda p: p.mean(0).argmax(1)],
-                           [[Footprint, ConnectionSparsity], [SynapticOperations, ActivationSparsity]]).run()
+    theirs = neurobench_metrics(model, loader)
     c = count(model, [xb for xb, _ in loader], 4)
     ours = c.totals()
     syn = theirs["SynapticOperations"]
