@@ -139,6 +139,7 @@ def run(args, argv) -> dict:
     report = {
         "command": "python simulate/report.py " + " ".join(shlex.quote(a) for a in argv),
         "checkpoint": args.checkpoint, "folded_graph": folded_label, "dataset": dataset, "samples": n,
+        "batch_size": args.batch_size,   # syops' spike test and Linear bias are per call: (a) depends on it
         "float_device": device, "arch": cfg.arch, "neuron": cfg.neuron, "timesteps": cfg.timesteps,
         "accuracy": accuracy, "agreement": agreement,
         "firing_rates": {name: {"chip": chip_ops["rates"][name], "float": fr} for name, fr in zip(layers, rates_float)},
@@ -179,7 +180,8 @@ def markdown(r: dict) -> str:
     o, ch = r["operations_per_inference"], r["chip"]
     c = o["chip"]
     lines = [f"# spikefold report: {r['arch']} {r['neuron']}, T={r['timesteps']}, {r['dataset']}", "",
-             f"Made by `{r['command']}` in {r['seconds']} s. {r['samples']} test samples.", "",
+             f"Made by `{r['command']}` in {r['seconds']} s. {r['samples']} test samples, in batches of "
+             f"{r['batch_size']} (syops' rules apply per call).", "",
              "## Accuracy", "", "| network | accuracy |", "|---|---|",
              f"| float checkpoint, PyTorch on {r['float_device'].upper()} | {r['accuracy']['float']:.2f}% |",
              f"| {r['folded_graph']} (NIR, float) | {r['accuracy']['folded']:.2f}% |",
