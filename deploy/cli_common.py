@@ -6,8 +6,9 @@ import torch
 
 from compile.nir_io import read_nir
 from models.data import DATASETS, load_dataset
+from deploy.quantize import quantize
 from spikefold import validate
-from spikefold.cli import nonneg_int, positive_float
+from spikefold.cli import InputError, nonneg_int, positive_float
 
 
 def add_nir_args(p, samples_default: int, samples_help: str) -> None:
@@ -37,4 +38,12 @@ def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
     return x, y, name
 
 
-__all__ = ["add_nir_args", "read_nir", "test_inputs"]
+def quantize_file(graph, source, netx: bool = False):
+    """quantize(graph), its refusals (a graph the chip cannot run) naming the file they came from."""
+    try:
+        return quantize(graph, netx=netx)
+    except ValueError as e:
+        raise InputError(f"{source}: {str(e).splitlines()[0]}") from None
+
+
+__all__ = ["add_nir_args", "quantize_file", "read_nir", "test_inputs"]

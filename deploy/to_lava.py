@@ -16,12 +16,11 @@ import torch
 
 from compile.executor import GraphNet
 from compile.nir_io import NIRFormatError
-from deploy.cli_common import add_nir_args, read_nir, test_inputs
+from deploy.cli_common import add_nir_args, quantize_file, read_nir, test_inputs
 from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from spikefold.cli import ArgumentParser, InputError, command, fail
 from models.data import DatasetNotFound
 from simulate.engine import Simulator
+from spikefold.cli import ArgumentParser, command, fail
 
 
 def parse_args(argv=None):
@@ -34,10 +33,7 @@ def parse_args(argv=None):
 def run(args) -> dict:
     graph = read_nir(args.nir_file, args.max_mb)
     x, y, dataset = test_inputs(graph, args.data, args.data_root, args.samples)
-    try:
-        program = quantize(graph)
-    except ValueError as e:
-        raise InputError(f"{args.nir_file}: {str(e).splitlines()[0]}") from None
+    program = quantize_file(graph, args.nir_file)
     t0 = time.perf_counter()
     ro, _ = run_lava(program, x)
     seconds = time.perf_counter() - t0

@@ -10,7 +10,6 @@ cross-entropy on the logits averaged over T (or TET's per-timestep loss with
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys

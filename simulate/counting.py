@@ -83,16 +83,24 @@ def _binary(t: torch.Tensor) -> torch.Tensor:
     return (t != 0).to(torch.float64)
 
 
-def effective_pairs(m: nn.Module, x: torch.Tensor, dense: bool = False) -> float:
-    """NeuroBench's synaptic operations of one Conv2d/Linear call: nonzero input x nonzero weight
-    pairs (every pair if dense), bias excluded."""
-    xb = torch.ones_like(x, dtype=torch.float64) if dense else _binary(x)
-    wb = torch.ones_like(m.weight, dtype=torch.float64) if dense else _binary(m.weight)
-    if isinstance(m, nn.Conv2d):
-        y = F.conv2d(xb, wb, None, m.stride, m.padding, m.dilation, m.groups)
-    else:
-        y = F.linear(xb, wb)
+def _pairs(m: nn.Module, xb: torch.Tensor, wb: torch.Tensor) -> float:
+    y = F.conv2d(xb, wb, None, m.stride, m.padding, m.dilation, m.groups) if isinstance(m, nn.Conv2d) \
+        else F.linear(xb, wb)
     return float(y.sum())
+
+
+def effective_pairs(m: nn.Module, x: torch.Tensor) -> float:
+    """NeuroBench's synaptic operations of one Conv2d/Linear call: nonzero input x nonzero weight
+    pairs, bias excluded."""
+    return _pairs(m, _binary(x), _binary(m.weight))
+
+
+def dense_pairs(m: nn.Module, sample_shape: tuple) -> float:
+    """NeuroBench's `Dense` for ONE input sample of `sample_shape` (every input and weight taken
+    as nonzero; a padded conv's border taps reach fewer inputs).  It depends on shapes only, so
+    the Counter computes it once per module and shape and multiplies by the samples in a call."""
+    ones = torch.ones((1, *sample_shape), dtype=torch.float64)
+    return _pairs(m, ones, torch.ones_like(m.weight, dtype=torch.float64))
 
 
 def neurobench_spiking(x: torch.Tensor) -> bool:
@@ -117,6 +125,7 @@ class Counter:
         self.samples = 0
         self.layers: dict = defaultdict(lambda: dict.fromkeys(FIELDS + ("calls", "spike_input"), 0))
         self.types: dict = {}
+        self._dense: dict = {}                       # (module path, sample shape) -> dense_pairs
         self.hooks = [model.register_forward_pre_hook(self._batch)]
         inside_neuron = set()
         for name, m in model.named_modules():
@@ -149,7 +158,11 @@ class Counter:
             row["syops_acs" if spike else "syops_macs"] += ops * rate if spike else ops
             if isinstance(m, CONNECTIONS):
                 row["nb_acs" if neurobench_spiking(x) else "nb_macs"] += effective_pairs(m, x)
-                row["nb_dense"] += effective_pairs(m, x, dense=True)
+                sample = tuple(x.shape[1:]) if isinstance(m, nn.Conv2d) else (x.shape[-1],)
+                key = (name, sample)
+                if key not in self._dense:
+                    self._dense[key] = dense_pairs(m, sample)
+                row["nb_dense"] += self._dense[key] * (x.numel() // int(torch.tensor(sample).prod()))
                 if not in_neuron:                     # every call holds all T steps of its samples
                     row["ann_macs"] += ann_macs(m, y) / self.T
         return hook

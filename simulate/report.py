@@ -28,12 +28,8 @@ from compile.executor import GraphNet
 from compile.measure import record_spikes
 from compile.nir_io import NIRFormatError, read_nir
 from compile.pipeline import lower
-from deploy.quantize import quantize
-from spikefold import validate
-from spikefold.atomic import atomic_write_set, json_writer, text_writer
+from deploy.cli_common import quantize_file
 from models.checkpoint import CheckpointError, model_from_checkpoint
-from spikefold.cli import (ArgumentParser, InputError, command, fail, nonneg_int, positive_float,
-                           positive_int)
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from simulate import plots
 from simulate.constants import ENERGY_PJ
@@ -41,6 +37,9 @@ from simulate.counting import Counter, footprint_bytes
 from simulate.energy import NETWORK_AS_BUILT, energies
 from simulate.engine import Simulator
 from simulate.ops import ChipAccumulator
+from spikefold import validate
+from spikefold.atomic import atomic_write_set, json_writer, text_writer
+from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 
 OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png")
 
@@ -87,10 +86,7 @@ def run(args, argv) -> dict:
         calib = [x for x, _ in DataLoader(Subset(train, range(min(args.calib_samples, len(train)))), 128)]
         graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), "calibrated", calib)
         folded_label = "folded (calibrated) here, not fine-tuned"
-    try:
-        program = quantize(graph)
-    except ValueError as e:
-        raise InputError(f"{args.nir or args.checkpoint}: {str(e).splitlines()[0]}") from None
+    program = quantize_file(graph, args.nir or args.checkpoint)
     steps.update()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)

@@ -13,11 +13,10 @@ import torch
 
 from compile.executor import GraphNet
 from compile.nir_io import NIRFormatError
-from deploy.cli_common import add_nir_args, read_nir, test_inputs
-from deploy.quantize import quantize
-from spikefold.cli import ArgumentParser, InputError, command, fail
+from deploy.cli_common import add_nir_args, quantize_file, read_nir, test_inputs
 from models.data import DatasetNotFound
 from simulate.engine import Simulator
+from spikefold.cli import ArgumentParser, command, fail
 
 
 @command
@@ -28,10 +27,7 @@ def main(argv=None) -> int:
     try:
         graph = read_nir(args.nir_file, args.max_mb)
         x, y, name = test_inputs(graph, args.data, args.data_root, args.samples)
-        try:
-            program = quantize(graph)
-        except ValueError as e:
-            raise InputError(f"{args.nir_file}: {str(e).splitlines()[0]}") from None
+        program = quantize_file(graph, args.nir_file)
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     r = Simulator(program).run(x, mode="window")

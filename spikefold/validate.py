@@ -5,9 +5,9 @@
     checkpoints       `checkpoint_size` (declared tensor bytes, before loading) and
                       `finite_tensors` (no NaN or Inf in the weights).
     NIR files         `nir_declared` (every HDF5 dataset's declared shape x item size and
-                      every node type, before any array is read) and `graph_values`
-                      (finite arrays; tau > 0 and threshold > 0: a neuron the chip, or any
-                      LIF, cannot hold).
+                      every node type, before any array is read); values (finite arrays,
+                      LIF tau > 0 and threshold > 0) are checked node by node as the file
+                      is read, in compile/nir_io.py (`_check_values`).
     input arrays      `finite_array`.
     options           range-checked by spikefold.cli's argparse types and the config
                       dataclasses' __post_init__.

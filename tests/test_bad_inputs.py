@@ -266,7 +266,9 @@ def test_an_interrupted_to_nir_leaves_the_old_pair(good, tmp_path, capsys, monke
             raise KeyboardInterrupt
         return write
     monkeypatch.setattr(to_nir, "json_writer", interrupted)
-    other = bad_checkpoint(good, tmp_path / "..", 0.123)   # a new NIR file would differ
+    src = tmp_path / "src"
+    src.mkdir()
+    other = bad_checkpoint(good, src, 0.123)            # a new NIR file would differ
     refused(capsys, to_nir.main, [other, "-o", out, "--eval-samples", "0", "--quiet"],
             "interrupted", status=130)
     assert snapshot(tmp_path) == before          # old .nir and .fold.json, no temporaries
