@@ -29,7 +29,7 @@ from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
 
 from deploy.program import Program
-from simulate.engine import host_currents
+from deploy.host import host_currents
 
 
 def to_lava(a: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from deploy.program import Program
-from simulate.constants import VTH_MAX
+from deploy.constants import VTH_MAX
 
 
 class NetxUnsupported(ValueError):

@@ -91,3 +91,8 @@ class Program:
 
     def outputs_of(self, name: str) -> list[str]:
         return [k for k, s in self.synapses.items() if s.src == name]
+
+
+def dense_ops(s) -> int:
+    """MACs of one synaptic (or host) layer for one input frame."""
+    return int(np.prod(s.out_shape)) * int(np.prod(s.weight.shape[1:]))

@@ -23,7 +23,7 @@ from compile.passes import fold_neuron_gain
 from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from deploy.weights import lava_weights, sign_mode, weight_bound
-from simulate.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
+from deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones

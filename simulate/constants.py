@@ -1,43 +1,21 @@
-"""Every hardware constant spikefold uses, with its unit and source, in one place.
+"""Reference energies of conventional digital hardware, picojoules per operation or access.
 
-Bit widths and shifts: Lava lava-nc 0.10.0, `lava/proc/lif/models.py`
-(AbstractPyLifModelFixed, PyLifModelBitAcc), `lava/proc/dense/models.py`
-(PyDenseModelBitAcc), `lava/proc/conv/models.py` (PyConvModelFixed),
-`lava/utils/weightutils.py`; restated in ../shared/DESIGN.md section 5.
-Energies: see ENERGY below.
+Source of every figure: M. Horowitz, "Computing's energy problem (and what we can do about
+it)", ISSCC 2014, Figure 1.1.9 (45 nm, 0.9 V), the table the SNN literature prices
+operations with (STAA-SNN's Table 7 uses its 32-bit float MAC and AC).  The chip's own
+figures (Loihi, Loihi 2) are in deploy/hardware.py, with theirs.
 """
 
-# --- Loihi fixed point as simulated by Lava (PyLifModelBitAcc) -------------------------
-UV_BITS = 24                  # u and v are 24-bit signed state variables
-UV_MAX = 1 << (UV_BITS - 1)   # 2**23: u wraps above it (and at or below -2**23), v saturates at +-(2**23 - 1)
-DECAY_SHIFT = 12              # du, dv are 12-bit: decay factor (4096 - d) / 4096
-DECAY_UNITY = 1 << DECAY_SHIFT
-DU_OFFSET = 1                 # ds_offset: u decays by (4096 - (du + 1)); du = 4095 clears u each step
-DV_OFFSET = 0                 # dm_offset
-ACT_SHIFT = 6                 # synaptic input a is added to u as a << 6
-VTH_SHIFT = 6                 # spike iff v > vth << 6
-VTH_MAX = (1 << 17) - 1       # vth: unsigned 17-bit
-BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1   # bias_mant: signed 13-bit
-BIAS_EXP_MAX = 7              # bias_exp: 3-bit, effective bias = bias_mant << bias_exp (v units)
-DU_MAX = DV_MAX = 4095
-INT32 = 1 << 31               # Lava's u, v arithmetic is int32: sums overflow around +-2**31
-
-# --- synapses ---------------------------------------------------------------------
-WEIGHT_CLIP_BITS = 8          # Dense: clip_weights(num_bits=8): [0, 255], [-255, 0] or mixed [-256, 255]
-NUM_WEIGHT_BITS = 8           # Dense default; mixed-sign weights lose 1 LSB: (w >> 1) << 1
-CONV_ACC_BITS = 24            # Conv: the accumulated activation wraps to a signed 24-bit value
-WEIGHT_EXP_RANGE = (-8, 7)    # Dense weight_exp (Conv ignores it)
-
-# --- energy per operation, picojoules --------------------------------------------------
 ENERGY_PJ = {
-    # 45 nm CMOS, 32-bit float: M. Horowitz, "Computing's energy problem (and what we can
-    # do about it)", ISSCC 2014, as used by STAA-SNN Table 7 and most SNN papers.
+    # 32-bit float: multiply 3.7 + add 0.9 = one MAC; an accumulate (AC) is one add.
     "mac_45nm": 4.6,
     "ac_45nm": 0.9,
-    # Loihi: M. Davies et al., "Loihi: A Neuromorphic Manycore Processor with On-Chip
-    # Learning", IEEE Micro 38(1), 2018, Table 1 (synaptic spike op; neuron update
-    # active / inactive).
-    "loihi_synop": 23.6,
-    "loihi_neuron_active": 81.0,
-    "loihi_neuron_inactive": 52.0,
+    # 8-bit integer: multiply 0.2, add 0.03 (the INT8 ANN baseline: one MAC = 0.23).
+    "int8_mult_45nm": 0.2,
+    "int8_add_45nm": 0.03,
+    # SRAM read of a 64-bit word from an 8 KB array (32 KB: 20 pJ, 1 MB: 100 pJ in the same
+    # table).  The memory-aware conventions charge one access per weight, activation or
+    # membrane-potential read or write; which array size applies depends on the accelerator,
+    # so the report states the figure it used (report.py --sram-pj).
+    "sram_8kb_45nm": 10.0,
 }

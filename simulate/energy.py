@@ -1,53 +1,91 @@
 """Energy per inference (picojoules) under each convention, each naming the network it was
-counted on; constants from simulate.constants (ENERGY_PJ, with their sources).
+counted on.  45 nm figures from simulate/constants.py (Horowitz 2014); chip figures from
+simulate/chip.py on the profiles of deploy/hardware.py.
 
+Compute only, the field's usual estimates:
     syops_45nm       (a) network as built (PyTorch, before folding), syops-counter's rules:
                          MACs x 4.6 pJ + ACs x 0.9 pJ (the STAA-SNN paper's Table 7 convention)
     effective_45nm   (b) network as built, NeuroBench's effective synaptic operations:
                          MACs x 4.6 pJ + ACs x 0.9 pJ (neuron updates not counted, as NeuroBench)
-    loihi_deployed   (c) the deployed fixed-point program as deploy/to_lava.py runs it
-    loihi_streamed   (c) the same program, samples back to back (see simulate/ops.py)
-                         synaptic events x 23.6 pJ, active / inactive neuron updates x 81 / 52 pJ
-                         (Loihi, Davies et al. 2018), plus the host's first layer priced as 45 nm
-                         FP32 MACs (4.6 pJ): an assumption, labelled; the host is not a Loihi figure
-    ann_45nm         (d) network as built, its conv and linear layers as a non-spiking network:
-                         dense MACs x 4.6 pJ
+    ann_45nm         (d) network as built, its conv and linear layers as an ANN: MACs x 4.6 pJ
+    ann_int8_45nm    (d) the same ANN in 8-bit integers: MACs x (0.2 + 0.03) pJ
+Memory-aware, as the critics of (a) and (b) ask (Dampfhoffer et al., IEEE TETCI 2023; Lemaire
+et al. 2022): each operation also pays its SRAM accesses (sram_pj each, 10 pJ by default: 64-bit
+read of an 8 KB array, Horowitz 2014):
+    memory_45nm      (e) network as built, NeuroBench's effective counts: an AC reads its weight and
+                         reads and writes the target's membrane potential (3 accesses), a MAC reads
+                         weight and input (2), every neuron reads and writes its state on every step
+                         (2 per update)
+    ann_memory_45nm  (e) the ANN: a MAC reads weight and input (2), each output is written once (1)
+On the chip (simulate/chip.py), dynamic + static + host, per profile:
+    loihi_deployed, loihi_streamed, loihi2_deployed, loihi2_streamed
 """
 from __future__ import annotations
 
 from simulate.constants import ENERGY_PJ as E
 
 NETWORK_AS_BUILT = "network as built (PyTorch, before folding)"
+ANN_NETWORK = "network as built, conv and linear layers as an ANN"
 CONVENTIONS = {
     "syops_45nm": ("(a) syops-counter, 45 nm", NETWORK_AS_BUILT),
     "effective_45nm": ("(b) NeuroBench effective, 45 nm", NETWORK_AS_BUILT),
-    "loihi_deployed": ("(c) Loihi, as deployed", "deployed fixed-point program (T + depth steps, reset per sample)"),
-    "loihi_streamed": ("(c) Loihi, streamed", "deployed fixed-point program (samples back to back)"),
-    "ann_45nm": ("(d) ANN, 45 nm", "network as built, conv and linear layers as an ANN"),
+    "memory_45nm": ("(e) memory-aware SNN, 45 nm", NETWORK_AS_BUILT + ", NeuroBench effective counts"),
+    "ann_45nm": ("(d) ANN FP32, 45 nm", ANN_NETWORK),
+    "ann_int8_45nm": ("(d) ANN INT8, 45 nm", ANN_NETWORK),
+    "ann_memory_45nm": ("(e) memory-aware ANN FP32, 45 nm", ANN_NETWORK),
 }
+CHIP_NETWORK = {"as_deployed": "deployed fixed-point program, as deployed (T + depth steps, reset per sample)",
+                "streamed": "deployed fixed-point program, streamed (samples back to back)"}
+ANN_BASELINES = ("ann_45nm", "ann_int8_45nm", "ann_memory_45nm")
 
 
-def _chip(c: dict, host_macs: float) -> dict:
-    return {f"synaptic events x {E['loihi_synop']} pJ": c["synaptic_events"] * E["loihi_synop"],
-            f"active neuron updates x {E['loihi_neuron_active']:g} pJ": c["active_updates"] * E["loihi_neuron_active"],
-            f"inactive neuron updates x {E['loihi_neuron_inactive']:g} pJ":
-                c["inactive_updates"] * E["loihi_neuron_inactive"],
-            f"host MACs x {E['mac_45nm']} pJ (host, 45 nm FP32 assumed)": host_macs * E["mac_45nm"]}
+def network_terms(net: dict, timesteps: int, sram_pj: float = E["sram_8kb_45nm"]) -> dict:
+    """{convention: {term label: (fixed pJ, activity-driven pJ)}} for the 45 nm conventions: the
+    activity-driven part is what scales with the firing rate (ACs), the fixed part does not."""
+    mac, ac = E["mac_45nm"], E["ac_45nm"]
+    int8 = E["int8_mult_45nm"] + E["int8_add_45nm"]
+    ann_outputs = net["outputs"] / timesteps        # one activation per neuron per inference
+    return {
+        "syops_45nm": {f"MACs x {mac} pJ": (net["syops_macs"] * mac, 0.0),
+                       f"ACs x {ac} pJ": (0.0, net["syops_acs"] * ac)},
+        "effective_45nm": {f"MACs x {mac} pJ": (net["nb_macs"] * mac, 0.0),
+                           f"ACs x {ac} pJ": (0.0, net["nb_acs"] * ac)},
+        "memory_45nm": {f"MACs x ({mac} + 2 x {sram_pj:g}) pJ": (net["nb_macs"] * (mac + 2 * sram_pj), 0.0),
+                        f"ACs x ({ac} + 3 x {sram_pj:g}) pJ": (0.0, net["nb_acs"] * (ac + 3 * sram_pj)),
+                        f"neuron updates x 2 x {sram_pj:g} pJ": (net["outputs"] * 2 * sram_pj, 0.0)},
+        "ann_45nm": {f"MACs x {mac} pJ": (net["ann_macs"] * mac, 0.0)},
+        "ann_int8_45nm": {f"MACs x {int8:g} pJ": (net["ann_macs"] * int8, 0.0)},
+        "ann_memory_45nm": {f"MACs x ({mac} + 2 x {sram_pj:g}) pJ": (net["ann_macs"] * (mac + 2 * sram_pj), 0.0),
+                            f"outputs x {sram_pj:g} pJ": (ann_outputs * sram_pj, 0.0)},
+    }
 
 
-def energies(net: dict, chip: dict | None) -> dict:
+def energies(net: dict, timesteps: int, chip_costs: dict, sram_pj: float = E["sram_8kb_45nm"]) -> dict:
     """{convention: {"pj", "terms", "label", "network"}}.
 
-    net: simulate.counting totals (syops_*, nb_*, ann_macs); chip: simulate.ops result or None."""
-    mac, ac = f"MACs x {E['mac_45nm']} pJ", f"ACs x {E['ac_45nm']} pJ"
-    terms = {
-        "syops_45nm": {mac: net["syops_macs"] * E["mac_45nm"], ac: net["syops_acs"] * E["ac_45nm"]},
-        "effective_45nm": {mac: net["nb_macs"] * E["mac_45nm"], ac: net["nb_acs"] * E["ac_45nm"]},
-        "ann_45nm": {mac: net["ann_macs"] * E["mac_45nm"]},
-    }
-    if chip is not None:
-        terms["loihi_deployed"] = _chip(chip["as_deployed"], chip["host_macs"])
-        terms["loihi_streamed"] = _chip(chip["streamed"], chip["host_macs"])
-    order = [k for k in CONVENTIONS if k in terms]
-    return {k: {"pj": sum(terms[k].values()), "terms": terms[k], "label": CONVENTIONS[k][0],
-                "network": CONVENTIONS[k][1]} for k in order}
+    net: simulate.counting totals; chip_costs: {(profile name, profile label, variant): ChipModel.cost}."""
+    out = {}
+    for k, terms in network_terms(net, timesteps, sram_pj).items():
+        label, network = CONVENTIONS[k]
+        flat = {t: a + b for t, (a, b) in terms.items()}
+        out[k] = {"pj": sum(flat.values()), "terms": flat, "label": label, "network": network}
+    for (name, label, variant), c in chip_costs.items():
+        flat = {f"{part}: {t}": e for part, terms in c["terms"].items() for t, e in terms.items()}
+        out[f"{name}_{'deployed' if variant == 'as_deployed' else variant}"] = {
+            "pj": c["pj"], "terms": flat, "split_pj": c["split_pj"],
+            "label": f"(c) {label.split(' (')[0]}, {variant.replace('_', ' ')}", "network": CHIP_NETWORK[variant]}
+    return out
+
+
+def break_even_45nm(terms: dict, target_pj: float, measured_rate: float) -> dict:
+    """Rate at which a 45 nm SNN convention's energy equals target_pj (its AC terms scale with the
+    rate; syops' neuron ACs are scaled with them, an approximation stated in the report)."""
+    fixed = sum(a for a, _ in terms.values())
+    var = sum(b for _, b in terms.values())
+    if fixed >= target_pj:
+        return {"rate": None, "verdict": "never", "silent_pj": fixed}
+    if var <= 0 or measured_rate <= 0:
+        return {"rate": None, "verdict": "always", "silent_pj": fixed}
+    rate = measured_rate * (target_pj - fixed) / var
+    return ({"rate": None, "verdict": "always", "silent_pj": fixed} if rate >= 1.0 else
+            {"rate": rate, "verdict": "below", "silent_pj": fixed})

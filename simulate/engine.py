@@ -10,9 +10,12 @@ no sum can reach 2**24 and in float64 otherwise, so the sums are exact.
 
 Counts (per layer and in total, over the batch): spikes, synaptic events (each
 spike times its real fan-out, border positions of a padded conv reaching fewer
-targets), neuron updates and active ones (nonzero input, state or bias), host
-MACs, u wraps, v saturations and 24-bit wraps of conv accumulators.  An update
-is active when the neuron receives nonzero synaptic input on that step.
+targets), neuron updates and active ones, host MACs, u wraps, v saturations and
+24-bit wraps of conv accumulators.  An update is active when the neuron receives
+nonzero input current on that step.  Per layer also the spikes of each neuron
+(summed over steps and batch), and per step the active updates and the synaptic
+events each outgoing synapse layer carries: what the chip's time and routing
+model (simulate/chip.py) needs.
 """
 from __future__ import annotations
 
@@ -23,32 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from deploy.program import Program, SynapseLayer
+from deploy.host import host_currents, host_macs
 from deploy.weights import lava_weights
-from models.layers import encode_input
-from simulate.constants import ACT_SHIFT, CONV_ACC_BITS, DU_MAX, INT32, UV_MAX, VTH_SHIFT
+from deploy.constants import ACT_SHIFT, CONV_ACC_BITS, DU_MAX, INT32, UV_MAX, VTH_SHIFT
 from simulate.lif_int import lif_step, lif_steps_current_free, wrap24, wrap32, wrap_signed
-from simulate.ops import dense_ops
 
 EXACT_F32 = 1 << 24
-
-
-def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
-    """Integer input currents (T, B, *shape) of the host layer for inputs x (B, C, H, W) or frames
-    (B, T, C, H, W): round(W * x * scale), computed once per distinct input frame."""
-    h = program.host
-    frames = x.unsqueeze(1) if x.dim() == 4 else x
-    flat = frames.reshape(-1, *frames.shape[2:]).double()
-    w = torch.as_tensor(h.weight, dtype=torch.float64)
-    b = None if h.bias is None else torch.as_tensor(h.bias, dtype=torch.float64)
-    cur = F.conv2d(flat, w, b, h.stride, h.padding) if h.kind == "conv" else flat.flatten(1) @ w.T + (
-        0 if b is None else b)
-    a = torch.round(cur * h.scale).to(torch.int64).view(frames.shape[0], frames.shape[1], *h.out_shape)
-    return encode_input(a, program.timesteps) if x.dim() == 4 else a.transpose(0, 1)
-
-
-def host_macs(program: Program, x: torch.Tensor) -> int:
-    """Multiply-accumulates the host layer spends on x (once per distinct frame)."""
-    return dense_ops(program.host) * x.shape[0] * (1 if x.dim() == 4 else x.shape[1])
 
 
 def fanout(s: SynapseLayer) -> torch.Tensor:
@@ -202,11 +185,17 @@ class Simulator:
                                                       prm["bias"] if i >= bias_on else zero, prm["vth64"])
                 wraps += int((u_raw != u).sum())
                 sats += int((v_raw.abs() > UV_MAX - 1).sum())
-        fired = out.view(-1, *n.shape).sum(0).double()
         size = int(np.prod(n.shape))
+        per_step = out.view(steps, -1, size).sum(1, dtype=torch.float64)     # (steps, neurons)
+        fired = per_step.sum(0)
+        events = {s: per_step @ self.fanout[s].flatten() for s in self.p.outputs_of(name)}
+        active = torch.count_nonzero(a.view(steps, -1), dim=1).double()
         counts["layers"][name] = {
             "neurons": size, "spikes": int(fired.sum()),
-            "synaptic_events": sum(float((fired * self.fanout[s]).sum()) for s in self.p.outputs_of(name)),
-            "neuron_updates": size * steps * a.shape[1], "active_updates": int(torch.count_nonzero(a)),
-            "u_wraps": wraps, "v_saturations": sats, "relay": n.relay}
+            "synaptic_events": sum(float(e.sum()) for e in events.values()),
+            "neuron_updates": size * steps * a.shape[1], "active_updates": int(active.sum()),
+            "u_wraps": wraps, "v_saturations": sats, "relay": n.relay,
+            # for the chip's time and traffic (simulate/chip.py): steps counted from `first_step`
+            "first_step": lo, "fired": fired.view(n.shape), "active_per_step": active,
+            "events_per_step": events}
         return out

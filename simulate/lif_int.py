@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from simulate.constants import ACT_SHIFT, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX
+from deploy.constants import ACT_SHIFT, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX
 
 
 def decay(x: torch.Tensor, d) -> torch.Tensor:

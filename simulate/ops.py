@@ -24,11 +24,6 @@ from deploy.program import Program
 CHIP_KEYS = ("synaptic_events", "neuron_updates", "active_updates", "spikes")
 
 
-def dense_ops(s) -> int:
-    """MACs of one synaptic (or host) layer for one input frame."""
-    return int(np.prod(s.out_shape)) * int(np.prod(s.weight.shape[1:]))
-
-
 class ChipAccumulator:
     """Sums simulator counts over batches; `result()` gives per-inference figures."""
 
@@ -38,6 +33,11 @@ class ChipAccumulator:
         self.sums = {v: dict.fromkeys(CHIP_KEYS, 0.0) for v in ("as_deployed", "streamed")}
         self.host_macs = 0.0
         self.layer_spikes = {n: 0.0 for n in program.neurons}
+        # per variant, summed over samples: spikes per neuron, active updates per step and synaptic
+        # events per step of each synapse layer (steps of the variant's own span; see simulate/chip.py)
+        self.fired = {v: {} for v in self.sums}
+        self.active_per_step = {v: {} for v in self.sums}
+        self.events_per_step = {v: {} for v in self.sums}
 
     def add(self, deployed, streamed) -> None:
         """deployed, streamed: SimResults of the same batch in modes "full" and "window"."""
@@ -49,6 +49,18 @@ class ChipAccumulator:
         self.host_macs += deployed.counts["total"]["host_macs"]
         for name, layer in streamed.counts["layers"].items():
             self.layer_spikes[name] += layer["spikes"]
+        for variant, r in (("as_deployed", deployed), ("streamed", streamed)):
+            for name, layer in r.counts["layers"].items():
+                _add(self.fired[variant], name, layer["fired"])
+                _add(self.active_per_step[variant], name, layer["active_per_step"])
+                for syn, e in layer["events_per_step"].items():
+                    _add(self.events_per_step[variant], syn, e)
+
+    def per_sample(self, variant: str) -> dict:
+        """The variant's per-neuron and per-step figures divided by the samples seen (numpy)."""
+        n = max(self.samples, 1)
+        return {key: {k: v.numpy() / n for k, v in getattr(self, key)[variant].items()}
+                for key in ("fired", "active_per_step", "events_per_step")}
 
     def rates(self) -> dict:
         """Firing rate of each neuron layer in its T-step window: spikes per neuron per step."""
@@ -67,3 +79,7 @@ class ChipAccumulator:
         out["host_macs"] = self.host_macs / n
         out["rates"] = self.rates()
         return out
+
+
+def _add(into: dict, key: str, value) -> None:
+    into[key] = value.clone() if key not in into else into[key] + value

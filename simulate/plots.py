@@ -44,3 +44,25 @@ def energy(path, labels: list, microjoules: list) -> None:
 
 def accuracy(path, labels: list, values: list) -> None:
     _bars(path, labels, values, "test accuracy (%)", bottom=max(0.0, min(values) - 5), size=(5, 3.2))
+
+
+def utilisation(path, per_profile: dict) -> None:
+    """per_profile: {profile label: {layer: {limit: fraction}}}: one panel per profile, one group
+    of bars per layer (the most any of its cores uses of each per-core limit)."""
+    fig, axes = plt.subplots(len(per_profile), 1, squeeze=False,
+                             figsize=(max(6, 0.5 * len(next(iter(per_profile.values()))) + 2), 2.8 * len(per_profile)))
+    for ax, (label, layers) in zip(axes[:, 0], per_profile.items()):
+        names = list(layers)
+        limits = list(next(iter(layers.values())))
+        width = 0.8 / len(limits)
+        for j, k in enumerate(limits):
+            ax.bar([i + (j - (len(limits) - 1) / 2) * width for i in range(len(names))],
+                   [100 * layers[n][k] for n in names], width, label=k.replace("_", " "))
+        ax.axhline(100, color="k", lw=0.8, ls="--")
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("% of per-core limit")
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=7, ncol=len(limits))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, format="png")
+    plt.close(fig)

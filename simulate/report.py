@@ -29,19 +29,22 @@ from compile.measure import record_spikes
 from compile.nir_io import NIRFormatError, read_nir
 from compile.pipeline import lower
 from deploy.cli_common import quantize_file
+from deploy.hardware import profiles_with_overrides
+from deploy.map import map_program
 from models.checkpoint import CheckpointError, model_from_checkpoint
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from simulate import plots
 from simulate.constants import ENERGY_PJ
 from simulate.counting import Counter, footprint_bytes
-from simulate.energy import NETWORK_AS_BUILT, energies
+from simulate.chip import VARIANTS, ChipModel
+from simulate.energy import ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, energies, network_terms
 from simulate.engine import Simulator
 from simulate.ops import ChipAccumulator
 from spikefold import validate
 from spikefold.atomic import atomic_write_set, json_writer, text_writer
 from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 
-OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png")
+OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png", "chip_utilisation.png")
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -54,6 +57,12 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
                    help="refuse a checkpoint or NIR file declaring more MiB of arrays")
+    p.add_argument("--chip-param", action="append", default=[], metavar="[PROFILE.]NAME=VALUE",
+                   help="replace a chip figure (deploy/hardware.py) in every profile or in one, "
+                        "e.g. loihi2.synop_pj=10; the report marks it as yours")
+    p.add_argument("--sram-pj", type=positive_float, default=ENERGY_PJ["sram_8kb_45nm"],
+                   help="pJ per SRAM access in the memory-aware 45 nm conventions (Horowitz 2014: "
+                        "10 for 8 KB, 20 for 32 KB, 100 for 1 MB)")
     p.add_argument("--out", default=None, help="output directory (default: beside the checkpoint)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -64,6 +73,7 @@ def run(args, argv) -> dict:
     out = Path(args.out) if args.out else Path(args.checkpoint).parent / "report"
     validate.outputs([out], [args.checkpoint, args.nir], directory=True)
     validate.outputs([out / f for f in OUTPUTS], [args.checkpoint, args.nir])
+    profiles = profiles_with_overrides(args.chip_param)
     model, ckpt = model_from_checkpoint(args.checkpoint, args.max_mb)
     cfg = model.cfg
     tc = ckpt.get("train_config", {})
@@ -123,7 +133,29 @@ def run(args, argv) -> dict:
                  for a, b in (("float", "folded"), ("folded", "chip"), ("float", "chip"))}
     net = counter.totals()
     chip_ops = chip.result()
-    energy = energies(net, chip_ops)
+    chips, chip_costs = {}, {}
+    for name, profile in profiles.items():
+        mapping = map_program(program, profile)
+        priced = ChipModel(program, mapping, chip)
+        chips[name] = (profile, mapping, priced)
+        for v in VARIANTS:
+            chip_costs[(name, profile.label, v)] = priced.cost(v)
+    energy = energies(net, cfg.timesteps, chip_costs, args.sram_pj)
+    rate_built = 1.0 - net["activation_sparsity"]
+    counted = [l for l in program.neurons.values() if not l.relay]
+    rate_chip = (sum(chip.layer_spikes[n] for n, l in program.neurons.items() if not l.relay) /
+                 max(1.0, sum(float(torch.tensor(l.shape).prod()) for l in counted) * cfg.timesteps * chip.samples))
+    breakeven = {}
+    terms45 = network_terms(net, cfg.timesteps, args.sram_pj)
+    for base in ANN_BASELINES:
+        target = energy[base]["pj"]
+        row = {k: {**break_even_45nm(terms45[k], target, rate_built), "measured_rate": rate_built}
+               for k in ("syops_45nm", "effective_45nm", "memory_45nm")}
+        for name, (profile, mapping, priced) in chips.items():
+            for v in VARIANTS:
+                key = f"{name}_{'deployed' if v == 'as_deployed' else v}"
+                row[key] = {**priced.break_even(v, target, rate_chip), "measured_rate": rate_chip}
+        breakeven[base] = row
     layers = [name for name, l in program.neurons.items() if not l.relay]
     rates_float = []
     for name in layers:
@@ -149,9 +181,22 @@ def run(args, argv) -> dict:
             "ann": {"network": NETWORK_AS_BUILT + ", conv and linear layers", "macs": net["ann_macs"]},
         },
         "layers_as_built": counter.rows(),
-        "energy": {k: {kk: v[kk] for kk in ("label", "network", "pj", "terms")} for k, v in energy.items()},
+        "energy": {k: {kk: v[kk] for kk in ("label", "network", "pj", "terms", "split_pj") if kk in v}
+                   for k, v in energy.items()},
         "ann_over_snn_energy": {k: ann / v["pj"] for k, v in energy.items() if k != "ann_45nm" and v["pj"] > 0},
         "energy_constants_pj": ENERGY_PJ,
+        "sram_pj": args.sram_pj,
+        "break_even_rate": {"note": "mean firing rate (spikes per neuron per step) below which each SNN "
+                                    "estimate costs less than the ANN baseline; measured: network as built "
+                                    "1 - NeuroBench activation sparsity, chip the deployed program's mean rate",
+                            "measured": {"network_as_built": rate_built, "chip": rate_chip}, **breakeven},
+        "chip_mapping": {name: {
+            "label": profile.label, **mapping.summary(), "barrier_ns": priced.barrier,
+            "as_deployed": _chip_summary(chip_costs[(name, profile.label, "as_deployed")]),
+            "streamed": _chip_summary(chip_costs[(name, profile.label, "streamed")]),
+            "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
+                        for k, f in profile.figures().items()}}
+            for name, (profile, mapping, priced) in chips.items()},
         "chip": {"depth": program.depth, "steps_per_sample": program.steps,
                  "relay_layers": sum(l.relay for l in program.neurons.values()),
                  "clipped_values": program.report["clips"], **overflow},
@@ -164,12 +209,18 @@ def run(args, argv) -> dict:
             tmp, layers, [chip_ops["rates"][l] for l in layers], rates_float),
         out / "energy.png": lambda tmp: plots.energy(
             tmp, [v["label"] for v in energy.values()], [v["pj"] / 1e6 for v in energy.values()]),
+        out / "chip_utilisation.png": lambda tmp: plots.utilisation(
+            tmp, {chips[n][0].label: chips[n][1].utilisation() for n in chips}),
         out / "report.json": json_writer(report),
         out / "report.md": text_writer(markdown(report))})
     steps.update()
     steps.close()
     report["out"] = str(out)
     return report
+
+
+def _chip_summary(c: dict) -> dict:
+    return {k: c[k] for k in ("steps", "time_ns", "inferences_per_s", "step_ns", "counts", "pj", "split_pj")}
 
 
 def markdown(r: dict) -> str:
@@ -220,15 +271,81 @@ def markdown(r: dict) -> str:
     lines += ["", "![energy](energy.png)", "",
               "\"ANN / this\" is the (d) ANN's 45 nm energy divided by the row's: above 1, the spiking "
               "network costs less under that row's convention.", "",
-              "Constants (pJ): 45 nm FP32 MAC 4.6, AC 0.9 (M. Horowitz, ISSCC 2014); Loihi synaptic op 23.6, "
-              "neuron update 81 active / 52 inactive (Davies et al., IEEE Micro 2018, Table 1). The chip rows "
-              "price the host's first layer at the 45 nm MAC figure: an assumption (the host is not a Loihi "
-              "core), labelled in the terms.",
+              f"Constants: 45 nm FP32 MAC 4.6 pJ, AC 0.9 pJ, INT8 multiply 0.2 + add 0.03 pJ, SRAM access "
+              f"{r['sram_pj']:g} pJ (M. Horowitz, ISSCC 2014). (e) charges each operation its memory accesses "
+              "(an AC: weight read and membrane read and write; a MAC: weight and input reads; a neuron update: "
+              "state read and write; an ANN output: one write), as Dampfhoffer et al. (IEEE TETCI 2023) and "
+              "Lemaire et al. (2022) ask. The chip rows are the chip model of the next section: dynamic + "
+              "static + host.",
               f"Chip program: pipeline depth {ch['depth']} steps ({ch['steps_per_sample']} steps per sample as "
               f"deployed), {ch['relay_layers']} relay layers, {ch['clipped_values']} clipped values; over the "
               f"test split {ch['u_wraps']} u wraps, {ch['v_saturations']} v saturations, "
               f"{ch['conv_wraps']} conv accumulator wraps.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + chip_markdown(r))
+
+
+def _verdict(b: dict) -> str:
+    return {"never": "never", "always": "always"}.get(b["verdict"]) or f"below {b['rate']:.4f}"
+
+
+def chip_markdown(r: dict) -> list:
+    maps, e = r["chip_mapping"], r["energy"]
+    names = list(maps)
+    us = lambda pj: f"{pj / 1e6:.4g} µJ"
+    lines = ["## The chip: placement, time and energy per inference", "",
+             "The deployed program cut into cores under each chip's per-core limits (`deploy/map.py`), "
+             "priced step by step (`simulate/chip.py`): a step lasts as long as its busiest core plus the "
+             "longest spike route plus the barrier; energy is dynamic (events, updates, spike messages, tile "
+             "hops) + static (power x chips x time) + host.", "",
+             "| | " + " | ".join(maps[n]["label"] for n in names) + " |", "|---|" + "---|" * len(names),
+             "| cores / chips / tiles | " + " | ".join(f"{maps[n]['cores']} / {maps[n]['chips']} / "
+                                                     f"{maps[n]['tiles']}" for n in names) + " |"]
+    for v, label in (("as_deployed", "as deployed"), ("streamed", "streamed")):
+        lines += [f"| time per inference, {label} | " + " | ".join(
+                      f"{maps[n][v]['time_ns'] / 1e3:,.2f} µs ({maps[n][v]['steps']} steps, "
+                      f"{maps[n][v]['inferences_per_s']:,.0f}/s)" for n in names) + " |",
+                  f"| energy, {label}: dynamic / static / host | " + " | ".join(
+                      " / ".join(us(maps[n][v]['split_pj'][k]) for k in ("dynamic", "static", "host"))
+                      for n in names) + " |"]
+    lines += ["| barrier per step | " + " | ".join(f"{maps[n]['barrier_ns']:.0f} ns" for n in names) + " |", ""]
+    for n in names:
+        for v in maps[n]["violations"]:
+            lines.append(f"- {maps[n]['label']}: cannot be placed as it is: {v}")
+    lines += ["", "![per-layer utilisation](chip_utilisation.png)", "", "### How the chip compares", ""]
+    ann, int8 = e["ann_45nm"]["pj"], e["ann_int8_45nm"]["pj"]
+    for n in names:
+        for v in ("deployed", "streamed"):
+            c = e[f"{n}_{v}"]["pj"]
+            lines.append(f"- {maps[n]['label']}, {v}: {us(c)} per inference, {c / ann:.3g}x the 45 nm FP32 "
+                         f"ANN ({us(ann)}), {c / int8:.3g}x the INT8 ANN ({us(int8)}), "
+                         f"{c / e['syops_45nm']['pj']:.3g}x the syops-counter estimate ({us(e['syops_45nm']['pj'])}).")
+    be = r["break_even_rate"]
+    lines += ["", "Break-even firing rate: the mean rate (spikes per neuron per step) below which each spiking "
+              "estimate costs less than the ANN baseline, all activity scaled alike (measured: "
+              f"{be['measured']['network_as_built']:.4f} on the network as built, "
+              f"{be['measured']['chip']:.4f} on the chip). \"never\": a silent network already costs more.", "",
+              "| spiking estimate | measured rate | vs ANN FP32 | vs ANN INT8 | vs memory-aware ANN |",
+              "|---|---|---|---|---|"]
+    for k in be["ann_45nm"]:
+        row = [be[b][k] for b in ANN_BASELINES]
+        lines.append(f"| {e[k]['label']} | {row[0]['measured_rate']:.4f} | " +
+                     " | ".join(_verdict(b) for b in row) + " |")
+    lines += ["", "### What this rests on", "",
+              "- Loihi's per-operation energies and times are Davies et al. 2018 Table 2: pre-silicon "
+              "simulations at 0.75 V, minimum energies and maximum times; its static power and reset energy "
+              "are Frady et al. 2020's board measurements at an unstated voltage. Mixing the two is a known "
+              "risk.",
+              "- A step's events are spread over a layer's cores in proportion to each core's exact share "
+              "over the run; active updates evenly. Figures are for the mean sample.",
+              "- The host's first layer is priced as 45 nm FP32 MACs; the host's time is not counted (it is "
+              "assumed to keep up)."]
+    for n in names:
+        assumed = {k: f for k, f in maps[n]["figures"].items() if f["assumed"]}
+        if assumed:
+            lines.append(f"- {maps[n]['label']}, assumed figures (override with --chip-param "
+                         f"{n}.NAME=VALUE): " + "; ".join(f"`{k}` = {f['value']:g} {f['unit']} ({f['source']})"
+                                                         for k, f in assumed.items()))
+    return lines + [""]
 
 
 @command
@@ -240,7 +357,7 @@ def main(argv=None) -> int:
     except (CheckpointError, NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     a, e = r["accuracy"], r["energy"]
-    print(f"wrote {r['out']}/report.md, report.json and 3 plots ({r['samples']} {r['dataset']} test samples, "
+    print(f"wrote {r['out']}/report.md, report.json and 4 plots ({r['samples']} {r['dataset']} test samples, "
           f"{r['seconds']} s)")
     print(f"  accuracy: float ({r['float_device']}) {a['float']:.2f}%, folded {a['folded']:.2f}%, "
           f"chip {a['chip']:.2f}%")

@@ -24,7 +24,8 @@ from deploy.quantize import quantize
 from models.backbones import build_model
 from models.checkpoint import model_from_checkpoint
 from models.config import ModelConfig
-from simulate.engine import Simulator, host_currents
+from deploy.host import host_currents
+from simulate.engine import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

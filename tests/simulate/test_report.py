@@ -55,19 +55,38 @@ def test_report_figures_agree_with_its_own_counts(lif_ckpt, tmp_path):
     assert r["float_device"] in ("cpu", "cuda") and r["samples"] == 100
     assert set(r["accuracy"]) == {"float", "folded", "chip"} and all(v > 50 for v in r["accuracy"].values())
     o, e = r["operations_per_inference"], {k: v["pj"] for k, v in r["energy"].items()}
-    # every convention names its network; (a), (b), (d) on the network as built
-    assert {v["network"] for k, v in r["energy"].items() if k != "loihi_deployed" and k != "loihi_streamed"} \
-        == {"network as built (PyTorch, before folding)", "network as built, conv and linear layers as an ANN"}
+    # every convention names its network; (a), (b), (d), (e) on the network as built
+    chip_rows = {f"{p}_{v}" for p in ("loihi", "loihi2") for v in ("deployed", "streamed")}
+    assert chip_rows <= set(e)
+    assert {v["network"] for k, v in r["energy"].items() if k not in chip_rows} == {
+        "network as built (PyTorch, before folding)", "network as built, conv and linear layers as an ANN",
+        "network as built (PyTorch, before folding), NeuroBench effective counts"}
+    assert all(r["energy"][k]["network"].startswith("deployed fixed-point program") for k in chip_rows)
     assert e["syops_45nm"] == pytest.approx(o["syops"]["macs"] * 4.6 + o["syops"]["acs"] * 0.9)
     assert e["effective_45nm"] == pytest.approx(o["effective"]["macs"] * 4.6 + o["effective"]["acs"] * 0.9)
     assert e["ann_45nm"] == pytest.approx(o["ann"]["macs"] * 4.6)
+    assert e["ann_int8_45nm"] == pytest.approx(o["ann"]["macs"] * 0.23)
+    assert e["ann_memory_45nm"] > e["ann_45nm"] + o["ann"]["macs"] * 2 * 10 - 1
     # (d) is digitnet's real conv and linear layers, by hand: at 8x8, 1->16 and 16->32 (3x3); pool;
     # at 4x4, 32->64 (3x3); pool; linear 64*2*2 -> 10 (the folded program's kernels are 4x larger)
     assert o["ann"]["macs"] == 64 * 9 * 16 + 64 * 16 * 9 * 32 + 16 * 32 * 9 * 64 + 256 * 10 == 601_600
     for variant in ("deployed", "streamed"):
         c = o["chip"]["as_deployed" if variant == "deployed" else "streamed"]
-        assert e[f"loihi_{variant}"] == pytest.approx(c["synaptic_events"] * 23.6 + c["active_updates"] * 81 +
-                                                      c["inactive_updates"] * 52 + o["chip"]["host_macs"] * 4.6)
+        m = r["chip_mapping"]["loihi"]["as_deployed" if variant == "deployed" else "streamed"]
+        row = r["energy"][f"loihi_{variant}"]
+        # dynamic: the simulator's events and updates at Davies 2018 Table 2's figures, plus routing
+        assert m["counts"]["synaptic_events"] == pytest.approx(c["synaptic_events"])
+        assert row["split_pj"]["dynamic"] >= c["synaptic_events"] * 23.6 + c["active_updates"] * 81 + \
+            c["inactive_updates"] * 52
+        # static: Frady 2020's 104.4 mW per chip over the modelled time; host: first layer at 4.6 pJ/MAC
+        chips = r["chip_mapping"]["loihi"]["chips"]
+        assert row["split_pj"]["static"] == pytest.approx(104.4 * chips * m["time_ns"])
+        reset = 5.94e6 * chips if variant == "deployed" else 0.0
+        assert row["split_pj"]["host"] == pytest.approx(o["chip"]["host_macs"] * 4.6 + reset)
+        assert e[f"loihi_{variant}"] == pytest.approx(sum(row["split_pj"].values()))
+    assert (tmp_path / "rep" / "chip_utilisation.png").stat().st_size > 500
+    be = r["break_even_rate"]
+    assert set(be["ann_45nm"]) == {"syops_45nm", "effective_45nm", "memory_45nm"} | chip_rows
     assert o["chip"]["as_deployed"]["neuron_updates"] > o["chip"]["streamed"]["neuron_updates"]
     assert r["ann_over_snn_energy"]["syops_45nm"] == pytest.approx(e["ann_45nm"] / e["syops_45nm"])
     assert r["energy_constants_pj"] == ENERGY_PJ

@@ -1,0 +1,90 @@
+"""The chip section's figures for paper-sized networks: placement, time and energy per inference on
+Loihi and Loihi 2 for the demo checkpoint and for STAA res20m and vgg13 at CIFAR-100 shape.
+
+    python bench/chip_cost.py [--demo runs/demo/ckpt.pt] [--samples 16] [--timesteps 4]
+
+res20m and vgg13 carry seeded random weights (no CIFAR-100 here), calibrated and folded on
+random uniform images; their firing rates are those of random weights on random images, so the
+time and energy figures show the model at work, not what a trained network spends.  The
+placement (cores, chips) depends only on the shapes and the weights' bit widths.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+from tqdm import tqdm
+
+from compile.pipeline import lower
+from deploy.hardware import PROFILES
+from deploy.map import map_program
+from deploy.quantize import quantize
+from models.backbones import build_model
+from models.checkpoint import model_from_checkpoint
+from models.config import ModelConfig
+from models.data import load_dataset
+from simulate.chip import VARIANTS, ChipModel
+from simulate.engine import Simulator
+from simulate.ops import ChipAccumulator
+
+
+def program_of(arch: str, timesteps: int, samples: int, seed: int = 0):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(arch=arch, neuron="staa", num_classes=100, in_channels=3, input_size=32,
+                      timesteps=timesteps)
+    model = build_model(cfg).eval()
+    calib = [torch.rand(32, 3, 32, 32)]
+    program = quantize(lower(model, (3, 32, 32), "calibrated", calib))
+    return program, torch.rand(samples, 3, 32, 32)
+
+
+def demo_program(path: str, samples: int):
+    model, _ = model_from_checkpoint(path)
+    cfg = model.cfg
+    train = load_dataset("digits", None, True, cfg.timesteps, cfg.input_size)
+    calib = [torch.stack([train[i][0] for i in range(128)])]
+    test = load_dataset("digits", None, False, cfg.timesteps, cfg.input_size)
+    program = quantize(lower(model, (cfg.in_channels, 8, 8), "calibrated", calib))
+    return program, torch.stack([test[i][0] for i in range(samples)])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--demo", default="runs/demo/ckpt.pt", help="demo checkpoint ('' to skip)")
+    p.add_argument("--samples", type=int, default=16)
+    p.add_argument("--timesteps", type=int, default=4)
+    args = p.parse_args()
+    nets = [("res20m STAA, CIFAR-100 shape", lambda: program_of("res20m", args.timesteps, args.samples)),
+            ("vgg13 STAA, CIFAR-100 shape", lambda: program_of("vgg13", args.timesteps, args.samples))]
+    if args.demo:
+        nets.insert(0, (f"demo digitnet STAA ({args.demo})", lambda: demo_program(args.demo, args.samples)))
+    for label, build in tqdm(nets, desc="networks", leave=False):
+        t0 = time.perf_counter()
+        program, x = build()
+        acc = ChipAccumulator(program)
+        sim = Simulator(program)
+        for i in range(0, len(x), 8):
+            acc.add(sim.run(x[i:i + 8], mode="full"), sim.run(x[i:i + 8], mode="window"))
+        print(f"\n{label}: {acc.samples} samples, T = {program.timesteps}, depth {program.depth}, "
+              f"{sum(l.relay for l in program.neurons.values())} relay layers")
+        for name, profile in PROFILES.items():
+            m = map_program(program, profile)
+            model = ChipModel(program, m, acc)
+            print(f"  {profile.label}: {len(m.cores)} cores, {m.chips} chip(s), {m.tiles} tiles, "
+                  f"barrier {model.barrier:.0f} ns; {len(m.violations)} limit(s) broken")
+            for v in m.violations:
+                print(f"    cannot be placed as it is: {v}")
+            for v in VARIANTS:
+                c = model.cost(v)
+                s = c["split_pj"]
+                print(f"    {v:<11} {c['time_ns'] / 1e3:10.2f} us per inference ({c['inferences_per_s']:9.1f}/s), "
+                      f"{c['pj'] / 1e6:9.3f} uJ = dynamic {s['dynamic'] / 1e6:.3f} + static "
+                      f"{s['static'] / 1e6:.3f} + host {s['host'] / 1e6:.3f}")
+        print(f"  ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""Where a deployed program sits on the chip: each neuron layer cut into core-sized boxes under the
+per-core limits of a hardware profile (deploy/hardware.py), the cores laid on the mesh, and the
+spike traffic between them.
+
+    python deploy/map.py model.nir [--profile loihi2] [--chip-param NAME=VALUE ...] [--json F]
+
+Every layer, the readout's accumulators included, is treated as (C, H, W) ((F,) is (F, 1, 1))
+and cut into boxes of cc channels x hh rows x ww columns, the same for the whole layer: the box
+that needs the fewest cores while every core keeps, in the worst case, to
+
+    neurons             cc * hh * ww                                   <= neurons_per_core
+    input axons         sum over input synapses of the distinct source neurons reaching the box
+                        (a conv: C_in x receptive rows x receptive columns; dense: F_in)
+                                                                       <= input_axons
+    synaptic memory     sum over input synapses of stored weights x their bit width
+                        (a conv stores one kernel per core where the chip shares conv weights,
+                        else one per neuron, border taps excluded; dense: rows x F_in)
+                                                                       <= synaptic_memory_bits
+
+Synapses are structural, as Lava's Dense and Conv hold them (zero weights stored and visited);
+a weight's bit width is what its integers need (sign included).  Output axons (a core's
+core-to-core fan-out edges: for each of its neurons, the cores that neuron's synapses reach)
+are checked once all layers are cut.  The host's input currents are not counted as axons.  A
+layer that no box fits is cut by the box that breaks its limits least and named, with the limit
+and the figures, in `Mapping.violations`: never placed silently.
+
+Cores are numbered layer by layer in topological order, `cores_per_tile` to a tile, tiles row
+by row on each chip's mesh, chips side by side east-west; a spike from one core to another
+crosses |dx| east-west and |dy| north-south tile hops.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compile.nir_io import NIRFormatError
+from deploy.cli_common import quantize_file, read_nir
+from deploy.hardware import PROFILES, Profile, profiles_with_overrides
+from deploy.program import Program, SynapseLayer
+from spikefold import validate
+from spikefold.atomic import write_json
+from spikefold.cli import ArgumentParser, command, fail, positive_float
+
+LIMITS = ("neurons", "input_axons", "synapse_bits", "output_axons")
+PROFILE_FIELD = {"neurons": "neurons_per_core", "input_axons": "input_axons",
+                 "synapse_bits": "synaptic_memory_bits", "output_axons": "output_axons"}
+
+
+def shape3(shape: tuple) -> tuple:
+    return tuple(shape) if len(shape) == 3 else (int(np.prod(shape)), 1, 1)
+
+
+def weight_bits(w: np.ndarray) -> int:
+    """Bits a weight of this layer needs in a signed or unsigned format: magnitude + sign."""
+    top = int(np.abs(w).max()) if w.size else 0
+    return max(1, top.bit_length()) + int(bool((w < 0).any()))
+
+
+@dataclass(frozen=True)
+class Core:
+    index: int
+    layer: str
+    box: tuple            # (c0, c1, h0, h1, w0, w1) in the layer's (C, H, W)
+    chip: int
+    x: int                # tile column on the (multi-chip) mesh
+    y: int                # tile row
+    use: dict             # limit -> amount this core uses
+
+    @property
+    def neurons(self) -> int:
+        c0, c1, h0, h1, w0, w1 = self.box
+        return (c1 - c0) * (h1 - h0) * (w1 - w0)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    profile: Profile
+    cores: tuple
+    layers: dict          # layer -> {"shape", "tile": (cc, hh, ww), "cores": [indices]}
+    inputs: dict          # layer -> [synapse names into it]
+    synapses: dict        # name -> SynapseLayer (the program's, readout ones included)
+    violations: tuple = field(default_factory=tuple)
+
+    @property
+    def chips(self) -> int:
+        return max(c.chip for c in self.cores) + 1 if self.cores else 0
+
+    @property
+    def tiles(self) -> int:
+        return math.ceil(len(self.cores) / self.profile["cores_per_tile"])
+
+    def utilisation(self) -> dict:
+        """layer -> limit -> the highest fraction of the limit any of its cores uses."""
+        out = {}
+        for name, l in self.layers.items():
+            out[name] = {k: max(self.cores[i].use[k] for i in l["cores"]) / self.profile[PROFILE_FIELD[k]]
+                         for k in LIMITS}
+        return out
+
+    def summary(self) -> dict:
+        return {"profile": self.profile.name, "cores": len(self.cores), "chips": self.chips,
+                "tiles": self.tiles,
+                "layers": {n: {"shape": list(l["shape"]), "tile": list(l["tile"]), "cores": len(l["cores"]),
+                               "utilisation": self.utilisation()[n]} for n, l in self.layers.items()},
+                "violations": list(self.violations)}
+
+    # --- spike traffic -------------------------------------------------------------------
+    def traffic(self, syn: str, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Given fired (the source layer's spike count per neuron, any float array of its shape):
+        synaptic events delivered into each destination core (n_dst,), and messages, one per
+        spike and destination core it reaches, from each source core to each destination core
+        (n_src, n_dst)."""
+        s = self.synapses[syn]
+        src, dst = self.layers[s.src], self.layers[s.dst]
+        f3 = np.asarray(fired, np.float64).reshape(shape3(s.in_shape) if s.kind == "conv" else (-1, 1, 1))
+        src_boxes = [self.cores[i].box for i in src["cores"]]
+        dst_boxes = [self.cores[i].box for i in dst["cores"]]
+        if s.kind == "dense":           # every source neuron reaches every row of every core
+            flat = f3.reshape(-1)
+            totals = np.array([_box_sum_flat(flat, b, shape3(self.layers[s.src]["shape"])) for b in src_boxes])
+            rows = np.array([b[1] - b[0] for b in dst_boxes], np.float64)
+            return rows * flat.sum(), np.repeat(totals[:, None], len(dst_boxes), 1)
+        geo = _Geometry(s)
+        events = np.empty(len(dst_boxes))
+        ranges = []
+        fsum = f3.sum(0)
+        for j, b in enumerate(dst_boxes):
+            ch, cw = geo.counts(b)
+            events[j] = (b[1] - b[0]) * float(ch @ fsum @ cw)
+            ranges.append((*_support(ch), *_support(cw)))
+        return events, _box_sums(f3, src_boxes, np.array(ranges))
+
+
+class _Geometry:
+    """A conv synapse's receptive fields: for output rows [h0, h1), how many of them each input row
+    feeds (likewise columns)."""
+
+    def __init__(self, s: SynapseLayer):
+        self.s = s
+        self.kh, self.kw = s.weight.shape[2:]
+        self.ci = s.in_shape[0]
+
+    def _count(self, lo: int, hi: int, n_in: int, stride: int, pad: int, k: int) -> np.ndarray:
+        starts = np.arange(lo, hi) * stride - pad
+        d = np.zeros(n_in + 1)
+        np.add.at(d, np.clip(starts, 0, n_in), 1)
+        np.add.at(d, np.clip(starts + k, 0, n_in), -1)
+        return np.cumsum(d)[:n_in]
+
+    def counts(self, box: tuple) -> tuple[np.ndarray, np.ndarray]:
+        _, _, h0, h1, w0, w1 = box
+        s = self.s
+        return (self._count(h0, h1, s.in_shape[1], s.stride[0], s.padding[0], self.kh),
+                self._count(w0, w1, s.in_shape[2], s.stride[1], s.padding[1], self.kw))
+
+
+def _support(c: np.ndarray) -> tuple[int, int]:
+    nz = np.flatnonzero(c)
+    return (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
+
+
+def _box_sum_flat(flat: np.ndarray, box: tuple, shape: tuple) -> float:
+    c0, c1, h0, h1, w0, w1 = box
+    return float(flat.reshape(shape)[c0:c1, h0:h1, w0:w1].sum())
+
+
+def _box_sums(f3: np.ndarray, src_boxes: list, ranges: np.ndarray) -> np.ndarray:
+    """(n_src, n_dst): the sum of f3 over each source box intersected with each destination
+    core's receptive rectangle (all channels: a conv reads every input channel)."""
+    chans = sorted({(b[0], b[1]) for b in src_boxes})
+    integ = np.zeros((len(chans), f3.shape[1] + 1, f3.shape[2] + 1))
+    for i, (c0, c1) in enumerate(chans):
+        integ[i, 1:, 1:] = f3[c0:c1].sum(0).cumsum(0).cumsum(1)
+    sb = np.array(src_boxes)
+    g = np.array([chans.index((b[0], b[1])) for b in src_boxes])[:, None]
+    a = np.maximum(sb[:, 2:3], ranges[None, :, 0])
+    b = np.maximum(a, np.minimum(sb[:, 3:4], ranges[None, :, 1]))
+    c = np.maximum(sb[:, 4:5], ranges[None, :, 2])
+    d = np.maximum(c, np.minimum(sb[:, 5:6], ranges[None, :, 3]))
+    return integ[g, b, d] - integ[g, a, d] - integ[g, b, c] + integ[g, a, c]
+
+
+# --- cutting layers into cores ---------------------------------------------------------------
+
+def _needs(shape: tuple, ins: list, profile: Profile, cc: int, hh: np.ndarray, ww: np.ndarray,
+           src_neurons: dict, cap: float = math.inf) -> dict:
+    """Worst-case use of a (cc, hh, ww) box, broadcast over the hh, ww grids; and the output axons
+    its cut costs the source layers' fullest cores (src_neurons: synapse -> neurons in that core):
+    each source neuron sends one edge to every core its synapses reach, that is to every channel
+    group of this layer and to each spatial tile its outputs overlap."""
+    C, H, W = shape
+    neurons = cc * hh * ww
+    axons = np.zeros(np.broadcast(hh, ww).shape)
+    bits = np.zeros_like(axons)
+    edges = np.zeros_like(axons)
+    share = bool(profile["share_conv_weights"])
+    groups = math.ceil(C / cc)
+    for s in ins:
+        b = weight_bits(s.weight)
+        if s.kind == "dense":
+            fin = int(np.prod(s.in_shape))
+            axons = axons + fin
+            bits = bits + neurons * fin * b
+            edges = np.maximum(edges, src_neurons.get(s, 0) * groups * np.ceil(H / hh) * np.ceil(W / ww))
+        else:
+            ci, hin, win = s.in_shape
+            kh, kw = s.weight.shape[2:]
+            rh = np.minimum(hin, (hh - 1) * s.stride[0] + kh)
+            rw = np.minimum(win, (ww - 1) * s.stride[1] + kw)
+            axons = axons + ci * rh * rw
+            bits = bits + (cc * ci * kh * kw * b if share else neurons * ci * kh * kw * b)
+            oh = np.minimum(np.ceil(H / hh), np.ceil((math.ceil(kh / s.stride[0]) - 1) / hh) + 1)
+            ow = np.minimum(np.ceil(W / ww), np.ceil((math.ceil(kw / s.stride[1]) - 1) / ww) + 1)
+            edges = np.maximum(edges, src_neurons.get(s, 0) * groups * oh * ow)
+    # a neuron cap below the core's (map_program's repair of output axons) counts as the core's limit
+    neurons = neurons * max(1.0, profile["neurons_per_core"] / cap)
+    return {"neurons": neurons + 0 * axons, "input_axons": axons, "synapse_bits": bits, "output_axons": edges}
+
+
+def choose_tile(shape: tuple, ins: list, profile: Profile, src_neurons: dict | None = None,
+                cap: float = math.inf) -> tuple[tuple, list]:
+    """The (cc, hh, ww) box needing the fewest cores within the limits (ties: fewer input axons in
+    all).  If none fits, output axons give way first (the box that fits this layer's own limits
+    and costs its sources the fewest edges), then everything (the box whose worst limit is least
+    exceeded); the broken limits are returned.  Output axons are estimated for each source
+    layer's fullest core; the exact count is checked once every layer is cut (`map_program`)."""
+    src_neurons = src_neurons or {}
+    C, H, W = shape
+    hh, ww = np.meshgrid(np.arange(1, H + 1), np.arange(1, W + 1), indexing="ij")
+    own = ("neurons", "input_axons", "synapse_bits")
+    best = {}                                     # pass -> (key, tile)
+    for cc in range(1, C + 1):
+        need = _needs(shape, ins, profile, cc, hh, ww, src_neurons, cap)
+        frac = {k: need[k] / profile[PROFILE_FIELD[k]] for k in need}
+        over_own = np.max([frac[k] for k in own], axis=0)
+        over_all = np.maximum(over_own, frac["output_axons"])
+        cores = math.ceil(C / cc) * np.ceil(H / hh) * np.ceil(W / ww)
+        keys = {0: np.where(over_all <= 1, cores * 1e12 + cores * need["input_axons"], np.inf),
+                1: np.where(over_own <= 1, frac["output_axons"] * 1e12 + cores, np.inf),
+                2: over_own}
+        for k, key in keys.items():
+            i = np.unravel_index(np.argmin(key), key.shape)
+            if np.isfinite(key[i]) and (k not in best or key[i] < best[k][0]):
+                best[k] = (key[i], (cc, int(hh[i]), int(ww[i])))
+    tile = best[min(best)][1]
+    need = _needs(shape, ins, profile, tile[0], np.array(tile[1]), np.array(tile[2]), src_neurons, cap)
+    broken = [f"{k.replace('_', ' ')}: needs {float(need[k]):,.0f} per core, over the limit of "
+              f"{profile[PROFILE_FIELD[k]]:,.0f}" for k in own if need[k] > profile[PROFILE_FIELD[k]]]
+    return tile, broken
+
+
+def _core_use(box: tuple, ins: list, profile: Profile) -> dict:
+    """Exact use of one box (border boxes and border taps included)."""
+    c0, c1, h0, h1, w0, w1 = box
+    cc, neurons = c1 - c0, (c1 - c0) * (h1 - h0) * (w1 - w0)
+    axons = bits = 0
+    share = bool(profile["share_conv_weights"])
+    for s in ins:
+        b = weight_bits(s.weight)
+        if s.kind == "dense":
+            fin = int(np.prod(s.in_shape))
+            axons += fin
+            bits += neurons * fin * b
+        else:
+            ch, cw = _Geometry(s).counts(box)
+            ci, kh, kw = s.in_shape[0], *s.weight.shape[2:]
+            axons += ci * int((ch > 0).sum()) * int((cw > 0).sum())
+            bits += (cc * ci * kh * kw if share else cc * ci * float(ch.sum()) * float(cw.sum())) * b
+    return {"neurons": neurons, "input_axons": axons, "synapse_bits": bits, "output_axons": 0}
+
+
+def map_program(program: Program, profile: Profile, rounds: int = 8) -> Mapping:
+    """Cut, number and place every layer of `program` on `profile`'s cores.  A layer whose cores
+    send more output axons than a core holds is cut again into smaller cores (its neuron cap
+    halved), up to `rounds` times; what still breaks a limit is named in `violations`."""
+    cap: dict = {}
+    for _ in range(rounds):
+        m, crowded = _place(program, profile, cap)
+        if not crowded:
+            return m
+        for name in crowded:
+            most = max(m.cores[i].neurons for i in m.layers[name]["cores"])
+            cap[name] = max(1, most // 2)
+    return m
+
+
+def _place(program: Program, profile: Profile, cap: dict) -> tuple[Mapping, list]:
+    shapes = {name: shape3(l.shape) for name, l in program.neurons.items()}
+    ro = [program.synapses[r] for r in program.readout]
+    shapes["readout"] = shape3(ro[0].out_shape)
+    order = sorted(program.neurons, key=lambda n: program.neurons[n].start) + ["readout"]
+    inputs = {n: [k for k, s in program.synapses.items() if s.dst == n] for n in order}
+    cpc, cpt, tx = (int(profile[k]) for k in ("cores_per_chip", "cores_per_tile", "mesh_tiles_x"))
+    cores, layers, violations = [], {}, []
+    for name in order:
+        ins = [program.synapses[k] for k in inputs[name]]
+        src_neurons = {s: max(cores[i].neurons for i in layers[s.src]["cores"]) for s in ins}
+        tile, broken = choose_tile(shapes[name], ins, profile, src_neurons, cap.get(name, math.inf))
+        violations += [f"layer {name} {tuple(shapes[name])}: {b}" for b in broken]
+        C, H, W = shapes[name]
+        idx = []
+        for c0 in range(0, C, tile[0]):
+            for h0 in range(0, H, tile[1]):
+                for w0 in range(0, W, tile[2]):
+                    box = (c0, min(C, c0 + tile[0]), h0, min(H, h0 + tile[1]), w0, min(W, w0 + tile[2]))
+                    i = len(cores)
+                    chip, local = divmod(i, cpc)
+                    t = local // cpt
+                    cores.append(Core(i, name, box, chip, chip * tx + t % tx, t // tx, _core_use(box, ins, profile)))
+                    idx.append(i)
+        layers[name] = {"shape": shapes[name], "tile": tile, "cores": idx}
+    m = Mapping(profile, tuple(cores), layers, inputs, dict(program.synapses), ())
+    for syn, s in program.synapses.items():    # output axons: one edge per neuron and core it reaches
+        ones = np.ones(shape3(s.in_shape) if s.kind == "conv" else int(np.prod(s.in_shape)))
+        edges = m.traffic(syn, ones)[1].sum(1)
+        for i, e in zip(layers[s.src]["cores"], edges):
+            cores[i].use["output_axons"] += int(e)
+    limit, crowded = profile["output_axons"], []
+    for name, l in layers.items():
+        worst = max(cores[i].use["output_axons"] for i in l["cores"])
+        if worst > limit:
+            crowded.append(name)
+            violations.append(f"layer {name} {tuple(shapes[name])}: output axons: needs {worst:,} per core, "
+                              f"over the limit of {limit:,.0f}")
+    return Mapping(profile, tuple(cores), layers, inputs, dict(program.synapses), tuple(violations)), crowded
+
+
+def describe(m: Mapping) -> str:
+    """The mapping as a table (what `python deploy/map.py` prints)."""
+    u = m.utilisation()
+    lines = [f"{m.profile.label}: {len(m.cores)} cores on {m.chips} chip(s), {m.tiles} tiles",
+             f"{'layer':<28} {'shape':<16} {'box (c,h,w)':<14} {'cores':>5}   max use per core: "
+             f"neurons / input axons / synaptic memory / output axons"]
+    for name, l in m.layers.items():
+        use = " / ".join(f"{100 * u[name][k]:.0f}%" for k in LIMITS)
+        lines.append(f"{name:<28} {str(tuple(l['shape'])):<16} {str(tuple(l['tile'])):<14} "
+                     f"{len(l['cores']):>5}   {use}")
+    lines += [f"cannot be placed as it is: {v}" for v in m.violations]
+    assumed = m.profile.assumptions()
+    if assumed:
+        lines.append("assumed figures: " + "; ".join(f"{k} = {f.value:g} {f.unit} ({f.source})"
+                                                    for k, f in assumed.items()
+                                                    if k in ("neurons_per_core", "input_axons", "output_axons",
+                                                             "synaptic_memory_bits", "share_conv_weights",
+                                                             "cores_per_tile", "mesh_tiles_x", "mesh_tiles_y")))
+    return "\n".join(lines)
+
+
+def add_profile_args(p) -> None:
+    p.add_argument("--profile", choices=sorted(PROFILES), default="loihi", help="chip (deploy/hardware.py)")
+    p.add_argument("--chip-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="replace one of the profile's figures (names: deploy/hardware.py), e.g. synop_pj=10")
+
+
+def profile_from_args(args) -> Profile:
+    return profiles_with_overrides(args.chip_param)[args.profile]
+
+
+@command
+def main(argv=None) -> int:
+    p = ArgumentParser(description="Map a NIR graph's deployed program onto a chip's cores.")
+    p.add_argument("nir_file")
+    add_profile_args(p)
+    p.add_argument("--json", default=None, help="also write the mapping as JSON here")
+    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
+                   help="refuse a NIR file declaring more MiB of arrays (checked before reading)")
+    args = p.parse_args(argv)
+    try:
+        if args.json:
+            validate.outputs([args.json], [args.nir_file])
+        profile = profile_from_args(args)
+        program = quantize_file(read_nir(args.nir_file, args.max_mb), args.nir_file)
+    except (NIRFormatError, ValueError) as e:
+        fail(str(e).splitlines()[0])
+    m = map_program(program, profile)
+    print(describe(m))
+    if args.json:
+        write_json(args.json, m.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

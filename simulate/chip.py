@@ -1,0 +1,181 @@
+"""What the chip spends on one inference: time per step and per inference, and energy split into
+dynamic, static and host, for a deployed program placed on a chip (deploy/map.py), from the
+fast simulator's counts (simulate/ops.py ChipAccumulator).  All figures per sample (means over
+the samples simulated); every constant from the profile (deploy/hardware.py), ns and pJ.
+
+Time.  A step lasts as long as its busiest core, plus the longest route a spike takes, plus
+the barrier that ends the step:
+
+    step(t) = max over cores g of [ ops_g(t) * synop_ns
+                                    + n_g * (a_L(t) * update_active_ns + (1 - a_L(t)) * update_inactive_ns) ]
+              + max over core pairs that exchange spikes of (spike_in_tile_ns + dx * hop_ew_ns + dy * hop_ns_ns)
+              + barrier
+
+    ops_g(t)  the synaptic events core g processes on step t: its layer's events that step (the
+              simulator's, per synapse layer) times g's share of that synapse layer's events over
+              the run, which is exact per core (each neuron's spike count through the mapping's
+              geometry, `Mapping.traffic`); how a layer's events split between its cores *within*
+              a step is assumed to follow that share.
+    a_L(t)    the fraction of layer L's neurons whose update is active (nonzero input) on step t,
+              assumed the same on each of L's cores.  Readout accumulators are not updated
+              neurons (the simulator counts no updates for them); their synaptic events are.
+    barrier   Davies 2018 Table 2 gives 113 ns for 1 tile to 465 ns for 32 tiles; between them,
+              and from one chip (465 ns) to Frady 2020's 14.3 us for 256 chips, the time is
+              interpolated linearly in tiles or chips: an assumption, stated in the report.
+
+As deployed, each of the T + depth steps is priced as counted (a synapse's events of step t
+are processed on step t + 1, Lava's protocol).  Streamed, in steady state a layer starting at
+step s works on step (t - s) mod T of some sample: T steps per inference.
+
+Energy.
+    dynamic   synaptic events x synop_pj, active and inactive neuron updates x their energies,
+              one spike message per spike and destination core it reaches x spike_in_tile_pj,
+              and each message's east-west and north-south tile hops x hop_ew_pj, hop_ns_pj
+    static    static power per chip x chips used x time per inference (mW x ns = pJ)
+    host      the first layer, computed on the host in float: its MACs x the 45 nm FP32 MAC
+              (simulate/constants.py; the host is not a Loihi core: an assumption, labelled);
+              as deployed also one state reset per chip per sample (reset_uj_per_chip) and the
+              bias writes that switch each delayed layer's bias off at the reset and on at its
+              start step (host_write_pj each)
+
+`ChipModel.cost(variant, activity)` prices the same run with every activity-driven count
+(synaptic events, spike messages and hops, active updates) multiplied by `activity`: the
+break-even firing rate (`break_even`) is the activity at which the chip's energy equals a
+baseline's, times the measured rate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from deploy.map import Mapping
+from deploy.program import Program
+from simulate.constants import ENERGY_PJ
+from simulate.ops import ChipAccumulator
+
+VARIANTS = ("as_deployed", "streamed")
+
+
+def barrier_ns(m: Mapping) -> float:
+    p = m.profile
+    b1, b32, b256 = p["barrier_1_tile_ns"], p["barrier_32_tiles_ns"], p["barrier_256_chips_ns"]
+    if m.chips <= 1:
+        tiles = min(max(m.tiles, 1), 32)
+        return b1 + (b32 - b1) * (tiles - 1) / 31
+    return b32 + (b256 - b32) * (min(m.chips, 256) - 1) / 255
+
+
+class ChipModel:
+    def __init__(self, program: Program, mapping: Mapping, acc: ChipAccumulator):
+        self.p, self.m, self.acc = program, mapping, acc
+        prof = mapping.profile
+        self.xy = np.array([(c.x, c.y) for c in mapping.cores], np.float64)
+        self.neurons = np.array([c.neurons for c in mapping.cores], np.float64)
+        self.layer_of = [c.layer for c in mapping.cores]
+        self.barrier = barrier_ns(mapping)
+        self.sums = acc.result()
+        self.data = {}
+        for v in VARIANTS:
+            d = acc.per_sample(v)
+            share, msgs, hops_ew, hops_ns, route = {}, 0.0, 0.0, 0.0, 0.0
+            for syn, s in program.synapses.items():
+                events, messages = mapping.traffic(syn, d["fired"][s.src])
+                total = events.sum()
+                dst = mapping.layers[s.dst]["cores"]
+                share[syn] = (events / total if total > 0 else
+                              self.neurons[dst] / self.neurons[dst].sum())
+                src = mapping.layers[s.src]["cores"]
+                dx = np.abs(self.xy[src, None, 0] - self.xy[None, dst, 0])
+                dy = np.abs(self.xy[src, None, 1] - self.xy[None, dst, 1])
+                msgs += messages.sum()
+                hops_ew += (messages * dx).sum()
+                hops_ns += (messages * dy).sum()
+                used = messages > 0
+                if used.any():
+                    route = max(route, float((prof["spike_in_tile_ns"] + dx * prof["hop_ew_ns"] +
+                                              dy * prof["hop_ns_ns"])[used].max()))
+            self.data[v] = {"share": share, "messages": msgs, "hops_ew": hops_ew, "hops_ns": hops_ns,
+                            "route_ns": route, **d}
+
+    def _loads(self, v: str, activity: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """(synaptic ops, active updates) per core and step (n_cores, steps), and the routes' ns."""
+        p, m, d = self.p, self.m, self.data[v]
+        T = p.timesteps
+        steps = p.steps if v == "as_deployed" else T
+        ops = np.zeros((len(m.cores), steps))
+        act = np.zeros_like(ops)
+        for syn, s in p.synapses.items():
+            ev = d["events_per_step"][syn] * activity
+            if v == "as_deployed":          # events of step t are processed on step t + 1
+                ev = np.concatenate([[0.0], ev[:-1]])
+            else:                           # dst starts one step after src: same relative step,
+                start = p.depth if s.dst == "readout" else p.neurons[s.dst].start
+                ev = np.roll(ev, start % T)  # placed at global step (start + r) mod T
+            cores = m.layers[s.dst]["cores"]
+            ops[cores] += d["share"][syn][:, None] * ev[None, :]
+        for name, layer in p.neurons.items():
+            a = d["active_per_step"][name] / self.neurons[m.layers[name]["cores"]].sum()
+            a = np.minimum(1.0, a * activity)
+            if v == "streamed":
+                a = np.roll(a, layer.start % T)
+            cores = m.layers[name]["cores"]
+            act[cores] = self.neurons[cores, None] * a[None, :]
+        return ops, act, d["route_ns"]
+
+    def cost(self, v: str, activity: float = 1.0) -> dict:
+        p, prof, d = self.p, self.m.profile, self.data[v]
+        ops, act, route = self._loads(v, activity)
+        updating = np.array([layer != "readout" for layer in self.layer_of])
+        inact = np.where(updating[:, None], self.neurons[:, None] - act, 0.0)
+        busy = ops * prof["synop_ns"] + act * prof["update_active_ns"] + inact * prof["update_inactive_ns"]
+        step_ns = busy.max(0) + route + self.barrier
+        time_ns = float(step_ns.sum())
+        sums = self.sums[v]
+        events = sums["synaptic_events"] * activity
+        active = min(sums["active_updates"] * activity, sums["neuron_updates"])
+        inactive = sums["neuron_updates"] - active
+        msgs, ew, ns = (d[k] * activity for k in ("messages", "hops_ew", "hops_ns"))
+        dynamic = {
+            f"synaptic events x {prof['synop_pj']:g} pJ": events * prof["synop_pj"],
+            f"active neuron updates x {prof['update_active_pj']:g} pJ": active * prof["update_active_pj"],
+            f"inactive neuron updates x {prof['update_inactive_pj']:g} pJ": inactive * prof["update_inactive_pj"],
+            f"spike messages x {prof['spike_in_tile_pj']:g} pJ": msgs * prof["spike_in_tile_pj"],
+            f"E-W tile hops x {prof['hop_ew_pj']:g} pJ": ew * prof["hop_ew_pj"],
+            f"N-S tile hops x {prof['hop_ns_pj']:g} pJ": ns * prof["hop_ns_pj"],
+        }
+        chips = self.m.chips
+        static = {f"{prof['static_mw_per_chip']:g} mW x {chips} chip(s) x {time_ns:,.0f} ns":
+                  prof["static_mw_per_chip"] * chips * time_ns}
+        host_macs = self.sums["host_macs"]
+        host = {f"host MACs x {ENERGY_PJ['mac_45nm']} pJ (45 nm FP32, assumed)": host_macs * ENERGY_PJ["mac_45nm"]}
+        writes = 0
+        if v == "as_deployed":
+            host[f"state resets: {chips} chip(s) x {prof['reset_uj_per_chip']:g} uJ"] = \
+                chips * prof["reset_uj_per_chip"] * 1e6
+            writes = 2 * sum(int(np.count_nonzero(l.bias_mant)) for l in p.neurons.values() if l.start > 0)
+            host[f"bias writes x {prof['host_write_pj']:g} pJ"] = writes * prof["host_write_pj"]
+        parts = {"dynamic": dynamic, "static": static, "host": host}
+        totals = {k: float(sum(t.values())) for k, t in parts.items()}
+        return {"profile": prof.name, "variant": v, "activity": activity,
+                "steps": int(len(step_ns)), "time_ns": time_ns, "inferences_per_s": 1e9 / time_ns,
+                "step_ns": {"mean": float(step_ns.mean()), "max": float(step_ns.max()),
+                            "barrier": self.barrier, "route": route},
+                "counts": {"synaptic_events": events, "active_updates": active, "inactive_updates": inactive,
+                           "spike_messages": msgs, "hops_ew": ew, "hops_ns": ns, "host_macs": host_macs,
+                           "bias_writes": writes},
+                "pj": totals["dynamic"] + totals["static"] + totals["host"], "split_pj": totals,
+                "terms": {k: {t: float(e) for t, e in terms.items()} for k, terms in parts.items()}}
+
+    def break_even(self, v: str, target_pj: float, measured_rate: float) -> dict:
+        """The mean firing rate at which this variant's energy equals target_pj (all activity
+        scaled alike); 'never' when even silence costs more, 'always' when a neuron firing on every
+        step still costs less."""
+        lo, hi = 0.0, 1.0 / measured_rate if measured_rate > 0 else 0.0
+        e0 = self.cost(v, 0.0)["pj"]
+        if e0 >= target_pj:
+            return {"rate": None, "verdict": "never", "silent_pj": e0}
+        if hi == 0.0 or self.cost(v, hi)["pj"] <= target_pj:
+            return {"rate": None, "verdict": "always", "silent_pj": e0}
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if self.cost(v, mid)["pj"] < target_pj else (lo, mid)
+        return {"rate": lo * measured_rate, "verdict": "below", "silent_pj": e0}

@@ -1,0 +1,206 @@
+"""deploy/map.py and simulate/chip.py: a program cut into cores, its traffic and its time and
+energy, each derived by hand on programs small enough to count."""
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from compile.graph import Graph
+from compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
+from deploy.hardware import LOIHI, LOIHI2, profiles_with_overrides
+from deploy.map import map_program, shape3, weight_bits
+from deploy.quantize import quantize
+from simulate.chip import ChipModel, barrier_ns
+from simulate.engine import Simulator
+from simulate.ops import ChipAccumulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def graph(c_a: int = 2, c_b: int = 3, hw: int = 4, timesteps: int = 2, seed: int = 0):
+    """in (1, hw, hw) -> host conv -> A (c_a, hw, hw) -> conv 3x3 pad 1 -> B (c_b, hw, hw) -> fc -> 5."""
+    rng = np.random.default_rng(seed)
+    lif = lambda c, shape: LIF(np.full(c, 0.5), np.ones(c), 1.0, shape)
+    nodes = {"in": Input((1, hw, hw)),
+             "c0": Conv2d(rng.uniform(0.5, 1.5, (c_a, 1, 1, 1)), np.zeros(c_a), (1, 1), (0, 0), (c_a, hw, hw)),
+             "a": lif(c_a, (c_a, hw, hw)),
+             "c1": Conv2d(rng.normal(0, 0.5, (c_b, c_a, 3, 3)), np.zeros(c_b), (1, 1), (1, 1), (c_b, hw, hw)),
+             "b": lif(c_b, (c_b, hw, hw)), "flat": Flatten((c_b * hw * hw,)),
+             "fc": Linear(rng.normal(0, 0.5, (5, c_b * hw * hw)), np.zeros(5), (5,)), "out": Output((5,))}
+    names = list(nodes)
+    return Graph.build(nodes, list(zip(names[:-1], names[1:])), {"timesteps": timesteps})
+
+
+def small(**figures):
+    return LOIHI.with_overrides(figures)
+
+
+def test_cut_by_hand():
+    p = quantize(graph())
+    # 16 neurons per core: A (2, 4, 4) fits in 2 cores of one channel; B (3, 4, 4) in 3, each of
+    # which reads 2 channels x 4 x 4 = 32 source neurons (< 100 axons); the readout in 1
+    m = map_program(p, small(neurons_per_core=16, input_axons=100))
+    assert {n: (l["tile"], len(l["cores"])) for n, l in m.layers.items()} == {
+        "a": ((1, 4, 4), 2), "b": ((1, 4, 4), 3), "readout": ((5, 1, 1), 1)}
+    assert m.violations == () and len(m.cores) == 6 and m.chips == 1 and m.tiles == 2
+    b = m.cores[m.layers["b"]["cores"][0]]
+    bits = weight_bits(p.synapses["c1"].weight)
+    # per output row, a 3-tap kernel with padding 1 has 2, 3, 3, 2 valid taps: 10 rows x 10 cols
+    assert b.use == {"neurons": 16, "input_axons": 32, "synapse_bits": 1 * 2 * 10 * 10 * bits,
+                     "output_axons": 16}           # 16 neurons, each reaching the one readout core
+    a = m.cores[m.layers["a"]["cores"][0]]
+    assert a.use["output_axons"] == 16 * 3        # each A neuron reaches all 3 channel cores of B
+    # with Loihi 2's shared kernels the same core stores one kernel: 1 x 2 x 3 x 3 weights
+    m2 = map_program(p, LOIHI2.with_overrides({"neurons_per_core": 16, "input_axons": 100}))
+    assert m2.cores[m2.layers["b"]["cores"][0]].use["synapse_bits"] == 2 * 9 * bits
+    # synaptic memory for 8 neurons of 2 x 3 x 3 weights each: B's boxes shrink to 8 neurons (6
+    # cores); sharing the kernel, Loihi 2's cores keep their 16
+    tight = {"neurons_per_core": 16, "input_axons": 100, "synaptic_memory_bits": 8 * 18 * bits}
+    assert len(map_program(p, small(**tight)).layers["b"]["cores"]) == 6
+    assert len(map_program(p, LOIHI2.with_overrides(tight)).layers["b"]["cores"]) == 3
+
+
+def test_axon_limit_cuts_finer_and_a_layer_that_cannot_fit_is_named():
+    p = quantize(graph())
+    # 20 input axons: a box of B reads 2 x (hh + 2) x (ww + 2) sources at most (4 at the border):
+    # only 1 x 1 boxes fit (2 x 3 x 3 = 18), so B takes one core per position, all 3 channels
+    m = map_program(p, small(neurons_per_core=16, input_axons=20))
+    assert m.layers["b"]["tile"] == (3, 1, 1) and len(m.layers["b"]["cores"]) == 16
+    uses = [m.cores[i].use["input_axons"] for i in m.layers["b"]["cores"]]
+    assert max(uses) == 18 and min(uses) == 8     # interior 2 x 3 x 3, corner 2 x 2 x 2
+    # the readout reads all 48 of B's neurons: no core of 20 axons can hold it
+    assert m.violations == ("layer readout (5, 1, 1): input axons: needs 48 per core, over the limit of 20",)
+    assert m.utilisation()["readout"]["input_axons"] == pytest.approx(48 / 20)
+
+
+def test_traffic_equals_a_brute_force_count():
+    p = quantize(graph(c_a=3, c_b=4, hw=6))
+    m = map_program(p, small(neurons_per_core=10, input_axons=60))
+    s = p.synapses["c1"]
+    fired = np.random.default_rng(1).integers(0, 4, s.in_shape).astype(float)
+    events, messages = m.traffic("c1", fired)
+    src, dst = m.layers["a"]["cores"], m.layers["b"]["cores"]
+    for j, g in enumerate(dst):                    # synapses from each source neuron into core g
+        c0, c1, h0, h1, w0, w1 = m.cores[g].box
+        mask = torch.zeros(1, *s.out_shape, dtype=torch.float64)
+        mask[0, c0:c1, h0:h1, w0:w1] = 1
+        size = (s.in_shape[1], s.in_shape[2])
+        reach = F.conv_transpose2d(mask, torch.ones(s.weight.shape, dtype=torch.float64), None, s.stride,
+                                   s.padding, output_padding=(0, 0))[0, :, :size[0], :size[1]].numpy()
+        assert events[j] == pytest.approx((fired * reach).sum())
+        for i, k in enumerate(src):
+            a0, a1, b0, b1, d0, d1 = m.cores[k].box
+            assert messages[i, j] == pytest.approx((fired * (reach > 0))[a0:a1, b0:b1, d0:d1].sum())
+    # and over all cores the events are the simulator's structural fan-out
+    sim = Simulator(p)
+    assert events.sum() == pytest.approx(float((torch.as_tensor(fired) * sim.fanout["c1"]).sum()))
+
+
+def one_spiker():
+    """in (1, 1, 2) -> host 1x1 conv (weight 1) -> A (1, 1, 2) -> fc [1, 1] -> out; T = 2."""
+    nodes = {"in": Input((1, 1, 2)), "c0": Conv2d(np.ones((1, 1, 1, 1)), np.zeros(1), (1, 1), (0, 0), (1, 1, 2)),
+             "a": LIF(np.full(1, 0.5), np.ones(1), 1.0, (1, 1, 2)), "flat": Flatten((2,)),
+             "fc": Linear(np.ones((1, 2)), np.zeros(1), (1,)), "out": Output((1,))}
+    names = list(nodes)
+    return quantize(Graph.build(nodes, list(zip(names[:-1], names[1:])), {"timesteps": 2}))
+
+
+def test_step_time_and_energy_by_hand():
+    p = one_spiker()
+    sim, acc = Simulator(p), ChipAccumulator(p)
+    x = torch.tensor([[[[2.0, 0.0]]]])              # neuron 0 driven above threshold, neuron 1 silent
+    full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
+    assert full.counts["layers"]["a"]["spikes"] == 2 and p.steps == 3
+    acc.add(full, window)
+    m = map_program(p, LOIHI)
+    assert len(m.cores) == 2 and m.tiles == 1 and barrier_ns(m) == 113
+    c = ChipModel(p, m, acc).cost("as_deployed")
+    # step 0: A updates neuron 0 active (8.4 ns) and neuron 1 inactive (5.3 ns); step 1 the same,
+    # while the readout core takes step 0's spike (3.5 ns); step 2: A idle (2 x 5.3), readout 3.5.
+    # Every step adds the route A -> readout inside one tile (2.1 ns) and the 1-tile barrier (113 ns)
+    assert c["time_ns"] == pytest.approx((13.7 + 2.1 + 113) * 2 + (10.6 + 2.1 + 113))
+    assert c["counts"]["synaptic_events"] == 2 and c["counts"]["spike_messages"] == 2
+    assert c["counts"]["active_updates"] == 2 and c["counts"]["inactive_updates"] == 4
+    assert c["split_pj"]["dynamic"] == pytest.approx(2 * 23.6 + 2 * 81 + 4 * 52 + 2 * 1.7)
+    assert c["split_pj"]["static"] == pytest.approx(104.4 * c["time_ns"])
+    assert c["split_pj"]["host"] == pytest.approx(2 * 4.6 + 5.94e6)   # 2 host MACs, one chip reset
+    s = ChipModel(p, m, acc).cost("streamed")    # T = 2 steps, no reset
+    assert s["steps"] == 2 and s["split_pj"]["host"] == pytest.approx(2 * 4.6)
+
+
+def test_tile_hops_priced_from_the_placement():
+    p = one_spiker()
+    acc = ChipAccumulator(p)
+    x = torch.tensor([[[[2.0, 0.0]]]])
+    acc.add(Simulator(p).run(x, mode="full"), Simulator(p).run(x, mode="window"))
+    # one core per tile, 2 tiles per mesh row: A at (0, 0), the readout at (1, 0): one E-W hop
+    m = map_program(p, LOIHI.with_overrides({"cores_per_tile": 1, "mesh_tiles_x": 1}))
+    assert [(c.x, c.y) for c in m.cores] == [(0, 0), (0, 1)]       # one tile per row: N-S
+    c = ChipModel(p, m, acc).cost("as_deployed")
+    assert c["counts"]["hops_ns"] == 2 and c["counts"]["hops_ew"] == 0
+    assert c["step_ns"]["route"] == pytest.approx(2.1 + 6.5)
+
+
+def test_break_even_rate_reprices_the_same_run():
+    p = one_spiker()
+    acc = ChipAccumulator(p)
+    x = torch.tensor([[[[2.0, 0.0]]]])
+    acc.add(Simulator(p).run(x, mode="full"), Simulator(p).run(x, mode="window"))
+    model = ChipModel(p, map_program(p, LOIHI), acc)
+    e1 = model.cost("streamed")["pj"]
+    b = model.break_even("streamed", e1, measured_rate=0.5)
+    assert b["verdict"] == "below" and b["rate"] == pytest.approx(0.5, rel=1e-6)
+    assert model.break_even("streamed", model.cost("streamed", 0.0)["pj"] * 0.5, 0.5)["verdict"] == "never"
+
+
+def test_overrides_are_marked_and_bad_ones_refused():
+    prof = profiles_with_overrides(["loihi2.synop_pj=5", "static_mw_per_chip=1"])
+    assert prof["loihi2"]["synop_pj"] == 5 and prof["loihi"]["synop_pj"] == 23.6
+    assert prof["loihi"].static_mw_per_chip.assumed and "set by the user" in prof["loihi"].static_mw_per_chip.source
+    for bad in (["synop_pj"], ["synop_pj=-1"], ["synop_pj=nan"], ["nosuch=1"], ["loihi3.synop_pj=1"]):
+        with pytest.raises(ValueError):
+            profiles_with_overrides(bad)
+
+
+def test_every_published_figure_names_its_source():
+    for prof in (LOIHI, LOIHI2):
+        for k, f in prof.figures().items():
+            assert f.unit and f.source, k
+            assert f.assumed or any(s in f.source for s in ("Davies 2018", "Frady 2020", "Intel 2021")), k
+
+
+def test_map_cli(tmp_path):
+    from compile.nir_io import write_nir
+    nir = tmp_path / "g.nir"
+    write_nir(graph(), str(nir))
+    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "deploy" / "map.py"), str(nir), *a],
+                                    capture_output=True, text=True, cwd=tmp_path)
+    r = run("--profile", "loihi2", "--json", "m.json")
+    assert r.returncode == 0, r.stderr
+    assert "Loihi 2" in r.stdout and json.loads((tmp_path / "m.json").read_text())["cores"] == 3
+    r = run("--chip-param", "synop_pj=x")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--chip-param" in r.stderr
+
+
+def test_deploy_never_imports_simulate():
+    """deploy/ owns the program, its constants, mapping and Lava graph; simulate/ imports it, never
+    the reverse (deploy/to_lava.py, a command, cross-checks Lava against the simulator)."""
+    for path in (ROOT / "deploy").glob("*.py"):
+        if path.name == "to_lava.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "simulate" for n in names), f"{path.name} imports {names}"
+
+
+def test_shape3_and_bits():
+    assert shape3((5,)) == (5, 1, 1) and shape3((2, 3, 4)) == (2, 3, 4)
+    assert weight_bits(np.array([0, 255])) == 8 and weight_bits(np.array([-256, 3])) == 10
+    assert weight_bits(np.array([1, -1])) == 2
