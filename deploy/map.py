@@ -30,11 +30,13 @@ crosses |dx| east-west and |dy| north-south tile hops.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from compile.nir_io import NIRFormatError
 from deploy.cli_common import quantize_file, read_nir
@@ -57,6 +59,12 @@ def weight_bits(w: np.ndarray) -> int:
     """Bits a weight of this layer needs in a signed or unsigned format: magnitude + sign."""
     top = int(np.abs(w).max()) if w.size else 0
     return max(1, top.bit_length()) + int(bool((w < 0).any()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _bits(s: SynapseLayer) -> int:
+    """weight_bits of a synapse layer, once per layer (a SynapseLayer hashes by identity)."""
+    return weight_bits(s.weight)
 
 
 @dataclass(frozen=True)
@@ -108,30 +116,66 @@ class Mapping:
                 "violations": list(self.violations)}
 
     # --- spike traffic -------------------------------------------------------------------
-    def traffic(self, syn: str, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def traffic(self, syn: str, fired: np.ndarray) -> tuple[np.ndarray, sparse.coo_matrix]:
         """Given fired (the source layer's spike count per neuron, any float array of its shape):
         synaptic events delivered into each destination core (n_dst,), and messages, one per
         spike and destination core it reaches, from each source core to each destination core
-        (n_src, n_dst)."""
+        (sparse, n_src x n_dst; indices into the layers' core lists)."""
         s = self.synapses[syn]
         src, dst = self.layers[s.src], self.layers[s.dst]
-        f3 = np.asarray(fired, np.float64).reshape(shape3(s.in_shape) if s.kind == "conv" else (-1, 1, 1))
-        src_boxes = [self.cores[i].box for i in src["cores"]]
+        n_src, n_dst = len(src["cores"]), len(dst["cores"])
         dst_boxes = [self.cores[i].box for i in dst["cores"]]
         if s.kind == "dense":           # every source neuron reaches every row of every core
-            flat = f3.reshape(-1)
-            totals = np.array([_box_sum_flat(flat, b, shape3(self.layers[s.src]["shape"])) for b in src_boxes])
+            f3 = np.asarray(fired, np.float64).reshape(src["shape"])
+            totals = np.array([f3[b[0]:b[1], b[2]:b[3], b[4]:b[5]].sum() for b in
+                               (self.cores[i].box for i in src["cores"])])
             rows = np.array([b[1] - b[0] for b in dst_boxes], np.float64)
-            return rows * flat.sum(), np.repeat(totals[:, None], len(dst_boxes), 1)
+            i, j = np.meshgrid(np.arange(n_src), np.arange(n_dst), indexing="ij")
+            return rows * f3.sum(), sparse.coo_matrix((np.repeat(totals, n_dst), (i.ravel(), j.ravel())),
+                                                      shape=(n_src, n_dst))
+        f3 = np.asarray(fired, np.float64).reshape(shape3(s.in_shape))
         geo = _Geometry(s)
-        events = np.empty(len(dst_boxes))
-        ranges = []
+        events = np.empty(n_dst)
+        ranges = np.zeros((n_dst, 4), np.int64)
         fsum = f3.sum(0)
         for j, b in enumerate(dst_boxes):
             ch, cw = geo.counts(b)
             events[j] = (b[1] - b[0]) * float(ch @ fsum @ cw)
-            ranges.append((*_support(ch), *_support(cw)))
-        return events, _box_sums(f3, src_boxes, np.array(ranges))
+            ranges[j] = (*_support(ch), *_support(cw))
+        return events, _grid_sums(f3, src["tile"], ranges)
+
+
+def _grid_sums(f3: np.ndarray, tile: tuple, ranges: np.ndarray, block: int = 256) -> sparse.coo_matrix:
+    """(n_src, n_dst) sparse: the sum of f3 over each source core (the layer's regular grid of
+    tile = (cc, hh, ww) boxes, numbered channel group, row, column) intersected with each
+    destination core's receptive rectangle ranges[j] = (r0, r1, c0, c1) (all channels: a conv
+    reads every input channel).  Only the source tiles a rectangle overlaps are visited."""
+    C, H, W = f3.shape
+    cc, hh, ww = tile
+    ncg, nh, nw = -(-C // cc), -(-H // hh), -(-W // ww)
+    integ = np.zeros((ncg, H + 1, W + 1))
+    integ[:, 1:, 1:] = np.add.reduceat(f3, np.arange(0, C, cc), axis=0).cumsum(1).cumsum(2)
+    kh = int(max(1, (-(-ranges[:, 1] // hh) - ranges[:, 0] // hh).max()))
+    kw = int(max(1, (-(-ranges[:, 3] // ww) - ranges[:, 2] // ww).max()))
+    rows, cols, vals = [], [], []
+    for lo in range(0, len(ranges), block):
+        r = ranges[lo:lo + block]
+        ti = r[:, :1] // hh + np.arange(kh)                       # (n, kh) source row tiles
+        tj = r[:, 2:3] // ww + np.arange(kw)
+        a = np.clip(np.maximum(ti * hh, r[:, :1]), 0, H)
+        b = np.clip(np.minimum((ti + 1) * hh, r[:, 1:2]), 0, H)
+        c = np.clip(np.maximum(tj * ww, r[:, 2:3]), 0, W)
+        d = np.clip(np.minimum((tj + 1) * ww, r[:, 3:4]), 0, W)
+        ok = ((a < b) & (ti < nh))[:, :, None] & ((c < d) & (tj < nw))[:, None, :]      # (n, kh, kw)
+        A, B, Cc, D = a[:, :, None], b[:, :, None], c[:, None, :], d[:, None, :]
+        v = integ[:, B, D] - integ[:, A, D] - integ[:, B, Cc] + integ[:, A, Cc]           # (ncg, n, kh, kw)
+        src = (np.arange(ncg)[:, None, None, None] * nh + ti[None, :, :, None]) * nw + tj[None, :, None, :]
+        dst = np.broadcast_to(np.arange(lo, lo + len(r))[None, :, None, None], v.shape)
+        keep = np.broadcast_to(ok[None], v.shape) & (v != 0)
+        rows.append(src[keep]), cols.append(dst[keep]), vals.append(v[keep])
+    n_dst = len(ranges)
+    return sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(ncg * nh * nw, n_dst))
 
 
 class _Geometry:
@@ -162,27 +206,6 @@ def _support(c: np.ndarray) -> tuple[int, int]:
     return (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
 
 
-def _box_sum_flat(flat: np.ndarray, box: tuple, shape: tuple) -> float:
-    c0, c1, h0, h1, w0, w1 = box
-    return float(flat.reshape(shape)[c0:c1, h0:h1, w0:w1].sum())
-
-
-def _box_sums(f3: np.ndarray, src_boxes: list, ranges: np.ndarray) -> np.ndarray:
-    """(n_src, n_dst): the sum of f3 over each source box intersected with each destination
-    core's receptive rectangle (all channels: a conv reads every input channel)."""
-    chans = sorted({(b[0], b[1]) for b in src_boxes})
-    integ = np.zeros((len(chans), f3.shape[1] + 1, f3.shape[2] + 1))
-    for i, (c0, c1) in enumerate(chans):
-        integ[i, 1:, 1:] = f3[c0:c1].sum(0).cumsum(0).cumsum(1)
-    sb = np.array(src_boxes)
-    g = np.array([chans.index((b[0], b[1])) for b in src_boxes])[:, None]
-    a = np.maximum(sb[:, 2:3], ranges[None, :, 0])
-    b = np.maximum(a, np.minimum(sb[:, 3:4], ranges[None, :, 1]))
-    c = np.maximum(sb[:, 4:5], ranges[None, :, 2])
-    d = np.maximum(c, np.minimum(sb[:, 5:6], ranges[None, :, 3]))
-    return integ[g, b, d] - integ[g, a, d] - integ[g, b, c] + integ[g, a, c]
-
-
 # --- cutting layers into cores ---------------------------------------------------------------
 
 def _needs(shape: tuple, ins: list, profile: Profile, cc: int, hh: np.ndarray, ww: np.ndarray,
@@ -199,7 +222,7 @@ def _needs(shape: tuple, ins: list, profile: Profile, cc: int, hh: np.ndarray, w
     share = bool(profile["share_conv_weights"])
     groups = math.ceil(C / cc)
     for s in ins:
-        b = weight_bits(s.weight)
+        b = _bits(s)
         if s.kind == "dense":
             fin = int(np.prod(s.in_shape))
             axons = axons + fin
@@ -224,23 +247,31 @@ def choose_tile(shape: tuple, ins: list, profile: Profile, src_neurons: dict | N
                 cap: float = math.inf) -> tuple[tuple, list]:
     """The (cc, hh, ww) box needing the fewest cores within the limits (ties: fewer input axons in
     all).  If none fits, output axons give way first (the box that fits this layer's own limits
-    and costs its sources the fewest edges), then everything (the box whose worst limit is least
-    exceeded); the broken limits are returned.  Output axons are estimated for each source
+    and costs its sources the fewest edges); then the limits no box can keep (a fan-in beyond the
+    axon limit even for one neuron, say) are held at the least any box needs, the others kept,
+    and the fewest cores taken.  The broken limits are returned.  Output axons are estimated for each source
     layer's fullest core; the exact count is checked once every layer is cut (`map_program`)."""
     src_neurons = src_neurons or {}
     C, H, W = shape
     hh, ww = np.meshgrid(np.arange(1, H + 1), np.arange(1, W + 1), indexing="ij")
     own = ("neurons", "input_axons", "synapse_bits")
+
+    def sweep():
+        for cc in range(1, C + 1):
+            need = _needs(shape, ins, profile, cc, hh, ww, src_neurons, cap)
+            frac = {k: need[k] / profile[PROFILE_FIELD[k]] for k in need}
+            yield cc, need, frac, math.ceil(C / cc) * np.ceil(H / hh) * np.ceil(W / ww)
+
+    # what no box avoids: a limit exceeded even by the box using least of it
+    floor = {k: min(float(frac[k].min()) for _, _, frac, _ in sweep()) for k in own}
+    bound = {k: max(1.0, floor[k] * (1 + 1e-9)) for k in own}
     best = {}                                     # pass -> (key, tile)
-    for cc in range(1, C + 1):
-        need = _needs(shape, ins, profile, cc, hh, ww, src_neurons, cap)
-        frac = {k: need[k] / profile[PROFILE_FIELD[k]] for k in need}
-        over_own = np.max([frac[k] for k in own], axis=0)
-        over_all = np.maximum(over_own, frac["output_axons"])
-        cores = math.ceil(C / cc) * np.ceil(H / hh) * np.ceil(W / ww)
-        keys = {0: np.where(over_all <= 1, cores * 1e12 + cores * need["input_axons"], np.inf),
-                1: np.where(over_own <= 1, frac["output_axons"] * 1e12 + cores, np.inf),
-                2: over_own}
+    for cc, need, frac, cores in sweep():
+        fits_own = np.all([frac[k] <= 1 for k in own], axis=0)
+        fits_bound = np.all([frac[k] <= bound[k] for k in own], axis=0)
+        keys = {0: np.where(fits_own & (frac["output_axons"] <= 1), cores * 1e12 + cores * need["input_axons"], np.inf),
+                1: np.where(fits_own, frac["output_axons"] * 1e12 + cores, np.inf),
+                2: np.where(fits_bound, cores * 1e12 + cores * need["input_axons"], np.inf)}
         for k, key in keys.items():
             i = np.unravel_index(np.argmin(key), key.shape)
             if np.isfinite(key[i]) and (k not in best or key[i] < best[k][0]):
@@ -259,7 +290,7 @@ def _core_use(box: tuple, ins: list, profile: Profile) -> dict:
     axons = bits = 0
     share = bool(profile["share_conv_weights"])
     for s in ins:
-        b = weight_bits(s.weight)
+        b = _bits(s)
         if s.kind == "dense":
             fin = int(np.prod(s.in_shape))
             axons += fin
@@ -275,16 +306,28 @@ def _core_use(box: tuple, ins: list, profile: Profile) -> dict:
 def map_program(program: Program, profile: Profile, rounds: int = 8) -> Mapping:
     """Cut, number and place every layer of `program` on `profile`'s cores.  A layer whose cores
     send more output axons than a core holds is cut again into smaller cores (its neuron cap
-    halved), up to `rounds` times; what still breaks a limit is named in `violations`."""
+    halved), up to `rounds` times and while that lowers the excess; what still breaks a limit
+    is named in `violations`."""
     cap: dict = {}
+    m, crowded = _place(program, profile, cap)
     for _ in range(rounds):
-        m, crowded = _place(program, profile, cap)
         if not crowded:
-            return m
+            break
+        trial = dict(cap)
         for name in crowded:
             most = max(m.cores[i].neurons for i in m.layers[name]["cores"])
-            cap[name] = max(1, most // 2)
+            trial[name] = max(1, most // 2)
+        m2, crowded2 = _place(program, profile, trial)
+        if _excess(m2) >= _excess(m):          # smaller cores no longer help: keep what we had
+            break
+        m, crowded, cap = m2, crowded2, trial
     return m
+
+
+def _excess(m: Mapping) -> float:
+    """How far the mapping's cores exceed the output-axon limit, in all."""
+    limit = m.profile["output_axons"]
+    return sum(max(0, c.use["output_axons"] - limit) for c in m.cores) / limit
 
 
 def _place(program: Program, profile: Profile, cap: dict) -> tuple[Mapping, list]:
@@ -315,7 +358,7 @@ def _place(program: Program, profile: Profile, cap: dict) -> tuple[Mapping, list
     m = Mapping(profile, tuple(cores), layers, inputs, dict(program.synapses), ())
     for syn, s in program.synapses.items():    # output axons: one edge per neuron and core it reaches
         ones = np.ones(shape3(s.in_shape) if s.kind == "conv" else int(np.prod(s.in_shape)))
-        edges = m.traffic(syn, ones)[1].sum(1)
+        edges = np.asarray(m.traffic(syn, ones)[1].sum(1)).ravel()
         for i, e in zip(layers[s.src]["cores"], edges):
             cores[i].use["output_axons"] += int(e)
     limit, crowded = profile["output_axons"], []

@@ -83,13 +83,14 @@ class ChipModel:
                 dst = mapping.layers[s.dst]["cores"]
                 share[syn] = (events / total if total > 0 else
                               self.neurons[dst] / self.neurons[dst].sum())
-                src = mapping.layers[s.src]["cores"]
-                dx = np.abs(self.xy[src, None, 0] - self.xy[None, dst, 0])
-                dy = np.abs(self.xy[src, None, 1] - self.xy[None, dst, 1])
-                msgs += messages.sum()
-                hops_ew += (messages * dx).sum()
-                hops_ns += (messages * dy).sum()
-                used = messages > 0
+                src = np.asarray(mapping.layers[s.src]["cores"])[messages.row]
+                to = np.asarray(dst)[messages.col]
+                dx = np.abs(self.xy[src, 0] - self.xy[to, 0])
+                dy = np.abs(self.xy[src, 1] - self.xy[to, 1])
+                msgs += messages.data.sum()
+                hops_ew += (messages.data * dx).sum()
+                hops_ns += (messages.data * dy).sum()
+                used = messages.data > 0
                 if used.any():
                     route = max(route, float((prof["spike_in_tile_ns"] + dx * prof["hop_ew_ns"] +
                                               dy * prof["hop_ns_ns"])[used].max()))

@@ -85,6 +85,7 @@ def test_traffic_equals_a_brute_force_count():
     s = p.synapses["c1"]
     fired = np.random.default_rng(1).integers(0, 4, s.in_shape).astype(float)
     events, messages = m.traffic("c1", fired)
+    messages = messages.toarray()
     src, dst = m.layers["a"]["cores"], m.layers["b"]["cores"]
     for j, g in enumerate(dst):                    # synapses from each source neuron into core g
         c0, c1, h0, h1, w0, w1 = m.cores[g].box
