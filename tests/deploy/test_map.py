@@ -205,3 +205,35 @@ def test_shape3_and_bits():
     assert shape3((5,)) == (5, 1, 1) and shape3((2, 3, 4)) == (2, 3, 4)
     assert weight_bits(np.array([0, 255])) == 8 and weight_bits(np.array([-256, 3])) == 10
     assert weight_bits(np.array([1, -1])) == 2
+
+
+def paper_program(arch: str):
+    """STAA `arch` at CIFAR-100 shape (3 x 32 x 32, 100 classes, T = 4), seeded random weights,
+    calibrated on seeded random images (as bench/chip_cost.py)."""
+    from compile.pipeline import lower
+    from models.backbones import build_model
+    from models.config import ModelConfig
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch=arch, neuron="staa", num_classes=100, in_channels=3, input_size=32, timesteps=4)
+    return quantize(lower(build_model(cfg).eval(), (3, 32, 32), "calibrated", [torch.rand(32, 3, 32, 32)]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch, pinned", [
+    ("res20m", {"loihi": (2704, 22, 0), "loihi2": (746, 6, 0)}),
+    ("vgg13", {"loihi": (5772, 46, 9), "loihi2": (2937, 23, 8)})])
+def test_paper_networks_mapping_is_pinned(arch, pinned):
+    p = paper_program(arch)
+    for prof in (LOIHI, LOIHI2):
+        m = map_program(p, prof)
+        assert (len(m.cores), m.chips, len(m.violations)) == pinned[prof.name]
+        # every neuron of every layer on exactly one core
+        for name, l in m.layers.items():
+            assert sum(m.cores[i].neurons for i in l["cores"]) == int(np.prod(l["shape"]))
+        if arch == "vgg13":
+            # one neuron's fan-in alone exceeds 4,096 axons where a pool folds into a 6x6 stride-2
+            # kernel (128 x 6 x 6, 256 x 6 x 6; 512 x 4 x 4 on a 2 x 2 input) and in a 3x3 conv
+            # over 512 channels (512 x 9): named, never placed silently
+            fan_in = {v.split(" ")[1]: v for v in m.violations if "input axons" in v}
+            assert {k: int(v.split("needs ")[1].split(" ")[0].replace(",", "")) for k, v in fan_in.items()} == {
+                "body_6_1": 128 * 36, "body_9_1": 256 * 36, "body_10_1": 512 * 9, "body_12_1": 512 * 16}
