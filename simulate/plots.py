@@ -59,6 +59,8 @@ def utilisation(path, per_profile: dict) -> None:
             ax.bar([i + (j - (len(limits) - 1) / 2) * width for i in range(len(names))],
                    [100 * layers[n][k] for n in names], width, label=k.replace("_", " "))
         ax.axhline(100, color="k", lw=0.8, ls="--")
+        top = max(100 * v for l in layers.values() for v in l.values())
+        ax.set_ylim(0, 1.3 * max(100, top))         # room for the legend above the 100% line
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
         ax.set_ylabel("% of per-core limit")
         ax.set_title(label, fontsize=9)

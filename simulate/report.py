@@ -338,7 +338,11 @@ def chip_markdown(r: dict) -> list:
               "- A step's events are spread over a layer's cores in proportion to each core's exact share "
               "over the run; active updates evenly. Figures are for the mean sample.",
               "- The host's first layer is priced as 45 nm FP32 MACs; the host's time is not counted (it is "
-              "assumed to keep up)."]
+              "assumed to keep up).",
+              "- The placement uses as few cores as the limits allow. A core updates its neurons one after "
+              "another, so a full core makes a long step: a Loihi 2 core holds up to 8,192 neurons, and fewer "
+              "chips can mean a slower step and more static energy. `--chip-param loihi2.neurons_per_core=1024` "
+              "prices the other trade."]
     for n in names:
         assumed = {k: f for k, f in maps[n]["figures"].items() if f["assumed"]}
         if assumed:

@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     print(f"      checkpoint   {ckpt}")
     print(f"      NIR graph    {nir_file}  (fold report {out / 'ckpt.fold.json'})")
     print(f"      report       {out / 'report' / 'report.md'}  (+ report.json, accuracy.png, "
-          f"firing_rates.png, energy.png)")
+          f"firing_rates.png, energy.png, chip_utilisation.png)")
     return 0
 
 
