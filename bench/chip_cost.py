@@ -3,9 +3,11 @@ Loihi and Loihi 2 for the demo checkpoint and for STAA res20m and vgg13 at CIFAR
 
     python bench/chip_cost.py [--demo runs/demo/ckpt.pt] [--samples 16] [--timesteps 4]
 
-res20m and vgg13 carry seeded random weights (no CIFAR-100 here), calibrated and folded on
-random uniform images; their firing rates are those of random weights on random images, so the
-time and energy figures show the model at work, not what a trained network spends.  The
+res20m and vgg13 carry seeded random weights (no CIFAR-100 here), their BatchNorm statistics
+set from 32 random uniform images (so the layers fire rather than stay silent), calibrated and
+folded on the same images and run on others; their firing rates are those of random weights on
+random images, so the time and energy figures show the model at work, not what a trained
+network spends.  The
 placement (cores, chips) depends only on the shapes and the weights' bit widths.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import sys
 import time
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -21,22 +24,17 @@ from compile.pipeline import lower
 from deploy.hardware import PROFILES
 from deploy.map import map_program
 from deploy.quantize import quantize
-from models.backbones import build_model
 from models.checkpoint import model_from_checkpoint
-from models.config import ModelConfig
 from models.data import load_dataset
 from simulate.chip import VARIANTS, ChipModel
 from simulate.engine import Simulator
 from simulate.ops import ChipAccumulator
+from simulate.paper import paper_shaped
 
 
 def program_of(arch: str, timesteps: int, samples: int, seed: int = 0):
-    torch.manual_seed(seed)
-    cfg = ModelConfig(arch=arch, neuron="staa", num_classes=100, in_channels=3, input_size=32,
-                      timesteps=timesteps)
-    model = build_model(cfg).eval()
-    calib = [torch.rand(32, 3, 32, 32)]
-    program = quantize(lower(model, (3, 32, 32), "calibrated", calib))
+    model, calib = paper_shaped(arch, timesteps, seed)
+    program = quantize(lower(model, (3, 32, 32), "calibrated", [calib]))
     return program, torch.rand(samples, 3, 32, 32)
 
 
@@ -67,8 +65,11 @@ def main() -> int:
         sim = Simulator(program)
         for i in range(0, len(x), 8):
             acc.add(sim.run(x[i:i + 8], mode="full"), sim.run(x[i:i + 8], mode="window"))
+        rates = acc.rates()
+        sizes = {n: float(np.prod(l.shape)) for n, l in program.neurons.items() if not l.relay}
+        mean = sum(rates[n] * v for n, v in sizes.items()) / sum(sizes.values())
         print(f"\n{label}: {acc.samples} samples, T = {program.timesteps}, depth {program.depth}, "
-              f"{sum(l.relay for l in program.neurons.values())} relay layers")
+              f"{sum(l.relay for l in program.neurons.values())} relay layers, mean firing rate {mean:.4f}")
         for name, profile in PROFILES.items():
             m = map_program(program, profile)
             model = ChipModel(program, m, acc)

@@ -46,7 +46,8 @@ class GraphNet(nn.Module):
     def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor:
         """Logits (T, B, K); with record=True, self.record[name] = (spikes, v) per LIF node,
         each (T, B, *shape), v before reset."""
-        seq = encode_input(x, self.timesteps)
+        first = next(n for n in self.graph.nodes.values() if isinstance(n, Input))
+        seq = encode_input(x, self.timesteps, len(first.shape))
         T, B = seq.shape[:2]
         flat = {}
         self.record = {} if record else None
@@ -90,7 +91,12 @@ class GraphNet(nn.Module):
         for t in range(x.shape[0]):
             if self.record is not None:  # v before reset, for near-threshold diagnostics
                 vs.append((m * h + n * x[t]).detach())
-            h, s = leaky_step(h, x[t], m, n, v_th)
+            if node.rule == "gt":           # v > v_th (graphs from other frameworks; inference)
+                v = m * h + n * x[t]
+                s = (v > v_th).to(v.dtype)
+                h = v * (1.0 - s)
+            else:
+                h, s = leaky_step(h, x[t], m, n, v_th)
             spikes.append(s)
         out = torch.stack(spikes)
         if self.record is not None:

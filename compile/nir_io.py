@@ -42,7 +42,13 @@ class NIRFormatError(InputError):
     """str(e): one line naming what in the NIR file cannot be read."""
 
 
-KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "LIF"}
+KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "LIF", "IF"}
+FOREIGN_RULE = "v > v_threshold"
+DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
+           "spikefold steps them by forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t], IF "
+           "v[t] = v[t-1] + dt r I[t], spike when v > v_threshold, then v = v_reset). Pass the dt the "
+           "exporter assumed: snnTorch's export_to_nir writes tau = dt / (1 - beta) with dt = 1e-4; "
+           "Norse's to_nir takes dt (default 1e-3); Sinabs and Rockpool count tau in time steps (dt = 1)")
 
 
 def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
@@ -120,10 +126,23 @@ def spikefold_metadata(g: nir.NIRGraph) -> dict:
     return json.loads(_text(raw))
 
 
-def from_nir(g: nir.NIRGraph) -> Graph:
-    """Our graph of a NIR graph written by `to_nir` (same discrete dynamics)."""
-    info = spikefold_metadata(g)
+def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = None) -> Graph:
+    """Our graph of a NIR graph: one written by `to_nir` (same discrete dynamics, dt and
+    timesteps from its metadata), or by anyone else, stepped with the user's dt (forward Euler,
+    DT_HELP) and fired at v > v_threshold, NIR's nominal rule."""
+    foreign = (g.metadata or {}).get("spikefold") is None
+    if foreign:
+        if dt is None:
+            raise NIRFormatError("no spikefold metadata: the graph was written by another framework; "
+                                 "pass --dt (seconds per step; see --help)")
+        info = {"dt": float(dt), "foreign": True, "spike_rule": FOREIGN_RULE, "discretisation": DT_HELP,
+                "timesteps": int(timesteps or 1)}
+    else:
+        info = spikefold_metadata(g)
+        if timesteps:
+            info = {**info, "timesteps": int(timesteps)}
     dt = float(info["dt"])
+    rule = "gt" if foreign else "ge"
     edges = [(_text(a), _text(b)) for a, b in g.edges]
     order = _topological(g.nodes, edges)
     out, shapes = {}, {}
@@ -161,7 +180,16 @@ def from_nir(g: nir.NIRGraph) -> Graph:
                 raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
             th = np.asarray(node.v_threshold, np.float64)
             v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
-            new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r), v_th, shape)
+            new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r), v_th, shape, rule=rule)
+        elif isinstance(node, nir.IF):
+            shape = tuple(np.shape(node.r))
+            if not np.allclose(node.v_reset, 0):
+                raise NIRFormatError(f"node {name}: IF with v_reset != 0 is not supported")
+            th = np.asarray(node.v_threshold, np.float64)
+            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            ones = np.ones(shape)
+            new = LIF(_channelwise(name, ones), _channelwise(name, dt * np.asarray(node.r) * ones), v_th, shape,
+                      rule=rule)
         elif isinstance(node, nir.Output):
             shape = tuple(int(v) for v in node.output_type["output"])
             new = Output(shape)
@@ -181,11 +209,11 @@ def _check_values(name: str, node) -> None:
     for field, value in vars(node).items():
         if isinstance(value, np.ndarray):
             validate.finite_array(f"node {name}", field, value)
-    if isinstance(node, nir.LIF):
-        for field in ("tau", "v_threshold"):
+    if isinstance(node, (nir.LIF, nir.IF)):
+        for field in ("tau", "v_threshold") if isinstance(node, nir.LIF) else ("v_threshold",):
             a = np.asarray(getattr(node, field), np.float64)
             if np.any(a <= 0):
-                raise NIRFormatError(f"node {name}: LIF {field} must be > 0 "
+                raise NIRFormatError(f"node {name}: {type(node).__name__} {field} must be > 0 "
                                      f"({int((a <= 0).sum())} value(s) <= 0, min {a.min():.4g})")
 
 
@@ -212,7 +240,8 @@ def write_nir(graph: Graph, path, meta: dict | None = None) -> None:
     nir.write(path, to_nir(graph, meta))
 
 
-def read_nir(path, max_mb: float = validate.MAX_MB) -> Graph:
+def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
+             timesteps: int | None = None) -> Graph:
     """Our graph of a NIR file, validated: declared sizes (at most `max_mb` MiB of arrays) and
     node types before any array is read, then values.  NIRFormatError names the file."""
     path = validate.input_file(path, "NIR file")
@@ -225,7 +254,7 @@ def read_nir(path, max_mb: float = validate.MAX_MB) -> Graph:
     except Exception as e:  # h5py/nir errors on foreign or damaged files
         raise NIRFormatError(f"{path}: not a NIR file ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})") from None
     try:
-        return from_nir(g)
+        return from_nir(g, dt, timesteps)
     except (ValueError, KeyError, IndexError) as e:   # ours, and Graph.build's shape checks
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise NIRFormatError(f"{path}: {text}") from None

@@ -77,15 +77,18 @@ class LIF:
         s[t] = 1 if v[t] >= v_th else 0;   v[t]' = v[t] * (1 - s[t])   (hard reset to 0)
 
     leak and gain are STAA-SNN's M and N (eq. 1-6): 1 - 1/tau and 1/tau for a
-    plain LIF.  v_th is in the units of v: a float, or an array of the neuron shape
-    when folding left a per-neuron threshold (a static positive gain g on a neuron's
-    whole input is exactly a threshold v_th / g).
+    plain LIF; leak 1 is an integrate-and-fire neuron.  v_th is in the units of v: a
+    float, or an array of the neuron shape when folding left a per-neuron threshold (a
+    static positive gain g on a neuron's whole input is exactly a threshold v_th / g).
+    rule: "ge" fires at v >= v_th (spikefold's models, STAA-SNN eq. 2), "gt" at v > v_th
+    (NIR's nominal rule and Loihi's, taken for graphs other frameworks wrote).
     """
     leak: np.ndarray
     gain: np.ndarray
     v_th: float | np.ndarray
     shape: tuple
     source: str = ""
+    rule: str = "ge"
 
 
 @dataclass(frozen=True, eq=False)

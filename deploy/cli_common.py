@@ -1,14 +1,19 @@
-"""What the commands that run a NIR file share: its options, the file, and the test inputs its
-metadata names."""
+"""What the commands that run a NIR file share: its options, the file, and its inputs: the test
+split its metadata names, or the user's own (--inputs x.npy / x.npz)."""
 from __future__ import annotations
 
 import torch
 
-from compile.nir_io import read_nir
+from pathlib import Path
+
+import numpy as np
+
+from compile.nir_io import DT_HELP, read_nir as _read_nir
+from compile.nodes import Input
 from models.data import DATASETS, load_dataset
 from deploy.quantize import quantize
 from spikefold import validate
-from spikefold.cli import InputError, nonneg_int, positive_float
+from spikefold.cli import InputError, nonneg_int, positive_float, positive_int
 
 
 def add_nir_args(p, samples_default: int, samples_help: str) -> None:
@@ -19,6 +24,66 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
     p.add_argument("--data-root", default=None, help="directory holding the dataset's files")
     p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
                    help="refuse a NIR file declaring more MiB of arrays (checked before reading)")
+    p.add_argument("--dt", type=positive_float, default=None, help=DT_HELP)
+    p.add_argument("--inputs", default=None,
+                   help="your own inputs instead of a dataset: .npy holding x, or .npz holding x and "
+                        "optional labels y; x of shape (B, T, *input shape) for spike or event tensors, "
+                        "or (B, *input shape) for static inputs repeated --timesteps times")
+    p.add_argument("--timesteps", type=positive_int, default=None,
+                   help="steps per sample for static --inputs (default: the file's metadata)")
+
+
+def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None, timesteps: int | None = None):
+    return _read_nir(path, max_mb, dt, timesteps)
+
+
+def load_graph_and_inputs(args):
+    """(graph, x, y or None, name of the inputs) for the NIR commands' common options."""
+    if args.inputs is None:
+        graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
+        x, y, name = test_inputs(graph, args.data, args.data_root, args.samples)
+        return graph, x, y, name
+    x, y = user_inputs(args.inputs)
+    graph = read_nir(args.nir_file, args.max_mb, args.dt)
+    shape = tuple(next(n for n in graph.nodes.values() if isinstance(n, Input)).shape)
+    if tuple(x.shape[1:]) == shape:
+        steps = args.timesteps or (None if graph.meta.get("nir", {}).get("foreign") else graph.meta["timesteps"])
+        if steps is None:
+            raise InputError(f"{args.inputs}: static inputs {tuple(x.shape)} need --timesteps")
+    elif tuple(x.shape[2:]) == shape:
+        steps = x.shape[1]
+    else:
+        raise InputError(f"{args.inputs}: inputs of shape {tuple(x.shape)} do not fit the graph's input "
+                         f"{shape}: expected (B, {', '.join(map(str, shape))}) or (B, T, "
+                         f"{', '.join(map(str, shape))})")
+    graph = graph.with_meta(timesteps=int(steps))
+    if args.samples > 0:
+        x, y = x[:args.samples], None if y is None else y[:args.samples]
+    return graph, x, y, Path(args.inputs).name
+
+
+def user_inputs(path) -> tuple:
+    """(x float32 tensor, y int64 tensor or None) from a .npy (x) or .npz (x, optional y)."""
+    path = validate.input_file(path, "inputs file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"{path}: not a .npy or .npz file ({str(e).splitlines()[0][:120]})") from None
+    if isinstance(data, np.ndarray):
+        x, y = data, None
+    else:
+        if "x" not in data.files:
+            raise InputError(f"{path}: an .npz of inputs needs an array named x (found {', '.join(data.files) or 'none'})")
+        x, y = data["x"], data["y"] if "y" in data.files else None
+    if x.dtype.kind not in "biuf" or x.ndim < 2:
+        raise InputError(f"{path}: x must be a numeric array (B, ...), got {x.dtype} of shape {x.shape}")
+    validate.finite_array(path, "x", x.astype(np.float64))
+    if y is not None:
+        if y.shape != (x.shape[0],) or y.dtype.kind not in "biu":
+            raise InputError(f"{path}: y must hold one integer label per sample ({x.shape[0]}), "
+                             f"got {y.dtype} of shape {y.shape}")
+        y = torch.as_tensor(y.astype(np.int64))
+    return torch.as_tensor(x.astype(np.float32)), y
 
 
 def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
@@ -46,4 +111,4 @@ def quantize_file(graph, source, netx: bool = False):
         raise InputError(f"{source}: {str(e).splitlines()[0]}") from None
 
 
-__all__ = ["add_nir_args", "quantize_file", "read_nir", "test_inputs"]
+__all__ = ["add_nir_args", "load_graph_and_inputs", "quantize_file", "read_nir", "test_inputs", "user_inputs"]

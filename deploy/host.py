@@ -10,19 +10,24 @@ from models.layers import encode_input
 
 
 def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
-    """Integer input currents (T, B, *shape) of the host layer for inputs x (B, C, H, W) or frames
-    (B, T, C, H, W): round(W * x * scale), computed once per distinct input frame."""
+    """Integer input currents (T, B, *shape) of the host layer for static inputs x (B, *sample),
+    repeated over T, or sequences (B, T, *sample): round(W * x * scale), computed once per
+    distinct input frame.  sample = program.input_shape, of any rank (a dense host layer
+    flattens it)."""
     h = program.host
-    frames = x.unsqueeze(1) if x.dim() == 4 else x
+    rank = len(program.input_shape)
+    encode_input(x, program.timesteps, rank)                  # refuses a shape of the wrong rank
+    frames = x.unsqueeze(1) if x.dim() == rank + 1 else x
     flat = frames.reshape(-1, *frames.shape[2:]).double()
     w = torch.as_tensor(h.weight, dtype=torch.float64)
     b = None if h.bias is None else torch.as_tensor(h.bias, dtype=torch.float64)
     cur = F.conv2d(flat, w, b, h.stride, h.padding) if h.kind == "conv" else flat.flatten(1) @ w.T + (
         0 if b is None else b)
     a = torch.round(cur * h.scale).to(torch.int64).view(frames.shape[0], frames.shape[1], *h.out_shape)
-    return encode_input(a, program.timesteps) if x.dim() == 4 else a.transpose(0, 1)
+    return encode_input(a, program.timesteps, len(h.out_shape)) if x.dim() == rank + 1 else a.transpose(0, 1)
 
 
 def host_macs(program: Program, x: torch.Tensor) -> int:
     """Multiply-accumulates the host layer spends on x (once per distinct frame)."""
-    return dense_ops(program.host) * x.shape[0] * (1 if x.dim() == 4 else x.shape[1])
+    static = x.dim() == len(program.input_shape) + 1
+    return dense_ops(program.host) * x.shape[0] * (1 if static else x.shape[1])

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from compile.graph import Graph
+from compile.graph import Graph, unique_name
 from compile.passes import fold_neuron_gain
 from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
@@ -40,6 +40,32 @@ def _bias(b: np.ndarray, fixed_exp: int | None = None) -> tuple[np.ndarray, np.n
     mant = np.rint(b / (1 << exp)).astype(np.int64)
     clipped = int(((mant < BIAS_MANT_MIN) | (mant > BIAS_MANT_MAX)).sum())
     return np.clip(mant, BIAS_MANT_MIN, BIAS_MANT_MAX), exp, clipped
+
+
+def spike_readout(graph: Graph) -> Graph:
+    """Where neurons feed the Output directly (graphs from other frameworks often end in a LIF),
+    an identity Linear between them: the chip reads out through synapses, and this readout's
+    activations are exactly the neurons' spikes (logits = spike counts per step)."""
+    nodes, edges = dict(graph.nodes), list(graph.edges)
+    for out in graph.of_type(Output):
+        (pred,) = graph.preds(out)
+        if not isinstance(graph.nodes[_through_flatten(graph, pred)], LIF):
+            continue
+        shape = graph.nodes[pred].shape
+        if len(shape) != 1:
+            raise ValueError(f"node {out}: neurons of shape {shape} feed the output; flatten them first")
+        name = unique_name(nodes, f"{pred}_spikes")
+        nodes = {**{k: v for k, v in nodes.items() if k != out},
+                 name: Linear(np.eye(shape[0]), np.zeros(shape[0]), shape, source="spike readout"),
+                 out: nodes[out]}
+        edges = [e for e in edges if e != (pred, out)] + [(pred, name), (name, out)]
+    return graph if len(nodes) == len(graph.nodes) else Graph.build(nodes, edges, dict(graph.meta))
+
+
+def _through_flatten(graph: Graph, name: str) -> str:
+    while isinstance(graph.nodes[name], Flatten):
+        (name,) = graph.preds(name)
+    return name
 
 
 def _source(graph: Graph, name: str) -> str:
@@ -71,7 +97,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     netx=True restricts it to what lava-dl netx files express: biases as mantissas with
     bias_exp = 6, no Dense weight_exp, and the host layer's bias added to the host currents
     (netx input layers take one scalar bias)."""
-    graph = fold_neuron_gain(graph)     # a graph read from NIR carries gain dt/tau; the chip has none
+    graph = fold_neuron_gain(spike_readout(graph))   # NIR graphs carry gain dt/tau; the chip has none
     lifs = graph.of_type(LIF)
     syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
     host_names = [n for n, (src, _) in syn.items() if isinstance(graph.nodes[src], Input)]

@@ -78,13 +78,15 @@ class Classifier(nn.Module):
         return self.fc(x)
 
 
-def encode_input(x: torch.Tensor, timesteps: int) -> torch.Tensor:
-    """Direct encoding: (B, C, H, W) repeated to (T, B, C, H, W); event frames (B, T, C, H, W) -> (T, B, ...)."""
-    if x.dim() == 4:
+def encode_input(x: torch.Tensor, timesteps: int, rank: int = 3) -> torch.Tensor:
+    """(T, B, *sample) from a static batch (B, *sample), repeated T times (direct encoding), or a
+    sequence batch (B, T, *sample) (event frames, spike trains); `rank` = len(sample shape)."""
+    if x.dim() == rank + 1:
         return x.unsqueeze(0).expand(timesteps, *x.shape)
-    if x.dim() == 5:
+    if x.dim() == rank + 2:
         return x.transpose(0, 1)
-    raise ValueError(f"expected (B, C, H, W) or (B, T, C, H, W) input, got {tuple(x.shape)}")
+    raise ValueError(f"expected (B, *sample) or (B, T, *sample) input with a sample of rank {rank}, "
+                     f"got {tuple(x.shape)}")
 
 
 class SpikingNet(nn.Module):

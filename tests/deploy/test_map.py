@@ -208,14 +208,11 @@ def test_shape3_and_bits():
 
 
 def paper_program(arch: str):
-    """STAA `arch` at CIFAR-100 shape (3 x 32 x 32, 100 classes, T = 4), seeded random weights,
-    calibrated on seeded random images (as bench/chip_cost.py)."""
+    """STAA `arch` at CIFAR-100 shape, T = 4, as bench/chip_cost.py builds it."""
     from compile.pipeline import lower
-    from models.backbones import build_model
-    from models.config import ModelConfig
-    torch.manual_seed(0)
-    cfg = ModelConfig(arch=arch, neuron="staa", num_classes=100, in_channels=3, input_size=32, timesteps=4)
-    return quantize(lower(build_model(cfg).eval(), (3, 32, 32), "calibrated", [torch.rand(32, 3, 32, 32)]))
+    from simulate.paper import paper_shaped
+    model, calib = paper_shaped(arch)
+    return quantize(lower(model, (3, 32, 32), "calibrated", [calib]))
 
 
 @pytest.mark.slow

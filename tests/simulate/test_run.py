@@ -16,7 +16,7 @@ def test_run_prints_chip_and_float_accuracy(lif_ckpt, tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "simulate" / "run.py"), str(tmp_path / "m.nir")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "digits, 450 test samples: chip simulator" in r.stdout and "host MACs" in r.stdout
+    assert "digits, 450 samples: chip simulator" in r.stdout and "host MACs" in r.stdout
     r = subprocess.run([sys.executable, str(ROOT / "simulate" / "run.py"), str(tmp_path / "none.nir")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "none.nir" in r.stderr

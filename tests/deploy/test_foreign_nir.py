@@ -1,0 +1,204 @@
+"""NIR graphs spikefold did not write, built with the nir API alone: read with the user's dt,
+run in the float executor as NIR defines them (forward Euler, spike at v > v_threshold), and on
+Lava and the fast simulator spike for spike, with the user's own inputs."""
+import subprocess
+import sys
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from compile.executor import GraphNet
+from compile.nir_io import NIRFormatError, from_nir
+from deploy.lava_graph import run_lava
+from deploy.quantize import quantize
+from simulate.engine import Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+DT = 1e-3
+
+
+def lif(n, tau=5e-3, th=1.0, r=1.0):
+    return nir.LIF(tau=np.full(n, tau), r=np.full(n, r), v_leak=np.zeros(n), v_threshold=np.full(n, th),
+                   v_reset=np.zeros(n))
+
+
+def if_(n, th=1.0, r=1.0):
+    return nir.IF(r=np.full(n, r), v_threshold=np.full(n, th), v_reset=np.zeros(n))
+
+
+def mlp(rng, n_in=6, hidden=(8, 7), out=3, neuron_out=False):
+    """Input (n_in,) -> Affine -> IF -> Affine -> LIF [-> Affine] -> Output: the MLP most graphs in
+    the wild are; with neuron_out the last LIF feeds the output (spikes as logits)."""
+    nodes, edges, prev, n = {"in": nir.Input(input_type={"input": np.array([n_in])})}, [], "in", n_in
+    for i, h in enumerate(hidden):
+        nodes[f"fc{i}"] = nir.Affine(weight=rng.normal(0, 1.5, (h, n)) * 1000 * DT, bias=rng.normal(0, 0.1, h))
+        nodes[f"n{i}"] = if_(h, r=1.0 / DT) if i == 0 else lif(h, r=1.0)
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
+        prev, n = f"n{i}", h
+    if not neuron_out:
+        nodes["head"] = nir.Affine(weight=rng.normal(0, 1, (out, n)), bias=np.zeros(out))
+        edges.append((prev, "head"))
+        prev, n = "head", out
+    nodes["out"] = nir.Output(output_type={"output": np.array([n])})
+    edges.append((prev, "out"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def convnet(rng, residual=False):
+    """Input (2, 6, 6) -> Conv2d -> LIF -> Conv2d -> LIF [+ shortcut] -> Flatten -> Affine -> LIF -> Output,
+    the graph the issue names."""
+    c = lambda co, ci: nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 0.8, (co, ci, 3, 3)), stride=1,
+                                  padding=1, dilation=1, groups=1, bias=rng.normal(0, 0.1, co))
+    nodes = {"in": nir.Input(input_type={"input": np.array([2, 6, 6])}), "c0": c(4, 2),
+             "l0": lif((4, 6, 6), tau=4e-3, r=4.0), "c1": c(4, 4), "l1": lif((4, 6, 6), tau=4e-3, r=4.0),
+             "flat": nir.Flatten(input_type={"input": np.array([4, 6, 6])}, start_dim=0, end_dim=-1),
+             "fc": nir.Affine(weight=rng.normal(0, 0.5, (5, 144)), bias=np.zeros(5)), "l2": lif(5, r=4.0),
+             "out": nir.Output(output_type={"output": np.array([5])})}
+    edges = [("in", "c0"), ("c0", "l0"), ("l0", "c1"), ("c1", "l1"), ("l1", "flat"), ("flat", "fc"),
+             ("fc", "l2"), ("l2", "out")]
+    if residual:
+        nodes["skip"] = nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 0.8, (4, 4, 1, 1)), stride=1,
+                                   padding=0, dilation=1, groups=1, bias=np.zeros(4))
+        edges += [("l0", "skip"), ("skip", "l1")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def euler_reference(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
+    """NIR's definitions stepped by forward Euler, written here from the spec for an MLP chain:
+    LIF v += dt/tau (v_leak - v + r I), IF v += dt r I, spike when v > v_threshold, v = v_reset.
+    x: (T, B, n_in) -> the Output's values (T, B, K)."""
+    order = ["in"]
+    while order[-1] != "out":
+        order.append(next(b for a, b in g.edges if a == order[-1]))
+    state, outs = {}, []
+    for t in range(x.shape[0]):
+        y = x[t]
+        for name in order[1:]:
+            node = g.nodes[name]
+            if isinstance(node, nir.Affine):
+                y = y @ node.weight.T + node.bias
+            elif isinstance(node, (nir.LIF, nir.IF)):
+                v = state.get(name, np.zeros_like(y))
+                v = v + dt / node.tau * (node.v_leak - v + node.r * y) if isinstance(node, nir.LIF) else v + dt * node.r * y
+                s = (v > node.v_threshold).astype(float)
+                state[name] = np.where(s > 0, node.v_reset, v)
+                y = s
+        outs.append(y)
+    return np.stack(outs)
+
+
+def test_foreign_graph_needs_dt_and_is_stepped_as_nir_defines():
+    rng = np.random.default_rng(0)
+    g = mlp(rng)
+    with pytest.raises(NIRFormatError, match="--dt"):
+        from_nir(g)
+    graph = from_nir(g, dt=DT, timesteps=6)
+    x = rng.uniform(0, 1, (16, 6, 6))                      # (B, T, 6): a sequence per sample
+    ref = euler_reference(g, x.transpose(1, 0, 2), DT)
+    with torch.no_grad():
+        ours = GraphNet(graph)(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+    assert np.allclose(ours, ref, atol=1e-4)
+    n0 = GraphNet(graph)
+    with torch.no_grad():
+        n0(torch.as_tensor(x, dtype=torch.float32), record=True)
+    assert 0 < float(n0.record["n0"][0].mean()) < 1       # the IF layer fires, not always
+
+
+def lava_and_simulator_agree(g, x, dt=DT, timesteps=None):
+    steps = timesteps or x.shape[1]
+    program = quantize(from_nir(g, dt=dt, timesteps=steps))
+    sim = Simulator(program).run(x, record=True)
+    ro, spikes = run_lava(program, x, record_spikes=True)
+    for name, s in sim.spikes.items():
+        assert torch.equal(spikes[name].bool(), s), name
+    assert torch.equal(ro, sim.readout)
+    return program, sim
+
+
+def test_dense_first_layer_runs_on_lava_and_the_simulator():
+    rng = np.random.default_rng(1)
+    x = torch.as_tensor(rng.uniform(0, 1, (3, 5, 6)), dtype=torch.float32)     # (B, T, 6)
+    program, sim = lava_and_simulator_agree(mlp(rng), x)
+    assert program.host.kind == "dense" and sim.counts["total"]["spikes"] > 0
+    # static inputs (B, 6), repeated over T, and a LIF feeding the output (logits = its spikes)
+    g = mlp(rng, neuron_out=True)
+    xs = torch.as_tensor(rng.uniform(0, 3, (3, 6)), dtype=torch.float32)
+    program, sim = lava_and_simulator_agree(g, xs, timesteps=4)
+    graph = from_nir(g, dt=DT, timesteps=4)
+    with torch.no_grad():
+        spikes = GraphNet(graph)(xs)                     # (T, B, 7): the last layer's spikes
+    assert sim.logits.shape == spikes.shape
+    last = sim.spikes["n1"][program.depth - 1: program.depth - 1 + 4].float()     # what the readout read
+    assert torch.equal(sim.logits, last) and last.sum() > 0
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_conv_graph_with_a_neuron_at_the_output(residual):
+    rng = np.random.default_rng(2)
+    x = torch.as_tensor(rng.uniform(0, 1, (2, 2, 6, 6)), dtype=torch.float32)
+    program, sim = lava_and_simulator_agree(convnet(rng, residual), x, timesteps=3)
+    assert sim.counts["total"]["spikes"] > 0
+    assert len(program.inputs_of("l1")) == (2 if residual else 1)     # the shortcut sums into l1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(30))
+def test_random_foreign_graphs_lava_equals_simulator(seed):
+    """30 random graphs from the nir API: MLP or conv, IF and LIF mixed, per-neuron thresholds,
+    residual fan-in, static or sequence inputs, a synapse or a neuron at the output."""
+    rng = np.random.default_rng(100 + seed)
+    if seed % 2:
+        g = convnet(rng, residual=seed % 4 == 1)
+        x = torch.as_tensor(rng.uniform(0, 1.5, (2, *(() if seed % 3 else (3,)), 2, 6, 6)), dtype=torch.float32)
+    else:
+        g = mlp(rng, n_in=int(rng.integers(3, 9)), hidden=tuple(int(h) for h in rng.integers(3, 10, int(rng.integers(1, 4)))),
+                neuron_out=seed % 3 == 0)
+        n_in = int(g.nodes["in"].input_type["input"][0])
+        x = torch.as_tensor(rng.uniform(0, 1.5, (2, *(() if seed % 3 else (4,)), n_in)), dtype=torch.float32)
+    for name, node in list(g.nodes.items()):         # per-neuron thresholds on some layers
+        if isinstance(node, (nir.LIF, nir.IF)) and rng.random() < 0.5:
+            node.v_threshold = rng.uniform(0.5, 1.5, node.v_threshold.shape)
+    lava_and_simulator_agree(g, x, timesteps=3 if x.dim() in (2, 4) else None)
+
+
+def test_cli_with_the_users_inputs(tmp_path):
+    rng = np.random.default_rng(3)
+    nir.write(tmp_path / "g.nir", mlp(rng))
+    x = rng.uniform(0, 1, (6, 5, 6)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x, y=np.arange(6) % 3)
+    np.save(tmp_path / "nolabels.npy", x)
+    run = lambda script, *a: subprocess.run([sys.executable, str(ROOT / script), str(tmp_path / "g.nir"), *a],
+                                            capture_output=True, text=True, cwd=tmp_path)
+    r = run("deploy/to_lava.py", "--dt", "1e-3", "--inputs", "x.npz", "--samples", "5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "Lava (fixed_pt) on 5 samples of x.npz: accuracy" in r.stdout and "identical on 5/5" in r.stdout
+    r = run("simulate/run.py", "--dt", "1e-3", "--inputs", "nolabels.npy")
+    assert r.returncode == 0 and "6 samples (no labels)" in r.stdout, r.stderr
+    for args, msg in ((["--inputs", "x.npz"], "--dt"),
+                      (["--dt", "1e-3", "--inputs", "nolabels.npy", "--timesteps", "2"], None)):
+        r = run("simulate/run.py", *args)
+        if msg:
+            assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1
+    bad = tmp_path / "bad.npy"
+    np.save(bad, x[:, :, :4])
+    r = run("simulate/run.py", "--dt", "1e-3", "--inputs", str(bad))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "(6, 5, 4)" in r.stderr and "(6,)" in r.stderr
+    np.save(bad, x[:, 0])                                # static, but no --timesteps for a foreign graph
+    r = run("simulate/run.py", "--dt", "1e-3", "--inputs", str(bad))
+    assert r.returncode == 2 and "--timesteps" in r.stderr
+
+
+def test_foreign_neurons_fire_strictly_above_threshold():
+    """v = v_threshold exactly: NIR's rule (and Loihi's) does not fire, spikefold's own >= does."""
+    g = nir.NIRGraph(nodes={"in": nir.Input(input_type={"input": np.array([1])}),
+                            "fc": nir.Affine(weight=np.ones((1, 1)), bias=np.zeros(1)), "n": if_(1, th=1.0, r=1.0 / DT),
+                            "out": nir.Output(output_type={"output": np.array([1])})},
+                     edges=[("in", "fc"), ("fc", "n"), ("n", "out")])
+    graph = from_nir(g, dt=DT, timesteps=3)
+    with torch.no_grad():
+        spikes = GraphNet(graph)(torch.ones(1, 1))[:, 0, 0]
+    assert spikes.tolist() == [0.0, 1.0, 0.0]          # v = 1 (equal: no spike), 2 (spike), then 1
