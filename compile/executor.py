@@ -87,6 +87,13 @@ class GraphNet(nn.Module):
         n = per_channel(_t(node.gain).to(x.device), x[0])
         v_th = node.v_th if np.isscalar(node.v_th) else _t(node.v_th).to(x.device)
         h = torch.zeros_like(x[0])
+        if node.syn_leak is not None:         # CubaLIF: the neuron sees its filtered current
+            a, i = per_channel(_t(node.syn_leak).to(x.device), x[0]), torch.zeros_like(x[0])
+            currents = []
+            for t in range(x.shape[0]):
+                i = a * i + x[t]
+                currents.append(i)
+            x = torch.stack(currents)
         spikes, vs = [], []
         for t in range(x.shape[0]):
             if self.record is not None:  # v before reset, for near-threshold diagnostics

@@ -42,11 +42,14 @@ class NIRFormatError(InputError):
     """str(e): one line naming what in the NIR file cannot be read."""
 
 
-KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "LIF", "IF"}
+KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
+               "IF", "CubaLIF"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
-           "spikefold steps them by forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t], IF "
-           "v[t] = v[t-1] + dt r I[t], spike when v > v_threshold, then v = v_reset). Pass the dt the "
+           "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
+           "v[t] = v[t-1] + dt r I[t]; CubaLIF i[t] = (1 - dt/tau_syn) i[t-1] + (dt/tau_syn) w_in I[t], "
+           "v[t] = (1 - dt/tau_mem) v[t-1] + (dt/tau_mem) r i[t]; spike when v > v_threshold, then "
+           "v = v_reset). Pass the dt the "
            "exporter assumed: snnTorch's export_to_nir writes tau = dt / (1 - beta) with dt = 1e-4; "
            "Norse's to_nir takes dt (default 1e-3); Sinabs and Rockpool count tau in time steps (dt = 1)")
 
@@ -57,6 +60,9 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
     scale = {}                                  # synaptic layer -> 1 / (1 - M) of its neuron
     for name in graph.of_type(LIF):
         lif = graph.nodes[name]
+        if lif.syn_leak is not None or lif.rule != "ge":
+            raise ValueError(f"node {name}: spikefold writes NIR for its own LIF only (no synaptic "
+                             f"current, fires at v >= v_threshold)")
         if not np.allclose(lif.gain, 1.0, rtol=0, atol=0):
             raise ValueError(f"node {name}: input gain must be folded first (fold_neuron_gain)")
         if np.any(lif.leak >= 1.0):
@@ -145,7 +151,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     rule = "gt" if foreign else "ge"
     edges = [(_text(a), _text(b)) for a, b in g.edges]
     order = _topological(g.nodes, edges)
-    out, shapes = {}, {}
+    out, shapes, sum_pools = {}, {}, {}
     for name in order:
         node = g.nodes[name]
         _check_values(name, node)
@@ -169,10 +175,14 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         elif isinstance(node, nir.Flatten):
             shape = (int(np.prod(in_shape)),)
             new = Flatten(shape)
-        elif isinstance(node, nir.AvgPool2d):
+        elif isinstance(node, (nir.AvgPool2d, nir.SumPool2d)):
             k = _pair(node.kernel_size)
+            if _pair(node.stride) != k or _pair(node.padding) != (0, 0):
+                raise NIRFormatError(f"node {name}: {type(node).__name__} needs stride = kernel and no padding")
             shape = (in_shape[0], in_shape[1] // k[0], in_shape[2] // k[1])
             new = AvgPool2d(k, shape)
+            if isinstance(node, nir.SumPool2d):       # a sum is the mean times k0 k1: into the next weights
+                sum_pools[name] = k[0] * k[1]
         elif isinstance(node, nir.LIF):
             shape = tuple(node.tau.shape)
             coef = dt / np.asarray(node.tau, np.float64)
@@ -181,6 +191,19 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             th = np.asarray(node.v_threshold, np.float64)
             v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
             new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r), v_th, shape, rule=rule)
+        elif isinstance(node, nir.CubaLIF):
+            shape = tuple(np.shape(node.tau_mem))
+            if not (np.allclose(node.v_leak, 0) and (node.v_reset is None or np.allclose(node.v_reset, 0))):
+                raise NIRFormatError(f"node {name}: CubaLIF with v_leak or v_reset != 0 is not supported")
+            syn, mem = dt / np.asarray(node.tau_syn, np.float64), dt / np.asarray(node.tau_mem, np.float64)
+            if np.any(syn > 1) or np.any(mem > 1):
+                raise NIRFormatError(f"node {name}: CubaLIF tau_syn and tau_mem must be >= dt ({dt:g} s) "
+                                     f"for forward Euler to decay")
+            th = np.asarray(node.v_threshold, np.float64)
+            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            gain = syn * np.asarray(node.w_in, np.float64) * mem * np.asarray(node.r, np.float64) * np.ones(shape)
+            new = LIF(_channelwise(name, (1.0 - mem) * np.ones(shape)), _channelwise(name, gain), v_th, shape,
+                      rule=rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)))
         elif isinstance(node, nir.IF):
             shape = tuple(np.shape(node.r))
             if not np.allclose(node.v_reset, 0):
@@ -198,6 +221,13 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         if hasattr(new, "source"):
             new = replace(new, source=info.get("sources", {}).get(name, ""))
         out[name], shapes[name] = new, shape
+    for name, factor in sum_pools.items():
+        for succ in [b for a, b in edges if a == name]:
+            while isinstance(out[succ], Flatten):
+                (succ,) = [b for a, b in edges if a == succ]
+            if not isinstance(out[succ], (Conv2d, Linear)):
+                raise NIRFormatError(f"node {name}: SumPool2d must feed a Conv2d or (Flatten and) Affine")
+            out[succ] = replace(out[succ], weight=out[succ].weight * factor)
     meta = {"timesteps": int(info["timesteps"]), "folds": tuple(info.get("folds", ())),
             "nir": info}
     return Graph.build(out, edges, meta)
@@ -209,8 +239,10 @@ def _check_values(name: str, node) -> None:
     for field, value in vars(node).items():
         if isinstance(value, np.ndarray):
             validate.finite_array(f"node {name}", field, value)
-    if isinstance(node, (nir.LIF, nir.IF)):
-        for field in ("tau", "v_threshold") if isinstance(node, nir.LIF) else ("v_threshold",):
+    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
+        fields = {nir.LIF: ("tau", "v_threshold"), nir.IF: ("v_threshold",),
+                  nir.CubaLIF: ("tau_syn", "tau_mem", "v_threshold")}[type(node)]
+        for field in fields:
             a = np.asarray(getattr(node, field), np.float64)
             if np.any(a <= 0):
                 raise NIRFormatError(f"node {name}: {type(node).__name__} {field} must be > 0 "

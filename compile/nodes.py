@@ -82,6 +82,11 @@ class LIF:
     static positive gain g on a neuron's whole input is exactly a threshold v_th / g).
     rule: "ge" fires at v >= v_th (spikefold's models, STAA-SNN eq. 2), "gt" at v > v_th
     (NIR's nominal rule and Loihi's, taken for graphs other frameworks wrote).
+    syn_leak (C,), when set, gives the neuron a synaptic current (NIR's CubaLIF, Loihi's u):
+
+        i[t] = syn_leak[c] * i[t-1] + I[t];   v[t] = leak[c] * v[t-1]' + gain[c] * i[t]
+
+    the current is not reset by a spike.
     """
     leak: np.ndarray
     gain: np.ndarray
@@ -89,6 +94,7 @@ class LIF:
     shape: tuple
     source: str = ""
     rule: str = "ge"
+    syn_leak: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from compile.graph import Graph, unique_name
-from compile.passes import fold_neuron_gain
+from compile.passes import fold_avgpool, fold_neuron_gain
 from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from deploy.weights import lava_weights, sign_mode, weight_bound
@@ -97,7 +97,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     netx=True restricts it to what lava-dl netx files express: biases as mantissas with
     bias_exp = 6, no Dense weight_exp, and the host layer's bias added to the host currents
     (netx input layers take one scalar bias)."""
-    graph = fold_neuron_gain(spike_readout(graph))   # NIR graphs carry gain dt/tau; the chip has none
+    # NIR graphs carry gain dt/tau (the chip has none) and may pool between layers (folded into weights)
+    graph = fold_neuron_gain(fold_avgpool(spike_readout(graph)))
     lifs = graph.of_type(LIF)
     syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
     host_names = [n for n, (src, _) in syn.items() if isinstance(graph.nodes[src], Input)]
@@ -126,12 +127,21 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         else:
             c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
+        if node.syn_leak is None:
+            du = np.full(node.shape, DU_MAX, np.int64)
+        else:   # Loihi's current decays by (4095 - du) / 4096; the bias enters v, so it carries the
+                # current's steady-state gain 1 / (1 - syn_leak) (exact after the current settles)
+            if netx:
+                raise ValueError(f"node {name}: a synaptic current (CubaLIF) has no netx form here")
+            du = per_channel(np.clip(np.rint(4095 - DECAY_UNITY * node.syn_leak), 0, DU_MAX),
+                             node.shape).astype(np.int64)
+            bias_f = bias_f / (1.0 - node.syn_leak)
         mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape), 6 if netx else None)
         vth = np.rint(c * np.broadcast_to(node.v_th, node.shape)).astype(np.int64)
         dv_raw = np.rint(DECAY_UNITY * (1.0 - np.asarray(node.leak, np.float64)))
         dv = np.clip(dv_raw, 0, DV_MAX).astype(np.int64)   # 12-bit unsigned: M outside [1/4096, 1]
         neurons[name] = NeuronLayer(
-            node.shape, np.full(node.shape, DU_MAX, np.int64), per_channel(dv, node.shape).astype(np.int64),
+            node.shape, du, per_channel(dv, node.shape).astype(np.int64),
             np.clip(vth, 0, VTH_MAX), mant, exp, start[name], c,
             source=node.source)
         report["layers"][name] = {"scale": c, "vth": int(vth.max()),
