@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
@@ -28,7 +29,9 @@ from compile.executor import GraphNet
 from compile.measure import record_spikes
 from compile.nir_io import NIRFormatError, read_nir
 from compile.pipeline import lower
-from deploy.cli_common import quantize_file
+from compile.nir_io import DT_HELP
+from compile.nodes import LIF, Conv2d, Linear
+from deploy.cli_common import load_graph_and_inputs, quantize_file
 from deploy.hardware import profiles_with_overrides
 from deploy.map import map_program
 from models.checkpoint import CheckpointError, model_from_checkpoint
@@ -48,8 +51,14 @@ OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "ener
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint")
-    p.add_argument("--nir", default=None, help="folded graph from compile/to_nir.py (default: fold here)")
+    p.add_argument("checkpoint", nargs="?", default=None,
+                   help="trained checkpoint (leave out for a NIR graph alone, --nir: then the float "
+                        "reference is the graph itself, run in spikefold's executor)")
+    p.add_argument("--nir", default=None, help="folded graph from compile/to_nir.py (default: fold here), "
+                                               "or any NIR graph")
+    p.add_argument("--dt", type=positive_float, default=None, help=DT_HELP)
+    p.add_argument("--inputs", default=None, help="your own inputs (.npy x or .npz x, y), as simulate/run.py")
+    p.add_argument("--timesteps", type=positive_int, default=None, help="steps per sample for static --inputs")
     p.add_argument("--data", default=None, help="dataset (default: the checkpoint's)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--samples", type=nonneg_int, default=0, help="test samples (0: the whole split)")
@@ -65,7 +74,12 @@ def parse_args(argv=None):
                         "10 for 8 KB, 20 for 32 KB, 100 for 1 MB)")
     p.add_argument("--out", default=None, help="output directory (default: beside the checkpoint)")
     p.add_argument("--quiet", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.checkpoint is None and args.nir is None:
+        p.error("give a checkpoint, a NIR graph (--nir), or both")
+    if args.checkpoint is not None and (args.inputs or args.dt):
+        p.error("--inputs and --dt are for a NIR graph alone (leave out the checkpoint)")
+    return args
 
 
 def run(args, argv) -> dict:
@@ -316,13 +330,15 @@ def chip_markdown(r: dict) -> list:
     for n in names:
         for v in ("deployed", "streamed"):
             c = e[f"{n}_{v}"]["pj"]
+            syops = "" if "syops_45nm" not in e else \
+                f", {c / e['syops_45nm']['pj']:.3g}x the syops-counter estimate ({us(e['syops_45nm']['pj'])})"
             lines.append(f"- {maps[n]['label']}, {v}: {us(c)} per inference, {c / ann:.3g}x the 45 nm FP32 "
-                         f"ANN ({us(ann)}), {c / int8:.3g}x the INT8 ANN ({us(int8)}), "
-                         f"{c / e['syops_45nm']['pj']:.3g}x the syops-counter estimate ({us(e['syops_45nm']['pj'])}).")
+                         f"ANN ({us(ann)}), {c / int8:.3g}x the INT8 ANN ({us(int8)}){syops}.")
     be = r["break_even_rate"]
     lines += ["", "Break-even firing rate: the mean rate (spikes per neuron per step) below which each spiking "
-              "estimate costs less than the ANN baseline, all activity scaled alike (measured: "
-              f"{be['measured']['network_as_built']:.4f} on the network as built, "
+              "estimate costs less than the ANN baseline, all activity scaled alike (measured: " +
+              (f"{be['measured']['network_as_built']:.4f} on the network as built, "
+               if "network_as_built" in be["measured"] else "") +
               f"{be['measured']['chip']:.4f} on the chip). \"never\": a silent network already costs more.", "",
               "| spiking estimate | measured rate | vs ANN FP32 | vs ANN INT8 | vs memory-aware ANN |",
               "|---|---|---|---|---|"]
@@ -352,15 +368,146 @@ def chip_markdown(r: dict) -> list:
     return lines + [""]
 
 
+GRAPH_OUTPUTS = ("report.md", "report.json", "firing_rates.png", "energy.png", "chip_utilisation.png")
+
+
+def run_graph(args, argv) -> dict:
+    """The report for a NIR graph alone (no checkpoint): the graph in spikefold's float executor
+    against the chip, the chip's counts, placement, time and energy, and the graph's own conv and
+    linear layers as the ANN baseline."""
+    t0 = time.perf_counter()
+    out = Path(args.out) if args.out else Path(args.nir).parent / "report"
+    validate.outputs([out], [args.nir, args.inputs], directory=True)
+    validate.outputs([out / f for f in GRAPH_OUTPUTS], [args.nir, args.inputs])
+    profiles = profiles_with_overrides(args.chip_param)
+    args.nir_file = args.nir
+    graph, x, y, inputs = load_graph_and_inputs(args)
+    program = quantize_file(graph, args.nir)
+    T = int(graph.meta["timesteps"])
+    net, sim, chip = GraphNet(graph).eval(), Simulator(program), ChipAccumulator(program)
+    preds = {"float graph": [], "chip": []}
+    float_spikes = {}
+    for i in tqdm(range(0, len(x), args.batch_size), desc="simulate", disable=args.quiet, leave=False):
+        xb = x[i:i + args.batch_size]
+        with torch.no_grad():
+            preds["float graph"].append(net(xb, record=True).mean(0).argmax(1))
+        for k, (s, _) in net.record.items():
+            float_spikes[k] = float_spikes.get(k, 0.0) + float(s.sum())
+        deployed, streamed = sim.run(xb, mode="full"), sim.run(xb, mode="window")
+        preds["chip"].append(deployed.logits.mean(0).argmax(1))
+        chip.add(deployed, streamed)
+    preds = {k: torch.cat(v) for k, v in preds.items()}
+    n = len(x)
+    accuracy = None if y is None else {k: 100.0 * float((v == y).float().mean()) for k, v in preds.items()}
+    agreement = 100.0 * float((preds["float graph"] == preds["chip"]).float().mean())
+    lifs = graph.of_type(LIF)
+    ann_macs = sum(int(np.prod(graph.nodes[k].shape)) * int(np.prod(graph.nodes[k].weight.shape[1:]))
+                   for k in graph.of_type(Conv2d, Linear) if graph.nodes[k].source != "spike readout")
+    outputs = sum(int(np.prod(graph.nodes[k].shape)) for k in lifs) * T
+    costs, models = {}, {}
+    for name, profile in profiles.items():
+        mapping = map_program(program, profile)
+        models[name] = (profile, mapping, ChipModel(program, mapping, chip))
+        for v in VARIANTS:
+            costs[(name, profile.label, v)] = models[name][2].cost(v)
+    totals = dict.fromkeys(("syops_macs", "syops_acs", "nb_macs", "nb_acs"), 0.0)
+    energy = energies({**totals, "ann_macs": ann_macs, "outputs": outputs}, T, costs, args.sram_pj)
+    for k in ("syops_45nm", "effective_45nm", "memory_45nm"):   # need a PyTorch network to count on
+        energy.pop(k)
+    for k in ANN_BASELINES:
+        energy[k]["network"] = "the NIR graph's conv and linear layers as an ANN"
+    layers = [k for k, l in program.neurons.items() if not l.relay]
+    rates = chip.rates()
+    rate_chip = (sum(chip.layer_spikes[k] for k in layers) /
+                 max(1.0, sum(float(np.prod(program.neurons[k].shape)) for k in layers) * T * chip.samples))
+    breakeven = {b: {f"{name}_{'deployed' if v == 'as_deployed' else v}":
+                     {**models[name][2].break_even(v, energy[b]["pj"], rate_chip), "measured_rate": rate_chip}
+                     for name in models for v in VARIANTS} for b in ANN_BASELINES}
+    info = graph.meta.get("nir", {})
+    report = {
+        "command": "python simulate/report.py " + " ".join(shlex.quote(a) for a in argv),
+        "nir": args.nir, "inputs": inputs, "samples": n, "timesteps": T, "dt": info.get("dt"),
+        "foreign": bool(info.get("foreign")), "spike_rule": info.get("spike_rule"),
+        "accuracy": accuracy, "agreement": {"float graph vs chip": agreement},
+        "firing_rates": {k: {"chip": rates[k], "float": float_spikes.get(k, float("nan")) /
+                             (float(np.prod(program.neurons[k].shape)) * T * n)} for k in layers},
+        "operations_per_inference": {"chip": {"network": "deployed fixed-point program",
+                                              **{k: v for k, v in chip.result().items() if k != "rates"}},
+                                     "ann": {"network": "the NIR graph's conv and linear layers", "macs": ann_macs}},
+        "energy": {k: {kk: v[kk] for kk in ("label", "network", "pj", "terms", "split_pj") if kk in v}
+                   for k, v in energy.items()},
+        "energy_constants_pj": ENERGY_PJ, "sram_pj": args.sram_pj,
+        "break_even_rate": {"measured": {"chip": rate_chip}, **breakeven},
+        "chip_mapping": {name: {
+            "label": profile.label, **mapping.summary(), "barrier_ns": priced.barrier,
+            "as_deployed": _chip_summary(costs[(name, profile.label, "as_deployed")]),
+            "streamed": _chip_summary(costs[(name, profile.label, "streamed")]),
+            "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
+                        for k, f in profile.figures().items()}}
+            for name, (profile, mapping, priced) in models.items()},
+        "chip": {"depth": program.depth, "steps_per_sample": program.steps,
+                 "relay_layers": sum(l.relay for l in program.neurons.values()),
+                 "clipped_values": program.report["clips"]},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    atomic_write_set({
+        out / "firing_rates.png": lambda tmp: plots.firing_rates(
+            tmp, layers, [report["firing_rates"][k]["chip"] for k in layers],
+            [report["firing_rates"][k]["float"] for k in layers]),
+        out / "energy.png": lambda tmp: plots.energy(
+            tmp, [v["label"] for v in energy.values()], [v["pj"] / 1e6 for v in energy.values()]),
+        out / "chip_utilisation.png": lambda tmp: plots.utilisation(
+            tmp, {models[k][0].label: models[k][1].utilisation() for k in models}),
+        out / "report.json": json_writer(report),
+        out / "report.md": text_writer(graph_markdown(report))})
+    report["out"] = str(out)
+    return report
+
+
+def graph_markdown(r: dict) -> str:
+    acc = r["accuracy"]
+    lines = [f"# spikefold report: {r['nir']} on {r['inputs']}", "",
+             f"Made by `{r['command']}` in {r['seconds']} s. {r['samples']} samples, T = {r['timesteps']} steps"
+             + (f", dt = {r['dt']:g} s (forward Euler; spike when {r['spike_rule']})" if r["foreign"] else "")
+             + ". No checkpoint: the float reference is the NIR graph in spikefold's executor.", "",
+             "## Accuracy", ""]
+    if acc is None:
+        lines.append("No labels given: predictions only.")
+    else:
+        lines += ["| network | accuracy |", "|---|---|", f"| NIR graph, float | {acc['float graph']:.2f}% |",
+                  f"| chip: Loihi fixed point, bit-accurate simulator, as deployed | {acc['chip']:.2f}% |"]
+    lines += ["", f"Same prediction, float graph vs chip: {r['agreement']['float graph vs chip']:.2f}%.", "",
+              "## Firing rates (spikes per neuron per step)", "", "| layer | float | chip |", "|---|---|---|"]
+    lines += [f"| {k} | {v['float']:.4f} | {v['chip']:.4f} |" for k, v in r["firing_rates"].items()]
+    c = r["operations_per_inference"]["chip"]
+    lines += ["", "![firing rates](firing_rates.png)", "", "## Operations and energy per inference", "",
+              f"Chip, as deployed ({c['as_deployed']['steps']} steps): {c['as_deployed']['synaptic_events']:,.0f} "
+              f"synaptic events, {c['as_deployed']['neuron_updates']:,.0f} neuron updates; streamed: "
+              f"{c['streamed']['synaptic_events']:,.0f} and {c['streamed']['neuron_updates']:,.0f}; host "
+              f"{c['host_macs']:,.0f} MACs. ANN baseline: {r['operations_per_inference']['ann']['macs']:,.0f} MACs. "
+              "The syops-counter and NeuroBench conventions need the PyTorch network (give its checkpoint).", "",
+              "| convention | counted on | energy |", "|---|---|---|"]
+    lines += [f"| {v['label']} | {v['network']} | {v['pj'] / 1e6:.4g} µJ |" for v in r["energy"].values()]
+    lines += ["", "![energy](energy.png)", ""]
+    return "\n".join(lines + chip_markdown(r))
+
+
 @command
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     try:
-        r = run(args, argv)
+        r = run(args, argv) if args.checkpoint else run_graph(args, argv)
     except (CheckpointError, NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     a, e = r["accuracy"], r["energy"]
+    if args.checkpoint is None:
+        print(f"wrote {r['out']}/report.md, report.json and 3 plots ({r['samples']} samples of {r['inputs']}, "
+              f"{r['seconds']} s)")
+        print(f"  float graph vs chip: same prediction {r['agreement']['float graph vs chip']:.2f}%" +
+              ("" if a is None else f"; accuracy float {a['float graph']:.2f}%, chip {a['chip']:.2f}%"))
+        print("  energy per inference: " + ", ".join(f"{v['label']} {v['pj'] / 1e6:.4g} µJ" for v in e.values()))
+        return 0
     print(f"wrote {r['out']}/report.md, report.json and 4 plots ({r['samples']} {r['dataset']} test samples, "
           f"{r['seconds']} s)")
     print(f"  accuracy: float ({r['float_device']}) {a['float']:.2f}%, folded {a['folded']:.2f}%, "

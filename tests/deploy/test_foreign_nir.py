@@ -263,3 +263,30 @@ def test_cuba_current_decays_on_the_chip_as_in_the_float_graph():
         # n2's bias enters the chip's v at its steady-state size (Loihi has no bias on the current),
         # so its first steps differ: 99.2% here, 97.5% without the 1 / (1 - syn_leak)
         assert flt.float().mean() > 0.004 and (chip == flt).float().mean() > (0.985 if n == "n2" else 0.999), n
+
+
+def test_report_for_a_graph_alone(tmp_path):
+    from simulate import report
+    rng = np.random.default_rng(3)
+    g = mlp(rng)
+    nir.write(tmp_path / "g.nir", g)
+    x = rng.uniform(0, 4, (20, 6, 6)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x, y=np.arange(20) % 3)
+    out = tmp_path / "rep"
+    assert report.main(["--nir", str(tmp_path / "g.nir"), "--dt", "1e-3", "--inputs", str(tmp_path / "x.npz"),
+                        "--out", str(out), "--quiet"]) == 0
+    r = __import__("json").loads((out / "report.json").read_text())
+    assert r["foreign"] and r["timesteps"] == 6 and r["samples"] == 20 and r["spike_rule"] == "v > v_threshold"
+    # the ANN baseline is the graph's own layers: 6->8, 8->7, 7->5, 5->3
+    assert r["operations_per_inference"]["ann"]["macs"] == 6 * 8 + 8 * 7 + 7 * 5 + 5 * 3
+    assert r["operations_per_inference"]["chip"]["host_macs"] == 6 * 8 * 6      # once per input frame
+    assert {"loihi_deployed", "loihi2_streamed", "ann_int8_45nm"} <= set(r["energy"]) and "syops_45nm" not in r["energy"]
+    graph = from_nir(g, dt=DT, timesteps=6)
+    with torch.no_grad():
+        pred = GraphNet(graph)(torch.as_tensor(x)).mean(0).argmax(1)
+    assert r["accuracy"]["float graph"] == pytest.approx(100.0 * float((pred == torch.arange(20) % 3).float().mean()))
+    for f in ("report.md", "energy.png", "firing_rates.png", "chip_utilisation.png"):
+        assert (out / f).stat().st_size > 300
+    with pytest.raises(SystemExit) as e:
+        report.main(["--out", str(tmp_path / "none")])
+    assert e.value.code == 2
