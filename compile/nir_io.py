@@ -159,6 +159,8 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         in_shape = shapes[preds[0]] if preds else None
         if isinstance(node, nir.Input):
             shape = tuple(int(v) for v in node.input_type["input"])
+            if foreign and len(shape) in (2, 4) and shape[0] == 1:
+                shape = shape[1:]       # a batch dimension of 1 the exporter kept (Norse writes (1, F))
             new = Input(shape)
         elif isinstance(node, nir.Conv2d):
             stride, pad = _pair(node.stride), _pair(node.padding)
@@ -184,15 +186,16 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             if isinstance(node, nir.SumPool2d):       # a sum is the mean times k0 k1: into the next weights
                 sum_pools[name] = k[0] * k[1]
         elif isinstance(node, nir.LIF):
-            shape = tuple(node.tau.shape)
+            shape = _neuron_shape(node.tau, in_shape)
             coef = dt / np.asarray(node.tau, np.float64)
             if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
                 raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
             th = np.asarray(node.v_threshold, np.float64)
             v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
-            new = LIF(_channelwise(name, 1.0 - coef), _channelwise(name, coef * node.r), v_th, shape, rule=rule)
+            new = LIF(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), v_th, shape,
+                      rule=rule)
         elif isinstance(node, nir.CubaLIF):
-            shape = tuple(np.shape(node.tau_mem))
+            shape = _neuron_shape(node.tau_mem, in_shape)
             if not (np.allclose(node.v_leak, 0) and (node.v_reset is None or np.allclose(node.v_reset, 0))):
                 raise NIRFormatError(f"node {name}: CubaLIF with v_leak or v_reset != 0 is not supported")
             syn, mem = dt / np.asarray(node.tau_syn, np.float64), dt / np.asarray(node.tau_mem, np.float64)
@@ -205,7 +208,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             new = LIF(_channelwise(name, (1.0 - mem) * np.ones(shape)), _channelwise(name, gain), v_th, shape,
                       rule=rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)))
         elif isinstance(node, nir.IF):
-            shape = tuple(np.shape(node.r))
+            shape = _neuron_shape(node.r, in_shape)
             if not np.allclose(node.v_reset, 0):
                 raise NIRFormatError(f"node {name}: IF with v_reset != 0 is not supported")
             th = np.asarray(node.v_threshold, np.float64)
@@ -215,6 +218,8 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
                       rule=rule)
         elif isinstance(node, nir.Output):
             shape = tuple(int(v) for v in node.output_type["output"])
+            if foreign and in_shape is not None:
+                shape = tuple(in_shape)     # exporters disagree on batch dims here; the graph decides
             new = Output(shape)
         else:
             raise NIRFormatError(f"node {name}: NIR {type(node).__name__} is not supported")
@@ -259,9 +264,18 @@ def _bias(node, n: int) -> np.ndarray:
     return np.zeros(n) if b is None else np.asarray(b, np.float64).reshape(n)
 
 
-def _channelwise(name: str, a: np.ndarray) -> np.ndarray:
-    """(C, H, W) or (C,) values that must be constant over space -> (C,)."""
+def _neuron_shape(param, in_shape) -> tuple:
+    """A neuron layer's shape: its input's (exporters such as snnTorch write one scalar per
+    layer), else its parameters' own."""
+    return tuple(in_shape) if in_shape is not None else tuple(np.shape(param))
+
+
+def _channelwise(name: str, a: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """(C, H, W) or (C,) values that must be constant over space -> (C,); a single value (an
+    exporter's scalar for the whole layer) is spread over shape's channels."""
     a = np.asarray(a, np.float64)
+    if a.size == 1 and shape is not None:
+        return np.full(shape[0], float(a.reshape(-1)[0]))
     flat = a.reshape(a.shape[0], -1)
     if not np.all(flat == flat[:, :1]):
         raise NIRFormatError(f"node {name}: LIF parameters vary within a channel")
