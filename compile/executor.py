@@ -40,7 +40,8 @@ class GraphNet(nn.Module):
             node = graph.nodes[name]
             self.weights[name] = nn.Parameter(_t(node.weight))
             self.biases[name] = nn.Parameter(_t(node.bias))
-        self._preds = {n: graph.preds(n) for n in graph.nodes}
+        self._preds = {n: graph.forward_preds(n) for n in graph.nodes}
+        self._recurrent = {n: graph.recurrent(n) for n in graph.of_type(LIF)}
         self.record: dict | None = None
 
     def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor:
@@ -87,13 +88,9 @@ class GraphNet(nn.Module):
         n = per_channel(_t(node.gain).to(x.device), x[0])
         v_th = node.v_th if np.isscalar(node.v_th) else _t(node.v_th).to(x.device)
         h = torch.zeros_like(x[0])
-        if node.syn_leak is not None:         # CubaLIF: the neuron sees its filtered current
-            a, i = per_channel(_t(node.syn_leak).to(x.device), x[0]), torch.zeros_like(x[0])
-            currents = []
-            for t in range(x.shape[0]):
-                i = a * i + x[t]
-                currents.append(i)
-            x = torch.stack(currents)
+        rec = self._recurrent.get(name, [])
+        if node.syn_leak is not None or rec:
+            return self._stateful(name, node, x, rec, m, n, v_th)
         spikes, vs = [], []
         for t in range(x.shape[0]):
             if self.record is not None:  # v before reset, for near-threshold diagnostics
@@ -104,6 +101,31 @@ class GraphNet(nn.Module):
                 h = v * (1.0 - s)
             else:
                 h, s = leaky_step(h, x[t], m, n, v_th)
+            spikes.append(s)
+        out = torch.stack(spikes)
+        if self.record is not None:
+            self.record[name] = (out.detach(), torch.stack(vs))
+        return out
+
+    def _stateful(self, name, node: LIF, x, rec: list, m, n, v_th) -> torch.Tensor:
+        """A LIF with a synaptic current (CubaLIF) or recurrent inputs, step by step: its input at
+        step t adds each recurrent synapse applied to its spikes of step t - 1 (no gradient
+        needed: graphs with these come from other frameworks and are only run)."""
+        a = None if node.syn_leak is None else per_channel(_t(node.syn_leak).to(x.device), x[0])
+        h, i, s = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
+        spikes, vs = [], []
+        for t in range(x.shape[0]):
+            drive = x[t] + sum(self._apply(r, self.graph.nodes[r], s.flatten(1) if isinstance(
+                self.graph.nodes[r], Linear) else s, 1, s.shape[0]).view_as(s) for r in rec)
+            i = drive if a is None else a * i + drive
+            v = m * h + n * i
+            if self.record is not None:
+                vs.append(v.detach())
+            if node.rule == "gt":
+                s = (v > v_th).to(v.dtype)
+                h = v * (1.0 - s)
+            else:
+                h, s = leaky_step(h, i, m, n, v_th)
             spikes.append(s)
         out = torch.stack(spikes)
         if self.record is not None:

@@ -1,7 +1,9 @@
 """An immutable dataflow graph of `compile.nodes`: what every pass takes and returns.
 
 Nodes are kept in topological order (the order they were added); edges are
-(source, target) name pairs and several edges into one node are summed.
+(source, target) name pairs and several edges into one node are summed.  The one
+kind of edge that may point backwards goes into a neuron: a recurrent input, the
+source's output of the previous step (`Graph.recurrent`).
 A pass never mutates a graph: it builds a new one with `Graph.evolve` /
 `Graph.rebuild`, so the input graph stays valid for comparisons.
 """
@@ -25,12 +27,23 @@ class Graph:
         for a, b in edges:
             if a not in order or b not in order:
                 raise ValueError(f"edge ({a}, {b}) names a node that is not in the graph")
-            if order[a] >= order[b]:
-                raise ValueError(f"edge ({a}, {b}) goes backwards: nodes must be topologically ordered")
+            if order[a] >= order[b] and not _is_neuron(nodes[b]):
+                raise ValueError(f"edge ({a}, {b}) goes backwards: nodes must be topologically ordered "
+                                 f"(only a neuron may take a recurrent input)")
         return Graph(MappingProxyType(dict(nodes)), edges, MappingProxyType(dict(meta or {})))
 
     def preds(self, name: str) -> list[str]:
         return [a for a, b in self.edges if b == name]
+
+    def recurrent(self, name: str) -> list[str]:
+        """The inputs of neuron `name` that come after it: recurrent edges, each carrying its
+        source's output of the previous step."""
+        order = list(self.nodes)
+        return [a for a in self.preds(name) if order.index(a) >= order.index(name)]
+
+    def forward_preds(self, name: str) -> list[str]:
+        rec = self.recurrent(name)
+        return [a for a in self.preds(name) if a not in rec]
 
     def succs(self, name: str) -> list[str]:
         return [b for a, b in self.edges if a == name]
@@ -71,3 +84,8 @@ def unique_name(graph_nodes, base: str) -> str:
 def with_notes(graph: "Graph", changed: dict, notes: list[dict]) -> "Graph":
     """graph.evolve(changed), appending `notes` to the fold log in meta["folds"]."""
     return graph.evolve(changed, {"folds": tuple(graph.meta.get("folds", ())) + tuple(notes)})
+
+
+def _is_neuron(node) -> bool:
+    from compile.nodes import LIF
+    return isinstance(node, LIF)

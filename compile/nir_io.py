@@ -109,16 +109,36 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=metadata)
 
 
-def _topological(nodes: dict, edges) -> list[str]:
-    preds = {n: [a for a, b in edges if b == n] for n in nodes}
+NEURONS = (nir.LIF, nir.IF, nir.CubaLIF)
+
+
+def _topological(nodes: dict, edges) -> tuple[list[str], set]:
+    """(order, recurrent edges): a cycle must pass through a neuron, and its edge into that neuron
+    (from a node the neuron itself reaches) carries the previous step's output; every other edge
+    runs forward in `order`."""
+    succs = {n: [b for a, b in edges if a == n] for n in nodes}
+
+    def reaches(src, dst):
+        seen, todo = set(), [src]
+        while todo:
+            n = todo.pop()
+            if n == dst:
+                return True
+            if n not in seen:
+                seen.add(n)
+                todo += succs[n]
+        return False
+
+    recurrent = {(a, b) for a, b in edges if isinstance(nodes[b], NEURONS) and reaches(b, a)}
+    preds = {n: [a for a, b in edges if b == n and (a, b) not in recurrent] for n in nodes}
     order, done = [], set()
     while len(order) < len(nodes):
         ready = [n for n in nodes if n not in done and all(p in done for p in preds[n])]
         if not ready:
-            raise NIRFormatError("the graph has a cycle (recurrent NIR graphs are not supported)")
+            raise NIRFormatError("the graph has a cycle that does not pass through a neuron")
         order += ready
         done.update(ready)
-    return order
+    return order, recurrent
 
 
 def _text(v) -> str:
@@ -150,12 +170,12 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     dt = float(info["dt"])
     rule = "gt" if foreign else "ge"
     edges = [(_text(a), _text(b)) for a, b in g.edges]
-    order = _topological(g.nodes, edges)
+    order, recurrent = _topological(g.nodes, edges)
     out, shapes, sum_pools = {}, {}, {}
     for name in order:
         node = g.nodes[name]
         _check_values(name, node)
-        preds = [a for a, b in edges if b == name]
+        preds = [a for a, b in edges if b == name and (a, b) not in recurrent]
         in_shape = shapes[preds[0]] if preds else None
         if isinstance(node, nir.Input):
             shape = tuple(int(v) for v in node.input_type["input"])

@@ -340,7 +340,7 @@ def _place(program: Program, profile: Profile, cap: dict) -> tuple[Mapping, list
     cores, layers, violations = [], {}, []
     for name in order:
         ins = [program.synapses[k] for k in inputs[name]]
-        src_neurons = {s: max(cores[i].neurons for i in layers[s.src]["cores"]) for s in ins}
+        src_neurons = {s: max(cores[i].neurons for i in layers[s.src]["cores"]) for s in ins if s.src in layers}
         tile, broken = choose_tile(shapes[name], ins, profile, src_neurons, cap.get(name, math.inf))
         violations += [f"layer {name} {tuple(shapes[name])}: {b}" for b in broken]
         C, H, W = shapes[name]

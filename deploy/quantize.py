@@ -48,9 +48,10 @@ def spike_readout(graph: Graph) -> Graph:
     activations are exactly the neurons' spikes (logits = spike counts per step)."""
     nodes, edges = dict(graph.nodes), list(graph.edges)
     for out in graph.of_type(Output):
-        (pred,) = graph.preds(out)
-        if not isinstance(graph.nodes[_through_flatten(graph, pred)], LIF):
-            continue
+        preds = graph.preds(out)
+        if len(preds) != 1 or not isinstance(graph.nodes[_through_flatten(graph, preds[0])], LIF):
+            continue                # synapses feed the output (several: SMA's summed branches)
+        pred = preds[0]
         shape = graph.nodes[pred].shape
         if len(shape) != 1:
             raise ValueError(f"node {out}: neurons of shape {shape} feed the output; flatten them first")
@@ -117,13 +118,17 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     for name in lifs:
         node = graph.nodes[name]
         ins = [n for n, (_, dst) in syn.items() if dst == name]
-        if host_name in ins and len(ins) > 1:
-            raise ValueError(f"node {name}: host-fed neurons cannot have other inputs")
-        arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 for n in ins}
+        rec = [n for n in ins if syn[n][0] == name]        # recurrent: the layer's own spikes, one step on
+        if host_name in ins and len(ins) - len(rec) > 1:
+            raise ValueError(f"node {name}: host-fed neurons cannot have other feed-forward inputs")
+        arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 for n in ins if n not in rec}
         start[name] = max(arrival.values())
+        arrival.update({n: start[name] for n in rec})
         host_fed = name == syn[host_name][1]
-        if host_fed:
-            c, qin = VTH_TARGET / float(np.max(node.v_th)), {}
+        if host_fed:     # the host's currents take any scale; recurrent weights reach it by weight_exp
+            c = VTH_TARGET / float(np.max(node.v_th))
+            qin = {n: _quantize_weights(graph.nodes[n].weight, c, min(7, max(0, math.ceil(
+                math.log2(c / _weight_ratio(graph.nodes[n].weight)) - 1e-9)))) for n in rec}
         else:
             c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64

@@ -110,6 +110,7 @@ class ChipModel:
                 ev = np.concatenate([[0.0], ev[:-1]])
             else:                           # dst starts one step after src: same relative step,
                 start = p.depth if s.dst == "readout" else p.neurons[s.dst].start
+                start += s.src == s.dst     # a recurrent synapse delivers on its layer's next step
                 ev = np.roll(ev, start % T)  # placed at global step (start + r) mod T
             cores = m.layers[s.dst]["cores"]
             ops[cores] += d["share"][syn][:, None] * ev[None, :]

@@ -129,6 +129,8 @@ class Simulator:
             out = self._neurons(name, a, lo, counts)
             spikes[name] = out
             for syn in p.outputs_of(name):
+                if p.synapses[syn].dst == name:      # recurrent: applied step by step in _neurons
+                    continue
                 dst = p.synapses[syn].dst
                 d_lo, d_hi = span[dst]
                 s_lo, s_hi = max(lo, d_lo - 1), min(hi, d_hi - 1)   # source steps that reach dst
@@ -153,7 +155,8 @@ class Simulator:
         steps = a.shape[0]
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
         wraps = sats = 0
-        if prm["current_free"]:
+        rec = [k for k in self.p.inputs_of(name) if self.p.synapses[k].src == name]
+        if prm["current_free"] and not rec:
             gain = 1 << ACT_SHIFT
             lo_a, hi_a = a.aminmax() if a.numel() else (a.new_zeros(()), a.new_zeros(()))
             if max(float(hi_a), -float(lo_a)) * gain > UV_MAX:
@@ -180,11 +183,20 @@ class Simulator:
             v = torch.zeros_like(u)
             out = torch.empty(a.shape, dtype=torch.bool)
             zero = torch.zeros_like(prm["bias"])
+            conv_wraps = dict.fromkeys(rec, 0)
             for i in range(steps):
-                u, v, out[i], u_raw, v_raw = lif_step(u, v, a[i], prm["du"], prm["dv"],
+                a_i = a[i]
+                for k in rec:                  # what the recurrent synapse delivers: last step's spikes
+                    if i > 0:
+                        y, n_wrap = self._synapse(k, out[i - 1: i])
+                        a_i, conv_wraps[k] = a_i + y[0], conv_wraps[k] + n_wrap
+                        a[i] = a_i                 # so the active count sees the recurrent input
+                u, v, out[i], u_raw, v_raw = lif_step(u, v, a_i, prm["du"], prm["dv"],
                                                       prm["bias"] if i >= bias_on else zero, prm["vth64"])
                 wraps += int((u_raw != u).sum())
                 sats += int((v_raw.abs() > UV_MAX - 1).sum())
+        for k in rec:
+            counts["synapses"][k] = {"conv_wraps": conv_wraps[k]}
         size = int(np.prod(n.shape))
         per_step = out.view(steps, -1, size).sum(1, dtype=torch.float64)     # (steps, neurons)
         fired = per_step.sum(0)

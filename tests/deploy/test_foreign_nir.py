@@ -35,7 +35,7 @@ def cuba(n, tau_syn=3e-3, tau_mem=5e-3, th=1.0):
                        w_in=np.full(n, tau_syn / DT))
 
 
-def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False):
+def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=()):
     """Input (n_in,) -> Affine -> IF -> Affine -> LIF -> Affine -> CubaLIF ... [-> Affine] -> Output:
     the MLP most graphs in the wild are; with neuron_out the last neurons feed the output (spikes
     as logits)."""
@@ -45,6 +45,10 @@ def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False):
         nodes[f"fc{i}"] = nir.Affine(weight=rng.normal(0, 1.5, (h, n)) * 1000 * DT, bias=rng.normal(0, 0.1, h))
         nodes[f"n{i}"] = kinds[i % 3](h)
         edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
+        if i in recurrent:          # the layer's own spikes, one step later, through an Affine
+            nodes[f"r{i}"] = nir.Affine(weight=rng.normal(0, 0.6, (h, h)),
+                                        bias=np.zeros(h))
+            edges += [(f"n{i}", f"r{i}"), (f"r{i}", f"n{i}")]
         prev, n = f"n{i}", h
     if not neuron_out:
         nodes["head"] = nir.Affine(weight=rng.normal(0, 1, (out, n)), bias=np.zeros(out))
@@ -87,14 +91,20 @@ def euler_reference(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
     x: (T, B, n_in) -> the Output's values (T, B, K)."""
     order = ["in"]
     while order[-1] != "out":
-        order.append(next(b for a, b in g.edges if a == order[-1]))
+        order.append(next(b for a, b in g.edges if a == order[-1] and not b.startswith("r")))
     state, outs = {}, []
     for t in range(x.shape[0]):
         y = x[t]
         for name in order[1:]:
             node = g.nodes[name]
+            rec = g.nodes.get("r" + name[1:]) if name.startswith("n") else None
             if isinstance(node, nir.Affine):
                 y = y @ node.weight.T + node.bias
+                nxt = "n" + name[2:] if name.startswith("fc") else None
+                if nxt and "r" + nxt[1:] in g.nodes:          # recurrent input: last step's spikes
+                    r = g.nodes["r" + nxt[1:]]
+                    y = y + state.get(nxt + ".s", np.zeros_like(y)) @ r.weight.T + r.bias
+                continue
             elif isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
                 v = state.get(name, np.zeros_like(y))
                 if isinstance(node, nir.CubaLIF):
@@ -108,6 +118,7 @@ def euler_reference(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
                     v = v + dt * node.r * y
                 s = (v > node.v_threshold).astype(float)
                 state[name] = np.where(s > 0, node.v_reset, v)
+                state[name + ".s"] = s
                 y = s
         outs.append(y)
     return np.stack(outs)
@@ -129,6 +140,30 @@ def test_foreign_graph_needs_dt_and_is_stepped_as_nir_defines():
         n0(torch.as_tensor(x, dtype=torch.float32), record=True)
     for layer in ("n0", "n1", "n2"):                      # IF, LIF and CubaLIF each fire, not always
         assert 0 < float(n0.record[layer][0].mean()) < 1, layer
+
+
+def test_recurrent_layers_step_as_nir_defines_and_run_on_the_chip():
+    """A recurrent edge into a neuron carries the neuron's spikes of the previous step (Loihi
+    runs it natively: its Dense delivers one step later).  IF and CubaLIF layers, each with a
+    recurrent Affine: the float graph against NIR stepped by hand, Lava against the simulator,
+    and the chip's spikes against the float graph's."""
+    rng = np.random.default_rng(8)
+    g = mlp(rng, recurrent=(0, 2))
+    x = rng.uniform(0, 4, (16, 8, 6))
+    graph = from_nir(g, dt=DT, timesteps=8)
+    assert graph.recurrent("n0") == ["r0"] and graph.recurrent("n1") == []
+    net = GraphNet(graph)
+    with torch.no_grad():
+        ours = net(torch.as_tensor(x, dtype=torch.float32), record=True).double().numpy()
+    assert np.allclose(ours, euler_reference(g, x.transpose(1, 0, 2), DT), atol=1e-4)
+    for layer in ("n0", "n2"):
+        assert 0 < float(net.record[layer][0].mean()) < 1, layer
+    xt = torch.as_tensor(x[:3], dtype=torch.float32)
+    program, sim = lava_and_simulator_agree(g, xt)
+    assert program.synapses["r0"].src == program.synapses["r0"].dst == "n0"
+    for layer in ("n0", "n2"):
+        start = program.neurons[layer].start
+        assert (sim.spikes[layer][start: start + 8] == net.record[layer][0][:, :3].bool()).float().mean() > 0.99
 
 
 def lava_and_simulator_agree(g, x, dt=DT, timesteps=None):
@@ -183,16 +218,17 @@ def test_conv_graph_with_a_neuron_at_the_output(residual, pool):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(30))
 def test_random_foreign_graphs_lava_equals_simulator(seed):
-    """30 random graphs from the nir API: MLP or conv, IF, LIF and CubaLIF mixed, per-neuron
-    thresholds, residual fan-in, sum pooling, static or sequence inputs, a synapse or a neuron at
-    the output."""
+    """30 random graphs from the nir API: MLP or conv, IF, LIF and CubaLIF mixed, recurrent
+    layers, per-neuron thresholds, residual fan-in, sum pooling, static or sequence inputs, a
+    synapse or a neuron at the output."""
     rng = np.random.default_rng(100 + seed)
     if seed % 2:
         g = convnet(rng, residual=seed % 4 == 1, pool=seed % 4 == 3)
         x = torch.as_tensor(rng.uniform(0, 1.5, (2, *(() if seed % 3 else (3,)), 2, 6, 6)), dtype=torch.float32)
     else:
-        g = mlp(rng, n_in=int(rng.integers(3, 9)), hidden=tuple(int(h) for h in rng.integers(3, 10, int(rng.integers(1, 4)))),
-                neuron_out=seed % 3 == 0)
+        hidden = tuple(int(h) for h in rng.integers(3, 10, int(rng.integers(1, 4))))
+        g = mlp(rng, n_in=int(rng.integers(3, 9)), hidden=hidden, neuron_out=seed % 3 == 0,
+                recurrent=tuple(i for i in range(len(hidden)) if rng.random() < 0.5))
         n_in = int(g.nodes["in"].input_type["input"][0])
         x = torch.as_tensor(rng.uniform(0, 1.5, (2, *(() if seed % 3 else (4,)), n_in)), dtype=torch.float32)
     for name, node in list(g.nodes.items()):         # per-neuron thresholds on some layers
