@@ -23,6 +23,11 @@ from models.layers import encode_input
 from models.lif import leaky_step, per_channel
 
 
+def _key(name: str) -> str:
+    """A node name as a parameter key (torch forbids '.', which exporters use in nested names)."""
+    return name.replace(".", "\u00b7")
+
+
 def _t(a) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
 
@@ -38,8 +43,8 @@ class GraphNet(nn.Module):
         self.biases = nn.ParameterDict()
         for name in graph.of_type(Conv2d, Linear):
             node = graph.nodes[name]
-            self.weights[name] = nn.Parameter(_t(node.weight))
-            self.biases[name] = nn.Parameter(_t(node.bias))
+            self.weights[_key(name)] = nn.Parameter(_t(node.weight))
+            self.biases[_key(name)] = nn.Parameter(_t(node.bias))
         self._preds = {n: graph.forward_preds(n) for n in graph.nodes}
         self._recurrent = {n: graph.recurrent(n) for n in graph.of_type(LIF)}
         self.record: dict | None = None
@@ -67,9 +72,9 @@ class GraphNet(nn.Module):
 
     def _apply(self, name, node, x, T, B):
         if isinstance(node, Conv2d):
-            return F.conv2d(x, self.weights[name], self.biases[name], node.stride, node.padding)
+            return F.conv2d(x, self.weights[_key(name)], self.biases[_key(name)], node.stride, node.padding)
         if isinstance(node, Linear):
-            return F.linear(x, self.weights[name], self.biases[name])
+            return F.linear(x, self.weights[_key(name)], self.biases[_key(name)])
         if isinstance(node, BatchNorm):
             return F.batch_norm(x, _t(node.mean), _t(node.var), _t(node.gamma), _t(node.beta),
                                 False, 0.0, node.eps)
@@ -135,9 +140,9 @@ class GraphNet(nn.Module):
     def to_graph(self) -> Graph:
         """The graph with this module's current weights and biases (float64 copies)."""
         changed = {}
-        for name in self.weights:
-            node = self.graph.nodes[name]
+        for name in self.graph.of_type(Conv2d, Linear):
+            node, key = self.graph.nodes[name], _key(name)
             changed[name] = update(node,
-                                   weight=self.weights[name].detach().double().cpu().numpy().copy(),
-                                   bias=self.biases[name].detach().double().cpu().numpy().copy())
+                                   weight=self.weights[key].detach().double().cpu().numpy().copy(),
+                                   bias=self.biases[key].detach().double().cpu().numpy().copy())
         return self.graph.evolve(changed)
