@@ -74,6 +74,10 @@ class GraphNet(nn.Module):
         if isinstance(node, Conv2d):
             return F.conv2d(x, self.weights[_key(name)], self.biases[_key(name)], node.stride, node.padding)
         if isinstance(node, Linear):
+            if node.delay:              # x[t - delay]: T steps of B samples, zeros before step 0
+                d = min(node.delay, T)
+                x = x.view(T, B, -1)
+                x = torch.cat([x.new_zeros(d, *x.shape[1:]), x[:T - d]]).flatten(0, 1)
             return F.linear(x, self.weights[_key(name)], self.biases[_key(name)])
         if isinstance(node, BatchNorm):
             return F.batch_norm(x, _t(node.mean), _t(node.var), _t(node.gamma), _t(node.beta),

@@ -43,7 +43,7 @@ class NIRFormatError(InputError):
 
 
 KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
-               "IF", "CubaLIF"}
+               "IF", "CubaLIF", "Delay"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
            "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
@@ -60,6 +60,8 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
     scale = {}                                  # synaptic layer -> 1 / (1 - M) of its neuron
     for name in graph.of_type(LIF):
         lif = graph.nodes[name]
+        if any(getattr(graph.nodes[p], "delay", 0) for p in graph.preds(name)):
+            raise ValueError(f"node {name}: spikefold writes NIR without delays")
         if lif.syn_leak is not None or lif.rule != "ge":
             raise ValueError(f"node {name}: spikefold writes NIR for its own LIF only (no synaptic "
                              f"current, fires at v >= v_threshold)")
@@ -110,6 +112,35 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
 
 
 NEURONS = (nir.LIF, nir.IF, nir.CubaLIF)
+LINEAR = (nir.Affine, nir.Linear)
+
+
+def _fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict]:
+    """(nodes, edges, {linear layer: delay in steps}) without Delay nodes: each Delay becomes a
+    delay of the Affine or Linear layer it follows (or of those it feeds), in whole steps of dt,
+    the same for every neuron (what one axonal delay per synapse layer expresses)."""
+    delays = {}
+    for name in [n for n, node in nodes.items() if isinstance(node, nir.Delay)]:
+        d = np.asarray(nodes[name].delay, np.float64) / dt
+        steps = np.rint(d)
+        if steps.size == 0 or np.any(np.abs(d - steps) > 1e-6) or np.any(steps != steps.flat[0]) \
+                or steps.flat[0] < 0:
+            raise NIRFormatError(f"node {name}: Delay must be the same whole number of steps (dt = {dt:g} s) "
+                                 f"for every neuron")
+        preds = [a for a, b in edges if b == name]
+        succs = [b for a, b in edges if a == name]
+        only = lambda n: [b for a, b in edges if a == n] == [name]
+        if len(preds) == 1 and isinstance(nodes[preds[0]], LINEAR) and only(preds[0]):
+            targets = preds
+        elif succs and all(isinstance(nodes[b], LINEAR) and len([a for a, c in edges if c == b]) == 1 for b in succs):
+            targets = succs
+        else:
+            raise NIRFormatError(f"node {name}: a Delay must follow or feed Affine or Linear layers")
+        for t in targets:
+            delays[t] = delays.get(t, 0) + int(steps.flat[0])
+        edges = [(a, b) for a, b in edges if name not in (a, b)] + [(a, b) for a in preds for b in succs]
+        del nodes[name]
+    return nodes, edges, delays
 
 
 def _topological(nodes: dict, edges) -> tuple[list[str], set]:
@@ -170,10 +201,11 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     dt = float(info["dt"])
     rule = "gt" if foreign else "ge"
     edges = [(_text(a), _text(b)) for a, b in g.edges]
-    order, recurrent = _topological(g.nodes, edges)
+    nodes, edges, delays = _fold_delays(dict(g.nodes), edges, dt)
+    order, recurrent = _topological(nodes, edges)
     out, shapes, sum_pools = {}, {}, {}
     for name in order:
-        node = g.nodes[name]
+        node = nodes[name]
         _check_values(name, node)
         preds = [a for a, b in edges if b == name and (a, b) not in recurrent]
         in_shape = shapes[preds[0]] if preds else None
@@ -193,7 +225,8 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
                          stride, pad, shape)
         elif isinstance(node, (nir.Affine, nir.Linear)):
             shape = (node.weight.shape[0],)
-            new = Linear(np.asarray(node.weight, np.float64), _bias(node, shape[0]), shape)
+            new = Linear(np.asarray(node.weight, np.float64), _bias(node, shape[0]), shape,
+                         delay=delays.get(name, 0))
         elif isinstance(node, nir.Flatten):
             shape = (int(np.prod(in_shape)),)
             new = Flatten(shape)
@@ -246,6 +279,9 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         if hasattr(new, "source"):
             new = replace(new, source=info.get("sources", {}).get(name, ""))
         out[name], shapes[name] = new, shape
+    for a, b in recurrent:
+        if delays.get(a):
+            raise NIRFormatError(f"node {a}: a delay on a recurrent edge is not supported")
     for name, factor in sum_pools.items():
         for succ in [b for a, b in edges if a == name]:
             while isinstance(out[succ], Flatten):

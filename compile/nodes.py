@@ -35,11 +35,13 @@ class Conv2d:
 
 @dataclass(frozen=True, eq=False)
 class Linear:
-    """y = weight @ x + bias.  weight (F_out, F_in), bias (F_out,)."""
+    """y[t] = weight @ x[t - delay] + bias (x before step 0 is 0).  weight (F_out, F_in), bias
+    (F_out,); delay in steps (NIR's Delay node, an axonal delay on the chip)."""
     weight: np.ndarray
     bias: np.ndarray
     shape: tuple
     source: str = ""
+    delay: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,7 @@ import deploy.lava_compat  # noqa: F401  (must precede every lava import)
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
-from lava.proc.dense.process import Dense
+from lava.proc.dense.process import DelayDense, Dense
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
@@ -81,7 +81,8 @@ class LavaNetwork:
                             padding=tuple(s.padding[::-1]), stride=tuple(s.stride[::-1]), name=name)
             else:
                 w = s.weight[:, dense_columns(s.in_shape)] if len(s.in_shape) == 3 else s.weight
-                proc = Dense(weights=w, weight_exp=s.weight_exp, name=name)
+                proc = Dense(weights=w, weight_exp=s.weight_exp, name=name) if not s.delay else \
+                    DelayDense(weights=w, delays=np.full(w.shape, s.delay), weight_exp=s.weight_exp, name=name)
                 if len(s.in_shape) == 3:
                     src = src.flatten()
             src.connect(proc.s_in)
@@ -115,7 +116,7 @@ class LavaNetwork:
             self.lif[name].v.set(z)
             self.lif[name].bias_mant.set(z)
         for name, s in p.synapses.items():
-            buf = self.syn[name].a_buf if s.kind == "conv" else self.syn[name].a_buff
+            buf = self.syn[name].a_buf if s.kind == "conv" else self.syn[name].a_buff   # DelayDense: all delays
             buf.set(np.zeros(buf.shape))
 
     def run_sample(self, currents: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -55,7 +55,7 @@ class NeuronLayer:
 class SynapseLayer:
     """Integer synapses from neuron layer `src` to `dst` ("readout" for the output):
     a = (W @ spikes) << weight_exp (Dense; >> for negative) or conv(W, spikes) wrapped to
-    24 bits (Conv, which ignores weight_exp)."""
+    24 bits (Conv, which ignores weight_exp); the spikes of step t arrive on step t + 1 + delay."""
     kind: str                 # "conv" | "dense"
     src: str
     dst: str
@@ -66,6 +66,7 @@ class SynapseLayer:
     in_shape: tuple
     out_shape: tuple
     source: str = ""
+    delay: int = 0            # extra steps before delivery (Dense only: Lava's DelayDense)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,6 +15,7 @@ does not fit is clipped and counted in `program.report`, never silently.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -63,6 +64,10 @@ def spike_readout(graph: Graph) -> Graph:
     return graph if len(nodes) == len(graph.nodes) else Graph.build(nodes, edges, dict(graph.meta))
 
 
+def _delay(graph: Graph, name: str) -> int:
+    return int(getattr(graph.nodes[name], "delay", 0))
+
+
 def _through_flatten(graph: Graph, name: str) -> str:
     while isinstance(graph.nodes[name], Flatten):
         (name,) = graph.preds(name)
@@ -106,6 +111,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     if len(host_names) != 1 or not isinstance(graph.nodes[syn[host_names[0]][1]], LIF):
         raise ValueError("the input must feed exactly one synaptic layer, and that layer a neuron")
     host_name = host_names[0]
+    if _delay(graph, host_name):
+        raise ValueError(f"node {host_name}: a delay on the layer the input feeds; shift the inputs instead")
     for n, (src, dst) in syn.items():
         if n != host_name and not isinstance(graph.nodes[src], LIF):
             raise ValueError(f"node {n}: synaptic input from {src} is neither a neuron nor the input")
@@ -121,7 +128,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         rec = [n for n in ins if syn[n][0] == name]        # recurrent: the layer's own spikes, one step on
         if host_name in ins and len(ins) - len(rec) > 1:
             raise ValueError(f"node {name}: host-fed neurons cannot have other feed-forward inputs")
-        arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 for n in ins if n not in rec}
+        arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 + _delay(graph, n) for n in ins if n not in rec}
         start[name] = max(arrival.values())
         arrival.update({n: start[name] for n in rec})
         host_fed = name == syn[host_name][1]
@@ -156,16 +163,20 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
                                   "dv": sorted(set(int(d) for d in dv))[:8],
                                   "synapses": {k: info for k, (_, info) in qin.items()}}
         for n, (q, info) in qin.items():
-            src = syn[n][0]
-            for i in range(start[name] - arrival[n]):  # delay the early input with relays
+            src, early = syn[n][0], start[name] - arrival[n]
+            delay = _delay(graph, n)
+            if isinstance(graph.nodes[n], Linear) and not netx:
+                delay, early = delay + early, 0      # an early dense input waits in its axons
+            for i in range(early):                   # an early conv input waits in relay layers
                 src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
-            synapses[n] = _synapse(graph, n, src, name, q, info["weight_exp"])
+            synapses[n] = replace(_synapse(graph, n, src, name, q, info["weight_exp"]), delay=delay)
+            report["delays"] = report.get("delays", 0) + int(delay > 0)
     # several readout layers (SMA's branches after fold_sma) are summed at the output: one scale
     c_out = min(_weight_ratio(graph.nodes[ro].weight) for ro in readouts)
     report["readout"] = {"scale": c_out, "weights_clipped": 0}
     for ro in readouts:
         q, info = _quantize_weights(graph.nodes[ro].weight, c_out, 0)
-        synapses[ro] = _synapse(graph, ro, syn[ro][0], "readout", q, 0)
+        synapses[ro] = replace(_synapse(graph, ro, syn[ro][0], "readout", q, 0), delay=_delay(graph, ro))
         report["readout"]["weights_clipped"] += info["weights_clipped"]
     h = graph.nodes[host_name]
     host = HostLayer("conv" if isinstance(h, Conv2d) else "dense", h.weight,
@@ -175,7 +186,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] + l["dv_clipped"] +
                           sum(s["weights_clipped"] for s in l["synapses"].values())
                           for l in report["layers"].values()) + report["readout"]["weights_clipped"]
-    depth = {start[syn[ro][0]] + 1 for ro in readouts}
+    depth = {start[syn[ro][0]] + 1 + _delay(graph, ro) for ro in readouts}
     if len(depth) != 1:
         raise ValueError("the readout layers' inputs arrive on different steps")
     return Program(host, neurons, synapses, tuple(readouts), c_out,

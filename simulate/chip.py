@@ -106,8 +106,9 @@ class ChipModel:
         act = np.zeros_like(ops)
         for syn, s in p.synapses.items():
             ev = d["events_per_step"][syn] * activity
-            if v == "as_deployed":          # events of step t are processed on step t + 1
-                ev = np.concatenate([[0.0], ev[:-1]])
+            if v == "as_deployed":          # events of step t are processed on step t + 1 + delay
+                lag = min(1 + s.delay, len(ev))
+                ev = np.concatenate([np.zeros(lag), ev[:len(ev) - lag]])
             else:                           # dst starts one step after src: same relative step,
                 start = p.depth if s.dst == "readout" else p.neurons[s.dst].start
                 start += s.src == s.dst     # a recurrent synapse delivers on its layer's next step

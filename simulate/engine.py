@@ -131,11 +131,11 @@ class Simulator:
             for syn in p.outputs_of(name):
                 if p.synapses[syn].dst == name:      # recurrent: applied step by step in _neurons
                     continue
-                dst = p.synapses[syn].dst
+                dst, lag = p.synapses[syn].dst, 1 + p.synapses[syn].delay
                 d_lo, d_hi = span[dst]
-                s_lo, s_hi = max(lo, d_lo - 1), min(hi, d_hi - 1)   # source steps that reach dst
-                y, n_wrap = self._synapse(syn, out[s_lo - lo: s_hi - lo])
-                incoming[dst].append((s_lo + 1, y))
+                s_lo, s_hi = max(lo, d_lo - lag), min(hi, d_hi - lag)   # source steps that reach dst
+                y, n_wrap = self._synapse(syn, out[s_lo - lo: max(s_lo, s_hi) - lo])
+                incoming[dst].append((s_lo + lag, y))
                 counts["synapses"][syn] = {"conv_wraps": n_wrap}
         parts = incoming.pop("readout")
         assert all(first == p.depth and len(y) == T for first, y in parts)

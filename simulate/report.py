@@ -213,6 +213,7 @@ def run(args, argv) -> dict:
             for name, (profile, mapping, priced) in chips.items()},
         "chip": {"depth": program.depth, "steps_per_sample": program.steps,
                  "relay_layers": sum(l.relay for l in program.neurons.values()),
+                 "delayed_synapse_layers": sum(s.delay > 0 for s in program.synapses.values()),
                  "clipped_values": program.report["clips"], **overflow},
         "seconds": round(time.perf_counter() - t0, 2),
     }
@@ -292,7 +293,8 @@ def markdown(r: dict) -> str:
               "Lemaire et al. (2022) ask. The chip rows are the chip model of the next section: dynamic + "
               "static + host.",
               f"Chip program: pipeline depth {ch['depth']} steps ({ch['steps_per_sample']} steps per sample as "
-              f"deployed), {ch['relay_layers']} relay layers, {ch['clipped_values']} clipped values; over the "
+              f"deployed), {ch['relay_layers']} relay layers, {ch['delayed_synapse_layers']} synapse layers "
+              f"with axonal delays, {ch['clipped_values']} clipped values; over the "
               f"test split {ch['u_wraps']} u wraps, {ch['v_saturations']} v saturations, "
               f"{ch['conv_wraps']} conv accumulator wraps.", ""]
     return "\n".join(lines + chip_markdown(r))
@@ -447,6 +449,7 @@ def run_graph(args, argv) -> dict:
             for name, (profile, mapping, priced) in models.items()},
         "chip": {"depth": program.depth, "steps_per_sample": program.steps,
                  "relay_layers": sum(l.relay for l in program.neurons.values()),
+                 "delayed_synapse_layers": sum(s.delay > 0 for s in program.synapses.values()),
                  "clipped_values": program.report["clips"]},
         "seconds": round(time.perf_counter() - t0, 2),
     }

@@ -35,7 +35,7 @@ def cuba(n, tau_syn=3e-3, tau_mem=5e-3, th=1.0):
                        w_in=np.full(n, tau_syn / DT))
 
 
-def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=()):
+def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=(), delays=None):
     """Input (n_in,) -> Affine -> IF -> Affine -> LIF -> Affine -> CubaLIF ... [-> Affine] -> Output:
     the MLP most graphs in the wild are; with neuron_out the last neurons feed the output (spikes
     as logits)."""
@@ -44,7 +44,11 @@ def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=()):
     for i, h in enumerate(hidden):
         nodes[f"fc{i}"] = nir.Affine(weight=rng.normal(0, 1.5, (h, n)) * 1000 * DT, bias=rng.normal(0, 0.1, h))
         nodes[f"n{i}"] = kinds[i % 3](h)
-        edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
+        if (delays or {}).get(i):     # an axonal delay of whole steps between fc_i and n_i
+            nodes[f"d{i}"] = nir.Delay(delay=np.full(h, delays[i] * DT))
+            edges += [(prev, f"fc{i}"), (f"fc{i}", f"d{i}"), (f"d{i}", f"n{i}")]
+        else:
+            edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
         if i in recurrent:          # the layer's own spikes, one step later, through an Affine
             nodes[f"r{i}"] = nir.Affine(weight=rng.normal(0, 0.6, (h, h)),
                                         bias=np.zeros(h))
@@ -166,6 +170,30 @@ def test_recurrent_layers_step_as_nir_defines_and_run_on_the_chip():
         assert (sim.spikes[layer][start: start + 8] == net.record[layer][0][:, :3].bool()).float().mean() > 0.99
 
 
+def test_delays_shift_spikes_and_replace_relays():
+    """A Delay of 2 steps between fc1 and n1 (biases 0): n1 and everything after it fire exactly as
+    without the delay, 2 steps later; on the chip it is an axonal delay (Lava's DelayDense)."""
+    rng = np.random.default_rng(8)
+    plain = mlp(rng, hidden=(8, 7))
+    for node in plain.nodes.values():
+        if isinstance(node, nir.Affine):
+            node.bias = np.zeros_like(node.bias)
+    delayed = mlp(np.random.default_rng(8), hidden=(8, 7), delays={1: 2})
+    for name, node in delayed.nodes.items():
+        if isinstance(node, nir.Affine):
+            node.weight, node.bias = plain.nodes[name].weight, plain.nodes[name].bias
+    x = torch.as_tensor(rng.uniform(0, 4, (4, 8, 6)), dtype=torch.float32)
+    nets = [GraphNet(from_nir(g, dt=DT, timesteps=8)) for g in (plain, delayed)]
+    with torch.no_grad():
+        for net in nets:
+            net(x, record=True)
+    a, b = nets[0].record["n1"][0], nets[1].record["n1"][0]
+    assert a.sum() > 0 and torch.equal(b[2:], a[:-2]) and b[:2].sum() == 0
+    program, _ = lava_and_simulator_agree(delayed, x)
+    assert program.synapses["fc1"].delay == 2 and program.depth == 2 + 2     # two layers, plus the delay
+    assert not any(n.relay for n in program.neurons.values())
+
+
 def lava_and_simulator_agree(g, x, dt=DT, timesteps=None):
     steps = timesteps or x.shape[1]
     program = quantize(from_nir(g, dt=dt, timesteps=steps))
@@ -219,7 +247,7 @@ def test_conv_graph_with_a_neuron_at_the_output(residual, pool):
 @pytest.mark.parametrize("seed", range(30))
 def test_random_foreign_graphs_lava_equals_simulator(seed):
     """30 random graphs from the nir API: MLP or conv, IF, LIF and CubaLIF mixed, recurrent
-    layers, per-neuron thresholds, residual fan-in, sum pooling, static or sequence inputs, a
+    layers, axonal delays, per-neuron thresholds, residual fan-in, sum pooling, static or sequence inputs, a
     synapse or a neuron at the output."""
     rng = np.random.default_rng(100 + seed)
     if seed % 2:
@@ -228,7 +256,8 @@ def test_random_foreign_graphs_lava_equals_simulator(seed):
     else:
         hidden = tuple(int(h) for h in rng.integers(3, 10, int(rng.integers(1, 4))))
         g = mlp(rng, n_in=int(rng.integers(3, 9)), hidden=hidden, neuron_out=seed % 3 == 0,
-                recurrent=tuple(i for i in range(len(hidden)) if rng.random() < 0.5))
+                recurrent=tuple(i for i in range(len(hidden)) if rng.random() < 0.5),
+                delays={i: int(rng.integers(1, 4)) for i in range(1, len(hidden)) if rng.random() < 0.5})
         n_in = int(g.nodes["in"].input_type["input"][0])
         x = torch.as_tensor(rng.uniform(0, 1.5, (2, *(() if seed % 3 else (4,)), n_in)), dtype=torch.float32)
     for name, node in list(g.nodes.items()):         # per-neuron thresholds on some layers
