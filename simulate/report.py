@@ -147,13 +147,7 @@ def run(args, argv) -> dict:
                  for a, b in (("float", "folded"), ("folded", "chip"), ("float", "chip"))}
     net = counter.totals()
     chip_ops = chip.result()
-    chips, chip_costs = {}, {}
-    for name, profile in profiles.items():
-        mapping = map_program(program, profile)
-        priced = ChipModel(program, mapping, chip)
-        chips[name] = (profile, mapping, priced)
-        for v in VARIANTS:
-            chip_costs[(name, profile.label, v)] = priced.cost(v)
+    chips, chip_costs = price(program, chip, profiles)
     energy = energies(net, cfg.timesteps, chip_costs, args.sram_pj)
     rate_built = 1.0 - net["activation_sparsity"]
     counted = [l for l in program.neurons.values() if not l.relay]
@@ -204,17 +198,8 @@ def run(args, argv) -> dict:
                                     "estimate costs less than the ANN baseline; measured: network as built "
                                     "1 - NeuroBench activation sparsity, chip the deployed program's mean rate",
                             "measured": {"network_as_built": rate_built, "chip": rate_chip}, **breakeven},
-        "chip_mapping": {name: {
-            "label": profile.label, **mapping.summary(), "barrier_ns": priced.barrier,
-            "as_deployed": _chip_summary(chip_costs[(name, profile.label, "as_deployed")]),
-            "streamed": _chip_summary(chip_costs[(name, profile.label, "streamed")]),
-            "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
-                        for k, f in profile.figures().items()}}
-            for name, (profile, mapping, priced) in chips.items()},
-        "chip": {"depth": program.depth, "steps_per_sample": program.steps,
-                 "relay_layers": sum(l.relay for l in program.neurons.values()),
-                 "delayed_synapse_layers": sum(s.delay > 0 for s in program.synapses.values()),
-                 "clipped_values": program.report["clips"], **overflow},
+        "chip_mapping": chip_mapping(chips, chip_costs),
+        "chip": {**program_summary(program), **overflow},
         "seconds": round(time.perf_counter() - t0, 2),
     }
     atomic_write_set({
@@ -234,8 +219,34 @@ def run(args, argv) -> dict:
     return report
 
 
-def _chip_summary(c: dict) -> dict:
-    return {k: c[k] for k in ("steps", "time_ns", "inferences_per_s", "step_ns", "counts", "pj", "split_pj")}
+def price(program, chip: ChipAccumulator, profiles: dict) -> tuple[dict, dict]:
+    """({profile name: (profile, mapping, ChipModel)}, {(name, label, variant): cost}): the program
+    placed on every profile's cores and priced as deployed and streamed."""
+    models, costs = {}, {}
+    for name, profile in profiles.items():
+        mapping = map_program(program, profile)
+        models[name] = (profile, mapping, ChipModel(program, mapping, chip))
+        for v in VARIANTS:
+            costs[(name, profile.label, v)] = models[name][2].cost(v)
+    return models, costs
+
+
+def chip_mapping(models: dict, costs: dict) -> dict:
+    """report.json's chip section: per profile the placement, both variants' time and energy, and
+    every figure used with its source and whether it is assumed."""
+    keep = ("steps", "time_ns", "inferences_per_s", "step_ns", "counts", "pj", "split_pj")
+    return {name: {"label": profile.label, **mapping.summary(), "barrier_ns": priced.barrier,
+                   **{v: {k: costs[(name, profile.label, v)][k] for k in keep} for v in VARIANTS},
+                   "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
+                               for k, f in profile.figures().items()}}
+            for name, (profile, mapping, priced) in models.items()}
+
+
+def program_summary(program) -> dict:
+    return {"depth": program.depth, "steps_per_sample": program.steps,
+            "relay_layers": sum(l.relay for l in program.neurons.values()),
+            "delayed_synapse_layers": sum(s.delay > 0 for s in program.synapses.values()),
+            "clipped_values": program.report["clips"]}
 
 
 def markdown(r: dict) -> str:
@@ -406,12 +417,7 @@ def run_graph(args, argv) -> dict:
     ann_macs = sum(int(np.prod(graph.nodes[k].shape)) * int(np.prod(graph.nodes[k].weight.shape[1:]))
                    for k in graph.of_type(Conv2d, Linear) if graph.nodes[k].source != "spike readout")
     outputs = sum(int(np.prod(graph.nodes[k].shape)) for k in lifs) * T
-    costs, models = {}, {}
-    for name, profile in profiles.items():
-        mapping = map_program(program, profile)
-        models[name] = (profile, mapping, ChipModel(program, mapping, chip))
-        for v in VARIANTS:
-            costs[(name, profile.label, v)] = models[name][2].cost(v)
+    models, costs = price(program, chip, profiles)
     totals = dict.fromkeys(("syops_macs", "syops_acs", "nb_macs", "nb_acs"), 0.0)
     energy = energies({**totals, "ann_macs": ann_macs, "outputs": outputs}, T, costs, args.sram_pj)
     for k in ("syops_45nm", "effective_45nm", "memory_45nm"):   # need a PyTorch network to count on
@@ -440,17 +446,8 @@ def run_graph(args, argv) -> dict:
                    for k, v in energy.items()},
         "energy_constants_pj": ENERGY_PJ, "sram_pj": args.sram_pj,
         "break_even_rate": {"measured": {"chip": rate_chip}, **breakeven},
-        "chip_mapping": {name: {
-            "label": profile.label, **mapping.summary(), "barrier_ns": priced.barrier,
-            "as_deployed": _chip_summary(costs[(name, profile.label, "as_deployed")]),
-            "streamed": _chip_summary(costs[(name, profile.label, "streamed")]),
-            "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
-                        for k, f in profile.figures().items()}}
-            for name, (profile, mapping, priced) in models.items()},
-        "chip": {"depth": program.depth, "steps_per_sample": program.steps,
-                 "relay_layers": sum(l.relay for l in program.neurons.values()),
-                 "delayed_synapse_layers": sum(s.delay > 0 for s in program.synapses.values()),
-                 "clipped_values": program.report["clips"]},
+        "chip_mapping": chip_mapping(models, costs),
+        "chip": program_summary(program),
         "seconds": round(time.perf_counter() - t0, 2),
     }
     atomic_write_set({

@@ -34,6 +34,19 @@ def lava_equals_simulator(graph, x):
     assert all(torch.equal(spikes[k].bool(), v) for k, v in sim.spikes.items())
 
 
+def compare(label: str, graph, x, ref, exact: bool) -> None:
+    """Our executor on the exported graph against the framework's own output spikes ref (T, B, K);
+    equal where `exact`, else a real but partial agreement; and Lava == simulator on the graph."""
+    with torch.no_grad():
+        ours = GraphNet(graph)(x.transpose(0, 1))
+    agree = float((ours == ref).float().mean())
+    print(f"{label}: {100 * agree:.2f}% of output spikes equal, "
+          f"max |spike count diff| {float((ours.sum(0) - ref.sum(0)).abs().max()):g}")
+    assert float(ref.mean()) > 0.01
+    assert (agree == 1.0) if exact else (0.5 < agree < 1.0)
+    lava_equals_simulator(graph, x.transpose(0, 1)[:4])
+
+
 def snntorch_net(reset: str):
     import snntorch as snn
     torch.manual_seed(0)
@@ -55,15 +68,7 @@ def test_snntorch_export(reset, exact):
     utils.reset(net)
     with torch.no_grad():
         ref = torch.stack([net(x[t])[0] for t in range(T)])
-    graph = from_nir(g, dt=1e-4, timesteps=T)
-    with torch.no_grad():
-        ours = GraphNet(graph)(x.transpose(0, 1))
-    agree = float((ours == ref).float().mean())
-    print(f"snnTorch Leaky, reset {reset}: {100 * agree:.2f}% of output spikes equal, "
-          f"max |spike count diff| {float((ours.sum(0) - ref.sum(0)).abs().max()):g}")
-    assert float(ref.mean()) > 0.01
-    assert (agree == 1.0) if exact else (0.5 < agree < 1.0)
-    lava_equals_simulator(graph, x.transpose(0, 1)[:4])
+    compare(f"snnTorch Leaky, reset {reset}", from_nir(g, dt=1e-4, timesteps=T), x, ref, exact)
 
 
 @pytest.mark.parametrize("cell, exact", [("LIFBoxCell", True), ("LIFCell", False)])
@@ -80,15 +85,7 @@ def test_norse_export(cell, exact):
             o, state = model(x[t], state)
             outs.append(o)
     ref = torch.stack(outs)
-    graph = from_nir(g, dt=dt ** 2, timesteps=T)
-    with torch.no_grad():
-        ours = GraphNet(graph)(x.transpose(0, 1))
-    agree = float((ours == ref).float().mean())
-    print(f"Norse {cell}: {100 * agree:.2f}% of output spikes equal, "
-          f"max |spike count diff| {float((ours.sum(0) - ref.sum(0)).abs().max()):g}")
-    assert float(ref.mean()) > 0.01
-    assert (agree == 1.0) if exact else (0.5 < agree < 1.0)
-    lava_equals_simulator(graph, x.transpose(0, 1)[:4])
+    compare(f"Norse {cell}", from_nir(g, dt=dt ** 2, timesteps=T), x, ref, exact)
 
 
 def test_snntorch_recurrent_export():
