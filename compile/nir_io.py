@@ -43,7 +43,7 @@ class NIRFormatError(InputError):
 
 
 KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
-               "IF", "CubaLIF", "Delay"}
+               "IF", "CubaLIF", "Delay", "NIRGraph"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
            "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
@@ -113,6 +113,28 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
 
 NEURONS = (nir.LIF, nir.IF, nir.CubaLIF)
 LINEAR = (nir.Affine, nir.Linear)
+
+
+def _flatten(nodes: dict, edges: list) -> tuple[dict, list]:
+    """Nested NIRGraph nodes inlined as `outer.inner` names; each subgraph's own Input and Output,
+    pass-through nodes, replaced by the edges through them."""
+    while any(isinstance(n, nir.NIRGraph) for n in nodes.values()):
+        name = next(k for k, n in nodes.items() if isinstance(n, nir.NIRGraph))
+        sub = nodes.pop(name)
+        inner = {f"{name}.{k}": v for k, v in sub.nodes.items()}
+        ports = {kind: [k for k, v in inner.items() if isinstance(v, kind)] for kind in (nir.Input, nir.Output)}
+        if len(ports[nir.Input]) != 1 or len(ports[nir.Output]) != 1:
+            raise NIRFormatError(f"node {name}: a nested graph needs exactly one Input and one Output")
+        (i,), (o,) = ports[nir.Input], ports[nir.Output]
+        edges = [(o if a == name else a, i if b == name else b) for a, b in edges]
+        edges += [(f"{name}.{_text(a)}", f"{name}.{_text(b)}") for a, b in sub.edges]
+        nodes.update(inner)
+        for port in (i, o):
+            into = [a for a, b in edges if b == port]
+            out = [b for a, b in edges if a == port]
+            edges = [(a, b) for a, b in edges if port not in (a, b)] + [(a, b) for a in into for b in out]
+            del nodes[port]
+    return nodes, edges
 
 
 def _fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict]:
@@ -201,7 +223,8 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     dt = float(info["dt"])
     rule = "gt" if foreign else "ge"
     edges = [(_text(a), _text(b)) for a, b in g.edges]
-    nodes, edges, delays = _fold_delays(dict(g.nodes), edges, dt)
+    nodes, edges = _flatten(dict(g.nodes), edges)
+    nodes, edges, delays = _fold_delays(nodes, edges, dt)
     order, recurrent = _topological(nodes, edges)
     out, shapes, sum_pools = {}, {}, {}
     for name in order:

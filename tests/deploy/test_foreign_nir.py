@@ -355,3 +355,33 @@ def test_report_for_a_graph_alone(tmp_path):
     with pytest.raises(SystemExit) as e:
         report.main(["--out", str(tmp_path / "none")])
     assert e.value.code == 2
+
+
+def test_nested_graph_is_inlined(tmp_path):
+    """A recurrent layer packed as a subgraph (as snnTorch's RLeaky and Norse's recurrent cells
+    can be): read from a file, inlined as `rnn.lif` / `rnn.w_rec`, stepping exactly as the same
+    network written flat."""
+    rng = np.random.default_rng(11)
+    w0, w_rec, w1 = rng.normal(0, 1.5, (8, 6)), rng.normal(0, 0.6, (8, 8)), rng.normal(0, 1, (3, 8))
+    sub = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([8])}), "lif": lif(8),
+                              "w_rec": nir.Affine(weight=w_rec, bias=np.zeros(8)),
+                              "output": nir.Output(output_type={"output": np.array([8])})},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    outer = {"in": nir.Input(input_type={"input": np.array([6])}),
+             "fc0": nir.Affine(weight=w0, bias=np.zeros(8)),
+             "head": nir.Affine(weight=w1, bias=np.zeros(3)), "out": nir.Output(output_type={"output": np.array([3])})}
+    nested = nir.NIRGraph(nodes={**outer, "rnn": sub},
+                          edges=[("in", "fc0"), ("fc0", "rnn"), ("rnn", "head"), ("head", "out")])
+    flat = nir.NIRGraph(nodes={**outer, "lif": lif(8), "w_rec": nir.Affine(weight=w_rec, bias=np.zeros(8))},
+                        edges=[("in", "fc0"), ("fc0", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "head"),
+                               ("head", "out")])
+    nir.write(tmp_path / "nested.nir", nested)
+    from compile.nir_io import read_nir
+    graph = read_nir(tmp_path / "nested.nir", dt=DT, timesteps=8)
+    assert {"rnn.lif", "rnn.w_rec"} <= set(graph.nodes) and graph.recurrent("rnn.lif") == ["rnn.w_rec"]
+    x = torch.as_tensor(rng.uniform(0, 4, (4, 8, 6)), dtype=torch.float32)
+    with torch.no_grad():
+        a = GraphNet(graph)(x)
+        b = GraphNet(from_nir(flat, dt=DT, timesteps=8))(x)
+    assert torch.equal(a, b)
+    lava_and_simulator_agree(nested, x)
