@@ -43,7 +43,7 @@ class NIRFormatError(InputError):
 
 
 KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
-               "IF", "CubaLIF", "Delay", "NIRGraph"}
+               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
            "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
@@ -137,6 +137,29 @@ def _flatten(nodes: dict, edges: list) -> tuple[dict, list]:
     return nodes, edges
 
 
+def _fold_scales(nodes: dict, edges: list) -> tuple[dict, list]:
+    """Scale nodes (y = scale * x, elementwise) folded into the Affine or Linear layer they follow
+    (its rows and bias) or into the ones they feed (their columns): exact."""
+    for name in [n for n, node in nodes.items() if isinstance(node, nir.Scale)]:
+        scale = np.asarray(nodes[name].scale, np.float64).reshape(-1)
+        preds = [a for a, b in edges if b == name]
+        succs = [b for a, b in edges if a == name]
+        only = lambda n: [b for a, b in edges if a == n] == [name]
+        if len(preds) == 1 and isinstance(nodes[preds[0]], LINEAR) and only(preds[0]):
+            p = nodes[preds[0]]
+            bias = getattr(p, "bias", None)
+            nodes[preds[0]] = nir.Affine(weight=np.asarray(p.weight, np.float64) * scale[:, None],
+                                         bias=(np.zeros(len(scale)) if bias is None else np.asarray(bias)) * scale)
+        elif succs and all(isinstance(nodes[b], LINEAR) and [a for a, c in edges if c == b] == [name] for b in succs):
+            for b in succs:
+                nodes[b] = replace(nodes[b], weight=np.asarray(nodes[b].weight, np.float64) * scale[None, :])
+        else:
+            raise NIRFormatError(f"node {name}: a Scale must follow or feed Affine or Linear layers")
+        edges = [(a, b) for a, b in edges if name not in (a, b)] + [(a, b) for a in preds for b in succs]
+        del nodes[name]
+    return nodes, edges
+
+
 def _fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict]:
     """(nodes, edges, {linear layer: delay in steps}) without Delay nodes: each Delay becomes a
     delay of the Affine or Linear layer it follows (or of those it feeds), in whole steps of dt,
@@ -223,7 +246,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     dt = float(info["dt"])
     rule = "gt" if foreign else "ge"
     edges = [(_text(a), _text(b)) for a, b in g.edges]
-    nodes, edges = _flatten(dict(g.nodes), edges)
+    nodes, edges = _fold_scales(*_flatten(dict(g.nodes), edges))
     nodes, edges, delays = _fold_delays(nodes, edges, dt)
     order, recurrent = _topological(nodes, edges)
     out, shapes, sum_pools = {}, {}, {}

@@ -385,3 +385,26 @@ def test_nested_graph_is_inlined(tmp_path):
         b = GraphNet(from_nir(flat, dt=DT, timesteps=8))(x)
     assert torch.equal(a, b)
     lava_and_simulator_agree(nested, x)
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_scale_folds_into_the_adjacent_layer(where):
+    """A Scale after fc1 multiplies its rows and bias; before it, its columns: both exact."""
+    rng = np.random.default_rng(12)
+    g = mlp(rng, hidden=(8, 7))
+    scale = rng.uniform(0.5, 2.0, 8 if where == "before" else 7)
+    nodes, edges = dict(g.nodes), list(g.edges)
+    nodes["s"] = nir.Scale(scale=scale)
+    cut = ("n0", "fc1") if where == "before" else ("fc1", "n1")
+    edges = [e for e in edges if e != cut] + [(cut[0], "s"), ("s", cut[1])]
+    scaled = nir.NIRGraph(nodes=nodes, edges=edges)
+    fc1 = g.nodes["fc1"]
+    w = fc1.weight * (scale[None, :] if where == "before" else scale[:, None])
+    b = fc1.bias * (1 if where == "before" else scale)
+    by_hand = nir.NIRGraph(nodes={**dict(g.nodes), "fc1": nir.Affine(weight=w, bias=b)}, edges=list(g.edges))
+    x = torch.as_tensor(rng.uniform(0, 4, (4, 8, 6)), dtype=torch.float32)
+    with torch.no_grad():
+        a = GraphNet(from_nir(scaled, dt=DT, timesteps=8))(x)
+        c = GraphNet(from_nir(by_hand, dt=DT, timesteps=8))(x)
+    assert torch.equal(a, c) and a.abs().sum() > 0
+    assert np.array_equal(g.nodes["fc1"].weight, fc1.weight)        # the user's graph untouched
