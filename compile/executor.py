@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from compile.graph import Graph, update
-from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
+from compile.nodes import (LI, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, SmaSum, StaaLIF)
 from models.layers import encode_input
 from models.lif import leaky_step, per_channel
@@ -90,6 +90,14 @@ class GraphNet(nn.Module):
             return x
         if isinstance(node, LIF):
             return self._lif(name, node, x.view(T, B, *x.shape[1:])).flatten(0, 1)
+        if isinstance(node, LI):                # v[t] = leak v[t-1] + gain I[t], the output
+            seq = x.view(T, B, *x.shape[1:])
+            m, n = (per_channel(_t(a).to(x.device), seq[0]) for a in (node.leak, node.gain))
+            v, vs = torch.zeros_like(seq[0]), []
+            for t in range(T):
+                v = m * v + n * seq[t]
+                vs.append(v)
+            return torch.stack(vs).flatten(0, 1)
         raise TypeError(f"node {name}: GraphNet cannot run {type(node).__name__}")
 
     def _lif(self, name, node: LIF, x: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ import nir
 import numpy as np
 
 from compile.graph import Graph
-from compile.nodes import (AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
+from compile.nodes import (LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
                            per_channel)
 from spikefold import validate
 from spikefold.cli import InputError
@@ -43,7 +43,7 @@ class NIRFormatError(InputError):
 
 
 KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
-               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale"}
+               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale", "LI"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
            "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
@@ -306,6 +306,12 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             gain = syn * np.asarray(node.w_in, np.float64) * mem * np.asarray(node.r, np.float64) * np.ones(shape)
             new = LIF(_channelwise(name, (1.0 - mem) * np.ones(shape)), _channelwise(name, gain), v_th, shape,
                       rule=rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)))
+        elif isinstance(node, nir.LI):
+            shape = _neuron_shape(node.tau, in_shape)
+            if not np.allclose(node.v_leak, 0):
+                raise NIRFormatError(f"node {name}: LI with v_leak != 0 is not supported")
+            coef = dt / np.asarray(node.tau, np.float64)
+            new = LI(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), shape)
         elif isinstance(node, nir.IF):
             shape = _neuron_shape(node.r, in_shape)
             if not np.allclose(node.v_reset, 0):
@@ -346,8 +352,8 @@ def _check_values(name: str, node) -> None:
     for field, value in vars(node).items():
         if isinstance(value, np.ndarray):
             validate.finite_array(f"node {name}", field, value)
-    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
-        fields = {nir.LIF: ("tau", "v_threshold"), nir.IF: ("v_threshold",),
+    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.LI)):
+        fields = {nir.LIF: ("tau", "v_threshold"), nir.IF: ("v_threshold",), nir.LI: ("tau",),
                   nir.CubaLIF: ("tau_syn", "tau_mem", "v_threshold")}[type(node)]
         for field in fields:
             a = np.asarray(getattr(node, field), np.float64)

@@ -100,6 +100,18 @@ class LIF:
 
 
 @dataclass(frozen=True, eq=False)
+class LI:
+    """Leaky integrator, a non-spiking readout (NIR's LI), per channel (C,):
+
+        v[t] = leak[c] * v[t-1] + gain[c] * I[t];   output v[t]
+    """
+    leak: np.ndarray
+    gain: np.ndarray
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
 class StaaLIF:
     """STAA-LIF (eq. 11-14) while parts of its attention are still live.
 

@@ -55,6 +55,8 @@ def chain(program: Program) -> list[str]:
             raise NetxUnsupported(f"layer {cur}: feeds {len(outs)} synapse layers (a residual branch); "
                                   f"netx describes a chain")
         syn = program.synapses[outs[0]]
+        if syn.dst == "readout" and program.readout_leak is not None:
+            raise NetxUnsupported("the readout is a leaky integrator (LI); this netx export writes none")
         if syn.delay:
             raise NetxUnsupported(f"synapse layer {outs[0]}: an axonal delay of {syn.delay} steps; "
                                   f"this netx export writes none")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +82,22 @@ class Program:
     depth: int                # logits of input step t leave the readout on step t + depth
     input_shape: tuple
     report: dict = field(default_factory=dict)
+    readout_leak: np.ndarray | None = None   # (K,): a leaky-integrator readout (NIR's LI), on the host
+    readout_gain: np.ndarray | None = None   # (K,)
+
+    def logits(self, readout: torch.Tensor) -> torch.Tensor:
+        """Logits (T, B, K) float64 from the readout's integer activations (T, B, K): a / scale +
+        bias, then, for an LI readout, v[t] = leak v[t-1] + gain (a[t] / scale + bias) in float on
+        the host (the chip's synapses deliver a; the integrator is the host's)."""
+        y = readout.double() / self.readout_scale + torch.as_tensor(np.asarray(self.readout_bias, np.float64))
+        if self.readout_leak is None:
+            return y
+        leak, gain = (torch.as_tensor(np.asarray(a, np.float64)) for a in (self.readout_leak, self.readout_gain))
+        v, out = torch.zeros_like(y[0]), []
+        for t in range(len(y)):
+            v = leak * v + gain * y[t]
+            out.append(v)
+        return torch.stack(out)
 
     @property
     def steps(self) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 
 from compile.graph import Graph, unique_name
 from compile.passes import fold_avgpool, fold_neuron_gain
-from compile.nodes import SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
+from compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from deploy.weights import lava_weights, sign_mode, weight_bound
 from deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
@@ -116,7 +116,10 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     for n, (src, dst) in syn.items():
         if n != host_name and not isinstance(graph.nodes[src], LIF):
             raise ValueError(f"node {n}: synaptic input from {src} is neither a neuron nor the input")
-    readouts = [n for n, (_, dst) in syn.items() if isinstance(graph.nodes[dst], Output)]
+    readouts = [n for n, (_, dst) in syn.items() if isinstance(graph.nodes[dst], (Output, LI))]
+    integrators = {syn[n][1] for n in readouts if isinstance(graph.nodes[syn[n][1]], LI)}
+    if integrators and (len(integrators) > 1 or len(integrators) != len({syn[n][1] for n in readouts})):
+        raise ValueError("the readout mixes leaky integrators (LI) with other outputs")
     if not readouts:
         raise ValueError("no synaptic layer feeds the output")
 
@@ -189,9 +192,12 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     depth = {start[syn[ro][0]] + 1 + _delay(graph, ro) for ro in readouts}
     if len(depth) != 1:
         raise ValueError("the readout layers' inputs arrive on different steps")
+    li = graph.nodes[next(iter(integrators))] if integrators else None
     return Program(host, neurons, synapses, tuple(readouts), c_out,
                    sum(graph.nodes[ro].bias for ro in readouts), int(graph.meta["timesteps"]), depth.pop(),
-                   graph.nodes[_source(graph, host_name)].shape, report)
+                   graph.nodes[_source(graph, host_name)].shape, report,
+                   None if li is None else np.asarray(li.leak, np.float64),
+                   None if li is None else np.asarray(li.gain, np.float64))
 
 
 def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tuple[float, dict]:

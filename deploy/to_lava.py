@@ -37,7 +37,7 @@ def run(args) -> dict:
     t0 = time.perf_counter()
     ro, _ = run_lava(program, x)
     seconds = time.perf_counter() - t0
-    logits = ro.double() / program.readout_scale + torch.as_tensor(program.readout_bias)
+    logits = program.logits(ro)
     pred = logits.mean(0).argmax(1)
     sim = Simulator(program).run(x)
     with torch.no_grad():

@@ -140,7 +140,7 @@ class Simulator:
         parts = incoming.pop("readout")
         assert all(first == p.depth and len(y) == T for first, y in parts)
         ro = sum(y for _, y in parts)
-        logits = ro / p.readout_scale + torch.as_tensor(p.readout_bias)
+        logits = p.logits(ro)
         keys = ("spikes", "synaptic_events", "neuron_updates", "active_updates", "u_wraps", "v_saturations")
         tot = {k: sum(l[k] for l in counts["layers"].values()) for k in keys}
         tot["conv_wraps"] = sum(s["conv_wraps"] for s in counts["synapses"].values())

@@ -35,7 +35,7 @@ def cuba(n, tau_syn=3e-3, tau_mem=5e-3, th=1.0):
                        w_in=np.full(n, tau_syn / DT))
 
 
-def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=(), delays=None):
+def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=(), delays=None, li_out=False):
     """Input (n_in,) -> Affine -> IF -> Affine -> LIF -> Affine -> CubaLIF ... [-> Affine] -> Output:
     the MLP most graphs in the wild are; with neuron_out the last neurons feed the output (spikes
     as logits)."""
@@ -58,6 +58,10 @@ def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=(), de
         nodes["head"] = nir.Affine(weight=rng.normal(0, 1, (out, n)), bias=np.zeros(out))
         edges.append((prev, "head"))
         prev, n = "head", out
+        if li_out:                  # a leaky-integrator readout: logits are its potentials
+            nodes["li"] = nir.LI(tau=np.full(out, 4e-3), r=np.full(out, 1.0), v_leak=np.zeros(out))
+            edges.append(("head", "li"))
+            prev = "li"
     nodes["out"] = nir.Output(output_type={"output": np.array([n])})
     edges.append((prev, "out"))
     return nir.NIRGraph(nodes=nodes, edges=edges)
@@ -109,6 +113,9 @@ def euler_reference(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
                     r = g.nodes["r" + nxt[1:]]
                     y = y + state.get(nxt + ".s", np.zeros_like(y)) @ r.weight.T + r.bias
                 continue
+            elif isinstance(node, nir.LI):
+                v = state.get(name, np.zeros_like(y))
+                y = state[name] = v + dt / node.tau * (node.v_leak - v + node.r * y)
             elif isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF)):
                 v = state.get(name, np.zeros_like(y))
                 if isinstance(node, nir.CubaLIF):
@@ -408,3 +415,20 @@ def test_scale_folds_into_the_adjacent_layer(where):
         c = GraphNet(from_nir(by_hand, dt=DT, timesteps=8))(x)
     assert torch.equal(a, c) and a.abs().sum() > 0
     assert np.array_equal(g.nodes["fc1"].weight, fc1.weight)        # the user's graph untouched
+
+
+def test_leaky_integrator_readout():
+    """An LI at the output (Norse's and Rockpool's usual readout): the float graph as NIR stepped by
+    hand; on the chip the readout synapses deliver integers and the host integrates them, so the
+    chip's logits follow the float graph's and Lava's equal the simulator's."""
+    rng = np.random.default_rng(13)
+    g = mlp(rng, hidden=(8, 7), li_out=True)
+    x = rng.uniform(0, 4, (16, 8, 6))
+    graph = from_nir(g, dt=DT, timesteps=8)
+    with torch.no_grad():
+        ours = GraphNet(graph)(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+    assert np.allclose(ours, euler_reference(g, x.transpose(1, 0, 2), DT), atol=1e-4)
+    program, sim = lava_and_simulator_agree(g, torch.as_tensor(x[:4], dtype=torch.float32))
+    assert program.readout_leak is not None and np.allclose(program.readout_leak, 0.75)
+    assert np.abs(ours[:, :4]).max() > 0.1
+    assert np.abs(sim.logits.double().numpy() - ours[:, :4]).max() < 0.05 * np.abs(ours[:, :4]).max()
