@@ -43,7 +43,7 @@ class NIRFormatError(InputError):
 
 
 KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
-               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale", "LI"}
+               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale", "LI", "Conv1d"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
            "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
@@ -257,8 +257,12 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         in_shape = shapes[preds[0]] if preds else None
         if isinstance(node, nir.Input):
             shape = tuple(int(v) for v in node.input_type["input"])
-            if foreign and len(shape) in (2, 4) and shape[0] == 1:
+            succ = [nodes[b] for a, b in edges if a == name]
+            if foreign and len(shape) in (2, 4) and shape[0] == 1 and not any(isinstance(n, nir.Conv1d) for n in succ):
                 shape = shape[1:]       # a batch dimension of 1 the exporter kept (Norse writes (1, F))
+            if len(shape) == 2 and any(isinstance(n, nir.Conv1d) for n in succ):
+                info = {**info, "input_shape": list(shape)}   # a 1-D signal (C, L), run as (C, 1, L)
+                shape = (shape[0], 1, shape[1])
             new = Input(shape)
         elif isinstance(node, nir.Conv2d):
             stride, pad = _pair(node.stride), _pair(node.padding)
@@ -269,6 +273,16 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
                 raise NIRFormatError(f"node {name}: grouped or dilated Conv2d is not supported")
             new = Conv2d(np.asarray(node.weight, np.float64), _bias(node, node.weight.shape[0]),
                          stride, pad, shape)
+        elif isinstance(node, nir.Conv1d):
+            stride, pad = int(np.asarray(node.stride).reshape(-1)[0]), node.padding
+            if isinstance(pad, str) or node.groups != 1 or int(np.asarray(node.dilation).reshape(-1)[0]) != 1:
+                raise NIRFormatError(f"node {name}: Conv1d with string padding, groups or dilation is not supported")
+            pad, k = int(np.asarray(pad).reshape(-1)[0]), node.weight.shape[-1]
+            if len(in_shape) != 3 or in_shape[1] != 1:
+                raise NIRFormatError(f"node {name}: Conv1d input of shape {in_shape}, expected (C, L)")
+            shape = (node.weight.shape[0], 1, (in_shape[2] + 2 * pad - k) // stride + 1)
+            new = Conv2d(np.asarray(node.weight, np.float64)[:, :, None, :], _bias(node, node.weight.shape[0]),
+                         (1, stride), (0, pad), shape)
         elif isinstance(node, (nir.Affine, nir.Linear)):
             shape = (node.weight.shape[0],)
             new = Linear(np.asarray(node.weight, np.float64), _bias(node, shape[0]), shape,

@@ -46,6 +46,9 @@ def load_graph_and_inputs(args):
     x, y = user_inputs(args.inputs)
     graph = read_nir(args.nir_file, args.max_mb, args.dt)
     shape = tuple(next(n for n in graph.nodes.values() if isinstance(n, Input)).shape)
+    declared = tuple(graph.meta.get("nir", {}).get("input_shape", shape))    # (C, L) run as (C, 1, L)
+    if declared != shape and tuple(x.shape[-len(declared):]) == declared:
+        x = x.reshape(*x.shape[:-len(declared)], *shape)
     if tuple(x.shape[1:]) == shape:
         steps = args.timesteps or (None if graph.meta.get("nir", {}).get("foreign") else graph.meta["timesteps"])
         if steps is None:
@@ -54,8 +57,8 @@ def load_graph_and_inputs(args):
         steps = x.shape[1]
     else:
         raise InputError(f"{args.inputs}: inputs of shape {tuple(x.shape)} do not fit the graph's input "
-                         f"{shape}: expected (B, {', '.join(map(str, shape))}) or (B, T, "
-                         f"{', '.join(map(str, shape))})")
+                         f"{declared}: expected (B, {', '.join(map(str, declared))}) or (B, T, "
+                         f"{', '.join(map(str, declared))})")
     graph = graph.with_meta(timesteps=int(steps))
     if args.samples > 0:
         x, y = x[:args.samples], None if y is None else y[:args.samples]

@@ -432,3 +432,33 @@ def test_leaky_integrator_readout():
     assert program.readout_leak is not None and np.allclose(program.readout_leak, 0.75)
     assert np.abs(ours[:, :4]).max() > 0.1
     assert np.abs(sim.logits.double().numpy() - ours[:, :4]).max() < 0.05 * np.abs(ours[:, :4]).max()
+
+
+def test_conv1d_on_a_one_dimensional_signal(tmp_path):
+    """Input (2, 12) -> Conv1d(4, k=3, padding 1) -> LIF -> Flatten -> Affine -> Output: run as a
+    (C, 1, L) convolution; the first LIF's potential at step 0 is (dt/tau) r conv1d(x); Lava equals
+    the simulator; the CLI takes inputs of the declared (B, T, 2, 12) shape."""
+    rng = np.random.default_rng(14)
+    w, b = rng.normal(0, 1, (4, 2, 3)), rng.normal(0, 0.1, 4)
+    g = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([2, 12])}),
+        "c": nir.Conv1d(input_shape=12, weight=w, stride=1, padding=1, dilation=1, groups=1, bias=b),
+        "l": lif((4, 12), tau=4e-3, r=4.0), "flat": nir.Flatten(input_type={"input": np.array([4, 12])}, start_dim=0, end_dim=-1),
+        "fc": nir.Affine(weight=rng.normal(0, 0.5, (3, 48)), bias=np.zeros(3)),
+        "out": nir.Output(output_type={"output": np.array([3])})},
+        edges=[("in", "c"), ("c", "l"), ("l", "flat"), ("flat", "fc"), ("fc", "out")])
+    graph = from_nir(g, dt=DT, timesteps=6)
+    x = torch.as_tensor(rng.uniform(0, 2, (3, 6, 2, 12)), dtype=torch.float32)
+    net = GraphNet(graph)
+    with torch.no_grad():
+        net(x.view(3, 6, 2, 1, 12), record=True)
+        expect = DT / 4e-3 * 4.0 * torch.nn.functional.conv1d(x[:, 0], torch.as_tensor(w, dtype=torch.float32),
+                                                              torch.as_tensor(b, dtype=torch.float32), padding=1)
+    assert torch.allclose(net.record["l"][1][0, :, :, 0], expect, atol=1e-5)
+    assert 0 < float(net.record["l"][0].mean()) < 1
+    lava_and_simulator_agree(g, x.view(3, 6, 2, 1, 12))
+    nir.write(tmp_path / "c.nir", g)
+    np.save(tmp_path / "x.npy", x.numpy())
+    r = subprocess.run([sys.executable, str(ROOT / "simulate/run.py"), str(tmp_path / "c.nir"), "--dt", "1e-3",
+                        "--inputs", str(tmp_path / "x.npy")], capture_output=True, text=True)
+    assert r.returncode == 0 and "3 samples (no labels)" in r.stdout, r.stderr
