@@ -43,7 +43,7 @@ class NIRFormatError(InputError):
 
 
 KNOWN_TYPES = {"Input", "Output", "Conv2d", "Affine", "Linear", "Flatten", "AvgPool2d", "SumPool2d", "LIF",
-               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale", "LI", "Conv1d"}
+               "IF", "CubaLIF", "Delay", "NIRGraph", "Scale", "LI", "Conv1d", "Threshold"}
 FOREIGN_RULE = "v > v_threshold"
 DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neurons are continuous; "
            "spikefold steps them by forward Euler: LIF v[t] = (1 - dt/tau) v[t-1] + (dt/tau) r I[t]; IF "
@@ -326,6 +326,11 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
                 raise NIRFormatError(f"node {name}: LI with v_leak != 0 is not supported")
             coef = dt / np.asarray(node.tau, np.float64)
             new = LI(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), shape)
+        elif isinstance(node, nir.Threshold):    # s = H(I - theta), no memory: a LIF that forgets v
+            shape = _neuron_shape(node.threshold, in_shape)
+            th = np.broadcast_to(np.asarray(node.threshold, np.float64), shape)
+            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            new = LIF(np.zeros(shape[0]), np.ones(shape[0]), v_th, shape, rule=rule)
         elif isinstance(node, nir.IF):
             shape = _neuron_shape(node.r, in_shape)
             if not np.allclose(node.v_reset, 0):

@@ -462,3 +462,26 @@ def test_conv1d_on_a_one_dimensional_signal(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "simulate/run.py"), str(tmp_path / "c.nir"), "--dt", "1e-3",
                         "--inputs", str(tmp_path / "x.npy")], capture_output=True, text=True)
     assert r.returncode == 0 and "3 samples (no labels)" in r.stdout, r.stderr
+
+
+def test_threshold_node_as_far_as_loihi_goes():
+    """NIR's Threshold (s = H(I - theta), no memory) is a LIF with leak 0. Loihi's dv tops out at
+    4095, which keeps 1/4096 of v per step: counted as a clipped leak, and the chip's spikes still
+    follow the float graph's; Lava equals the simulator."""
+    rng = np.random.default_rng(15)
+    g = nir.NIRGraph(nodes={"in": nir.Input(input_type={"input": np.array([5])}),
+                            "fc": nir.Affine(weight=rng.normal(0, 1, (6, 5)), bias=np.zeros(6)),
+                            "th": nir.Threshold(threshold=np.full(6, 0.5)),
+                            "head": nir.Affine(weight=rng.normal(0, 1, (3, 6)), bias=np.zeros(3)),
+                            "out": nir.Output(output_type={"output": np.array([3])})},
+                     edges=[("in", "fc"), ("fc", "th"), ("th", "head"), ("head", "out")])
+    x = torch.as_tensor(rng.uniform(0, 1, (8, 6, 5)), dtype=torch.float32)
+    graph = from_nir(g, dt=DT, timesteps=6)
+    net = GraphNet(graph)
+    with torch.no_grad():
+        net(x, record=True)
+        w = torch.as_tensor(g.nodes["fc"].weight, dtype=torch.float32)
+    assert torch.equal(net.record["th"][0], (x.transpose(0, 1) @ w.T > 0.5).float())
+    program, sim = lava_and_simulator_agree(g, x)
+    assert program.report["layers"]["th"]["dv_clipped"] == 6
+    assert (sim.spikes["th"][:6] == net.record["th"][0].bool()).float().mean() > 0.98
