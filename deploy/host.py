@@ -21,8 +21,11 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
     flat = frames.reshape(-1, *frames.shape[2:]).double()
     w = torch.as_tensor(h.weight, dtype=torch.float64)
     b = None if h.bias is None else torch.as_tensor(h.bias, dtype=torch.float64)
-    cur = F.conv2d(flat, w, b, h.stride, h.padding) if h.kind == "conv" else flat.flatten(1) @ w.T + (
-        0 if b is None else b)
+    if h.kind == "spikes":
+        cur = flat
+    else:
+        cur = F.conv2d(flat, w, b, h.stride, h.padding) if h.kind == "conv" else flat.flatten(1) @ w.T + (
+            0 if b is None else b)
     a = torch.round(cur * h.scale).to(torch.int64).view(frames.shape[0], frames.shape[1], *h.out_shape)
     return encode_input(a, program.timesteps, len(h.out_shape)) if x.dim() == rank + 1 else a.transpose(0, 1)
 

@@ -24,8 +24,10 @@ import torch
 @dataclass(frozen=True, eq=False)
 class HostLayer:
     """The first synaptic layer, computed on the host in float: a_in = round((W * x [+ bias]) * scale),
-    fed as input currents (int) to neuron layer `dst` on steps 1..T.  bias goes to `dst`."""
-    kind: str                 # "conv" | "dense"
+    fed as input currents (int) to neuron layer `dst` on steps 1..T.  bias goes to `dst`.
+    kind "spikes": no layer on the host; input spikes x (0 or 1) pass as currents x * scale into an
+    input layer on the chip that fires exactly when x = 1, and the first real synapse runs on the chip."""
+    kind: str                 # "conv" | "dense" | "spikes"
     weight: np.ndarray        # float64
     stride: tuple
     padding: tuple
@@ -112,5 +114,7 @@ class Program:
 
 
 def dense_ops(s) -> int:
-    """MACs of one synaptic (or host) layer for one input frame."""
+    """MACs of one synaptic (or host) layer for one input frame (none for input spikes)."""
+    if s.kind == "spikes":
+        return 0
     return int(np.prod(s.out_shape)) * int(np.prod(s.weight.shape[1:]))

@@ -97,6 +97,25 @@ def _quantize_weights(w: np.ndarray, c: float, exp: int) -> tuple[np.ndarray, di
                    "weight_exp": exp}
 
 
+def spikes_on_chip(graph: Graph) -> Graph:
+    """For inputs that are spikes (0 or 1): an input layer of neurons after the Input (an identity
+    synapse the host applies as a copy, then neurons with no memory firing at x > 1/2, that is
+    exactly when x = 1), so the first real synapse runs on the chip, fed by spikes.  For binary x
+    the graph computes what it computed."""
+    (inp,) = graph.of_type(Input)
+    shape = graph.nodes[inp].shape
+    c = shape[0]
+    ident = (Conv2d(np.eye(c)[:, :, None, None], np.zeros(c), (1, 1), (0, 0), shape, source="input spikes")
+             if len(shape) == 3 else Linear(np.eye(c), np.zeros(c), shape, source="input spikes"))
+    copy, spikes = unique_name(graph.nodes, "input_copy"), unique_name(graph.nodes, "input_spikes")
+    # leak 1/4096: Loihi's largest dv (4095) exactly; v is 0 after every spike and every x = 0
+    neurons = LIF(np.full(c, 1 / 4096), np.ones(c), 0.5, shape, source="input spikes", rule="gt")
+    nodes = {inp: graph.nodes[inp], copy: ident, spikes: neurons,
+             **{k: v for k, v in graph.nodes.items() if k != inp}}
+    edges = [(spikes if a == inp else a, b) for a, b in graph.edges] + [(inp, copy), (copy, spikes)]
+    return Graph.build(nodes, edges, {**graph.meta, "spike_input": True})
+
+
 def quantize(graph: Graph, netx: bool = False) -> Program:
     """The fixed-point program of a lowered graph (from compile.pipeline.lower or read_nir).
 
@@ -182,7 +201,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         synapses[ro] = replace(_synapse(graph, ro, syn[ro][0], "readout", q, 0), delay=_delay(graph, ro))
         report["readout"]["weights_clipped"] += info["weights_clipped"]
     h = graph.nodes[host_name]
-    host = HostLayer("conv" if isinstance(h, Conv2d) else "dense", h.weight,
+    kind = "spikes" if h.source == "input spikes" else "conv" if isinstance(h, Conv2d) else "dense"
+    host = HostLayer(kind, h.weight,
                      getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
                      graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,
                      syn[host_name][1], h.bias.copy() if netx else None)
