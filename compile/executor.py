@@ -101,44 +101,28 @@ class GraphNet(nn.Module):
         raise TypeError(f"node {name}: GraphNet cannot run {type(node).__name__}")
 
     def _lif(self, name, node: LIF, x: torch.Tensor) -> torch.Tensor:
+        """Step a LIF through x (T, B, *shape).  A synaptic current (CubaLIF) filters its input;
+        each recurrent synapse adds its output on the neuron's spikes of the step before.  Spikes
+        at v >= v_th through the surrogate (rule "ge", trainable) or at v > v_th (rule "gt",
+        graphs from other frameworks, only run)."""
         m = per_channel(_t(node.leak).to(x.device), x[0])
         n = per_channel(_t(node.gain).to(x.device), x[0])
         v_th = node.v_th if np.isscalar(node.v_th) else _t(node.v_th).to(x.device)
-        h = torch.zeros_like(x[0])
-        rec = self._recurrent.get(name, [])
-        if node.syn_leak is not None or rec:
-            return self._stateful(name, node, x, rec, m, n, v_th)
-        spikes, vs = [], []
-        for t in range(x.shape[0]):
-            if self.record is not None:  # v before reset, for near-threshold diagnostics
-                vs.append((m * h + n * x[t]).detach())
-            if node.rule == "gt":           # v > v_th (graphs from other frameworks; inference)
-                v = m * h + n * x[t]
-                s = (v > v_th).to(v.dtype)
-                h = v * (1.0 - s)
-            else:
-                h, s = leaky_step(h, x[t], m, n, v_th)
-            spikes.append(s)
-        out = torch.stack(spikes)
-        if self.record is not None:
-            self.record[name] = (out.detach(), torch.stack(vs))
-        return out
-
-    def _stateful(self, name, node: LIF, x, rec: list, m, n, v_th) -> torch.Tensor:
-        """A LIF with a synaptic current (CubaLIF) or recurrent inputs, step by step: its input at
-        step t adds each recurrent synapse applied to its spikes of step t - 1 (no gradient
-        needed: graphs with these come from other frameworks and are only run)."""
         a = None if node.syn_leak is None else per_channel(_t(node.syn_leak).to(x.device), x[0])
+        rec = self._recurrent.get(name, [])
         h, i, s = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
         spikes, vs = [], []
         for t in range(x.shape[0]):
-            drive = x[t] + sum(self._apply(r, self.graph.nodes[r], s.flatten(1) if isinstance(
-                self.graph.nodes[r], Linear) else s, 1, s.shape[0]).view_as(s) for r in rec)
+            drive = x[t]
+            for r in rec:
+                node_r = self.graph.nodes[r]
+                y = self._apply(r, node_r, s.flatten(1) if isinstance(node_r, Linear) else s, 1, s.shape[0])
+                drive = drive + y.view_as(s)
             i = drive if a is None else a * i + drive
-            v = m * h + n * i
-            if self.record is not None:
-                vs.append(v.detach())
+            if self.record is not None:  # v before reset, for near-threshold diagnostics
+                vs.append((m * h + n * i).detach())
             if node.rule == "gt":
+                v = m * h + n * i
                 s = (v > v_th).to(v.dtype)
                 h = v * (1.0 - s)
             else:

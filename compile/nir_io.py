@@ -130,11 +130,29 @@ def _flatten(nodes: dict, edges: list) -> tuple[dict, list]:
         edges += [(f"{name}.{_text(a)}", f"{name}.{_text(b)}") for a, b in sub.edges]
         nodes.update(inner)
         for port in (i, o):
-            into = [a for a, b in edges if b == port]
-            out = [b for a, b in edges if a == port]
-            edges = [(a, b) for a, b in edges if port not in (a, b)] + [(a, b) for a in into for b in out]
+            edges = _bypass(edges, port)
             del nodes[port]
     return nodes, edges
+
+
+def _bypass(edges: list, name: str) -> list:
+    """The edges without node `name`: each of its inputs wired to each of its outputs."""
+    into = [a for a, b in edges if b == name]
+    out = [b for a, b in edges if a == name]
+    return [(a, b) for a, b in edges if name not in (a, b)] + [(a, b) for a in into for b in out]
+
+
+def _adjacent_linear(nodes: dict, edges: list, name: str) -> tuple[bool, list]:
+    """(after, layers) for an elementwise node that folds into Affine/Linear weights: the one layer
+    it follows and alone takes that layer's output (after=True), else the layers it feeds, each
+    fed by it alone; anything else cannot fold."""
+    preds = [a for a, b in edges if b == name]
+    succs = [b for a, b in edges if a == name]
+    if len(preds) == 1 and isinstance(nodes[preds[0]], LINEAR) and [b for a, b in edges if a == preds[0]] == [name]:
+        return True, preds
+    if succs and all(isinstance(nodes[b], LINEAR) and [a for a, c in edges if c == b] == [name] for b in succs):
+        return False, succs
+    raise NIRFormatError(f"node {name}: a {type(nodes[name]).__name__} must follow or feed Affine or Linear layers")
 
 
 def _fold_scales(nodes: dict, edges: list) -> tuple[dict, list]:
@@ -142,20 +160,16 @@ def _fold_scales(nodes: dict, edges: list) -> tuple[dict, list]:
     (its rows and bias) or into the ones they feed (their columns): exact."""
     for name in [n for n, node in nodes.items() if isinstance(node, nir.Scale)]:
         scale = np.asarray(nodes[name].scale, np.float64).reshape(-1)
-        preds = [a for a, b in edges if b == name]
-        succs = [b for a, b in edges if a == name]
-        only = lambda n: [b for a, b in edges if a == n] == [name]
-        if len(preds) == 1 and isinstance(nodes[preds[0]], LINEAR) and only(preds[0]):
-            p = nodes[preds[0]]
-            bias = getattr(p, "bias", None)
-            nodes[preds[0]] = nir.Affine(weight=np.asarray(p.weight, np.float64) * scale[:, None],
-                                         bias=(np.zeros(len(scale)) if bias is None else np.asarray(bias)) * scale)
-        elif succs and all(isinstance(nodes[b], LINEAR) and [a for a, c in edges if c == b] == [name] for b in succs):
-            for b in succs:
-                nodes[b] = replace(nodes[b], weight=np.asarray(nodes[b].weight, np.float64) * scale[None, :])
-        else:
-            raise NIRFormatError(f"node {name}: a Scale must follow or feed Affine or Linear layers")
-        edges = [(a, b) for a, b in edges if name not in (a, b)] + [(a, b) for a in preds for b in succs]
+        after, layers = _adjacent_linear(nodes, edges, name)
+        for t in layers:
+            w = np.asarray(nodes[t].weight, np.float64)
+            if after:
+                bias = getattr(nodes[t], "bias", None)
+                nodes[t] = nir.Affine(weight=w * scale[:, None],
+                                      bias=(np.zeros(len(scale)) if bias is None else np.asarray(bias)) * scale)
+            else:
+                nodes[t] = replace(nodes[t], weight=w * scale[None, :])
+        edges = _bypass(edges, name)
         del nodes[name]
     return nodes, edges
 
@@ -172,18 +186,9 @@ def _fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict]
                 or steps.flat[0] < 0:
             raise NIRFormatError(f"node {name}: Delay must be the same whole number of steps (dt = {dt:g} s) "
                                  f"for every neuron")
-        preds = [a for a, b in edges if b == name]
-        succs = [b for a, b in edges if a == name]
-        only = lambda n: [b for a, b in edges if a == n] == [name]
-        if len(preds) == 1 and isinstance(nodes[preds[0]], LINEAR) and only(preds[0]):
-            targets = preds
-        elif succs and all(isinstance(nodes[b], LINEAR) and len([a for a, c in edges if c == b]) == 1 for b in succs):
-            targets = succs
-        else:
-            raise NIRFormatError(f"node {name}: a Delay must follow or feed Affine or Linear layers")
-        for t in targets:
+        for t in _adjacent_linear(nodes, edges, name)[1]:
             delays[t] = delays.get(t, 0) + int(steps.flat[0])
-        edges = [(a, b) for a, b in edges if name not in (a, b)] + [(a, b) for a in preds for b in succs]
+        edges = _bypass(edges, name)
         del nodes[name]
     return nodes, edges, delays
 
@@ -303,8 +308,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             coef = dt / np.asarray(node.tau, np.float64)
             if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
                 raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
-            th = np.asarray(node.v_threshold, np.float64)
-            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            v_th = _threshold(node.v_threshold, shape)
             new = LIF(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), v_th, shape,
                       rule=rule)
         elif isinstance(node, nir.CubaLIF):
@@ -315,8 +319,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             if np.any(syn > 1) or np.any(mem > 1):
                 raise NIRFormatError(f"node {name}: CubaLIF tau_syn and tau_mem must be >= dt ({dt:g} s) "
                                      f"for forward Euler to decay")
-            th = np.asarray(node.v_threshold, np.float64)
-            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            v_th = _threshold(node.v_threshold, shape)
             gain = syn * np.asarray(node.w_in, np.float64) * mem * np.asarray(node.r, np.float64) * np.ones(shape)
             new = LIF(_channelwise(name, (1.0 - mem) * np.ones(shape)), _channelwise(name, gain), v_th, shape,
                       rule=rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)))
@@ -328,15 +331,12 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             new = LI(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), shape)
         elif isinstance(node, nir.Threshold):    # s = H(I - theta), no memory: a LIF that forgets v
             shape = _neuron_shape(node.threshold, in_shape)
-            th = np.broadcast_to(np.asarray(node.threshold, np.float64), shape)
-            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
-            new = LIF(np.zeros(shape[0]), np.ones(shape[0]), v_th, shape, rule=rule)
+            new = LIF(np.zeros(shape[0]), np.ones(shape[0]), _threshold(node.threshold, shape), shape, rule=rule)
         elif isinstance(node, nir.IF):
             shape = _neuron_shape(node.r, in_shape)
             if not np.allclose(node.v_reset, 0):
                 raise NIRFormatError(f"node {name}: IF with v_reset != 0 is not supported")
-            th = np.asarray(node.v_threshold, np.float64)
-            v_th = float(th.flat[0]) if np.all(th == th.flat[0]) else th.copy()
+            v_th = _threshold(node.v_threshold, shape)
             ones = np.ones(shape)
             new = LIF(_channelwise(name, ones), _channelwise(name, dt * np.asarray(node.r) * ones), v_th, shape,
                       rule=rule)
@@ -389,6 +389,15 @@ def _pair(v) -> tuple:
 def _bias(node, n: int) -> np.ndarray:
     b = getattr(node, "bias", None)
     return np.zeros(n) if b is None else np.asarray(b, np.float64).reshape(n)
+
+
+def _threshold(a, shape: tuple) -> float | np.ndarray:
+    """A threshold as the LIF node holds it: one float when every neuron shares it, else an array
+    of the neuron shape."""
+    th = np.asarray(a, np.float64)
+    if np.all(th == th.flat[0]):
+        return float(th.flat[0])
+    return th.copy() if th.shape == tuple(shape) else np.broadcast_to(th, shape).copy()
 
 
 def _neuron_shape(param, in_shape) -> tuple:

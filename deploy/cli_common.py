@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compile.nir_io import DT_HELP, read_nir as _read_nir
+from compile.nir_io import DT_HELP, read_nir
 from compile.nodes import Input
 from models.data import DATASETS, load_dataset
 from deploy.quantize import quantize, spikes_on_chip
@@ -31,10 +31,6 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
                         "or (B, *input shape) for static inputs repeated --timesteps times")
     p.add_argument("--timesteps", type=positive_int, default=None,
                    help="steps per sample for static --inputs (default: the file's metadata)")
-
-
-def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None, timesteps: int | None = None):
-    return _read_nir(path, max_mb, dt, timesteps)
 
 
 def load_graph_and_inputs(args):

@@ -115,8 +115,8 @@ LOIHI = Profile(
     share_conv_weights=Figure(0, "bool", "assumed: each synapse stored per target neuron (the "
                               "mapping constraints count synapses per core; no shared-kernel "
                               "format is described in Davies 2018)", True),
-    cores_per_tile=Figure(4, "cores", f"inferred: 128 cores, and Table 2's barrier figure spans "
-                          f"1-32 tiles", True),
+    cores_per_tile=Figure(4, "cores", "inferred: 128 cores, and Table 2's barrier figure spans "
+                          "1-32 tiles", True),
     mesh_tiles_x=Figure(8, "tiles", "assumed: 32 tiles as 8 x 4 (the mesh's aspect is not published)", True),
     mesh_tiles_y=Figure(4, "tiles", "assumed: 32 tiles as 8 x 4", True),
     synop_pj=Figure(23.6, "pJ", f"{T2}, energy per synaptic spike op (min)"),

@@ -156,8 +156,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         host_fed = name == syn[host_name][1]
         if host_fed:     # the host's currents take any scale; recurrent weights reach it by weight_exp
             c = VTH_TARGET / float(np.max(node.v_th))
-            qin = {n: _quantize_weights(graph.nodes[n].weight, c, min(7, max(0, math.ceil(
-                math.log2(c / _weight_ratio(graph.nodes[n].weight)) - 1e-9)))) for n in rec}
+            qin = {n: _quantize_weights(graph.nodes[n].weight, c,
+                                        min(7, _weight_exp(c, _weight_ratio(graph.nodes[n].weight)))) for n in rec}
         else:
             c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
@@ -192,7 +192,6 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
             for i in range(early):                   # an early conv input waits in relay layers
                 src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
             synapses[n] = replace(_synapse(graph, n, src, name, q, info["weight_exp"]), delay=delay)
-            report["delays"] = report.get("delays", 0) + int(delay > 0)
     # several readout layers (SMA's branches after fold_sma) are summed at the output: one scale
     c_out = min(_weight_ratio(graph.nodes[ro].weight) for ro in readouts)
     report["readout"] = {"scale": c_out, "weights_clipped": 0}
@@ -229,9 +228,14 @@ def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tupl
             c *= 2
     qin = {}
     for n in ins:
-        exp = 0 if isinstance(graph.nodes[n], Conv2d) else max(0, math.ceil(math.log2(c / ratio[n]) - 1e-9))
+        exp = 0 if isinstance(graph.nodes[n], Conv2d) else _weight_exp(c, ratio[n])
         qin[n] = _quantize_weights(graph.nodes[n].weight, c, exp)
     return c, qin
+
+
+def _weight_exp(c: float, ratio: float) -> int:
+    """The Dense weight_exp that lets weights whose own largest scale is `ratio` reach scale c."""
+    return max(0, math.ceil(math.log2(c / ratio) - 1e-9))
 
 
 def _synapse(graph: Graph, name: str, src: str, dst: str, q: np.ndarray, exp: int) -> SynapseLayer:

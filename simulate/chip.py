@@ -73,6 +73,7 @@ class ChipModel:
         self.layer_of = [c.layer for c in mapping.cores]
         self.barrier = barrier_ns(mapping)
         self.sums = acc.result()
+        self._laid_out = {}
         self.data = {}
         for v in VARIANTS:
             d = acc.per_sample(v)
@@ -98,14 +99,24 @@ class ChipModel:
                             "route_ns": route, **d}
 
     def _loads(self, v: str, activity: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """(synaptic ops, active updates) per core and step (n_cores, steps), and the routes' ns."""
+        """(synaptic ops, active updates) per core and step (n_cores, steps), and the routes' ns,
+        with all activity scaled by `activity` (break_even prices one run many times: the measured
+        loads are laid out once per variant, in `_measured`)."""
+        if v not in self._laid_out:
+            self._laid_out[v] = self._measured(v)
+        ops, frac = self._laid_out[v]
+        return ops * activity, self.neurons[:, None] * np.minimum(1.0, frac * activity), self.data[v]["route_ns"]
+
+    def _measured(self, v: str) -> tuple[np.ndarray, np.ndarray]:
+        """The measured run's synaptic ops per core and step, and the fraction of each core's
+        neurons whose update is active (its layer's), both (n_cores, steps)."""
         p, m, d = self.p, self.m, self.data[v]
         T = p.timesteps
         steps = p.steps if v == "as_deployed" else T
         ops = np.zeros((len(m.cores), steps))
-        act = np.zeros_like(ops)
+        frac = np.zeros_like(ops)
         for syn, s in p.synapses.items():
-            ev = d["events_per_step"][syn] * activity
+            ev = d["events_per_step"][syn]
             if v == "as_deployed":          # events of step t are processed on step t + 1 + delay
                 lag = min(1 + s.delay, len(ev))
                 ev = np.concatenate([np.zeros(lag), ev[:len(ev) - lag]])
@@ -117,12 +128,10 @@ class ChipModel:
             ops[cores] += d["share"][syn][:, None] * ev[None, :]
         for name, layer in p.neurons.items():
             a = d["active_per_step"][name] / self.neurons[m.layers[name]["cores"]].sum()
-            a = np.minimum(1.0, a * activity)
             if v == "streamed":
                 a = np.roll(a, layer.start % T)
-            cores = m.layers[name]["cores"]
-            act[cores] = self.neurons[cores, None] * a[None, :]
-        return ops, act, d["route_ns"]
+            frac[m.layers[name]["cores"]] = a[None, :]
+        return ops, frac
 
     def cost(self, v: str, activity: float = 1.0) -> dict:
         p, prof, d = self.p, self.m.profile, self.data[v]

@@ -60,6 +60,11 @@ def network_terms(net: dict, timesteps: int, sram_pj: float = E["sram_8kb_45nm"]
     }
 
 
+def chip_key(profile: str, variant: str) -> str:
+    """The convention key of a chip row: loihi_deployed, loihi2_streamed, ..."""
+    return f"{profile}_{'deployed' if variant == 'as_deployed' else variant}"
+
+
 def energies(net: dict, timesteps: int, chip_costs: dict, sram_pj: float = E["sram_8kb_45nm"]) -> dict:
     """{convention: {"pj", "terms", "label", "network"}}.
 
@@ -71,7 +76,7 @@ def energies(net: dict, timesteps: int, chip_costs: dict, sram_pj: float = E["sr
         out[k] = {"pj": sum(flat.values()), "terms": flat, "label": label, "network": network}
     for (name, label, variant), c in chip_costs.items():
         flat = {f"{part}: {t}": e for part, terms in c["terms"].items() for t, e in terms.items()}
-        out[f"{name}_{'deployed' if variant == 'as_deployed' else variant}"] = {
+        out[chip_key(name, variant)] = {
             "pj": c["pj"], "terms": flat, "split_pj": c["split_pj"],
             "label": f"(c) {label.split(' (')[0]}, {variant.replace('_', ' ')}", "network": CHIP_NETWORK[variant]}
     return out

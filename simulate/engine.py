@@ -207,7 +207,7 @@ class Simulator:
             "synaptic_events": sum(float(e.sum()) for e in events.values()),
             "neuron_updates": size * steps * a.shape[1], "active_updates": int(active.sum()),
             "u_wraps": wraps, "v_saturations": sats, "relay": n.relay,
-            # for the chip's time and traffic (simulate/chip.py): steps counted from `first_step`
-            "first_step": lo, "fired": fired.view(n.shape), "active_per_step": active,
+            # for the chip's time and traffic (simulate/chip.py), over the steps of this run's span
+            "fired": fired.view(n.shape), "active_per_step": active,
             "events_per_step": events}
         return out

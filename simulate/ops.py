@@ -32,7 +32,6 @@ class ChipAccumulator:
         self.samples = 0
         self.sums = {v: dict.fromkeys(CHIP_KEYS, 0.0) for v in ("as_deployed", "streamed")}
         self.host_macs = 0.0
-        self.layer_spikes = {n: 0.0 for n in program.neurons}
         # per variant, summed over samples: spikes per neuron, active updates per step and synaptic
         # events per step of each synapse layer (steps of the variant's own span; see simulate/chip.py)
         self.fired = {v: {} for v in self.sums}
@@ -43,13 +42,10 @@ class ChipAccumulator:
         """deployed, streamed: SimResults of the same batch in modes "full" and "window"."""
         assert deployed.counts["total"]["mode"] == "full" and streamed.counts["total"]["mode"] == "window"
         self.samples += deployed.counts["total"]["samples"]
+        self.host_macs += deployed.counts["total"]["host_macs"]
         for variant, r in (("as_deployed", deployed), ("streamed", streamed)):
             for k in CHIP_KEYS:
                 self.sums[variant][k] += r.counts["total"][k]
-        self.host_macs += deployed.counts["total"]["host_macs"]
-        for name, layer in streamed.counts["layers"].items():
-            self.layer_spikes[name] += layer["spikes"]
-        for variant, r in (("as_deployed", deployed), ("streamed", streamed)):
             for name, layer in r.counts["layers"].items():
                 _add(self.fired[variant], name, layer["fired"])
                 _add(self.active_per_step[variant], name, layer["active_per_step"])
@@ -65,7 +61,15 @@ class ChipAccumulator:
     def rates(self) -> dict:
         """Firing rate of each neuron layer in its T-step window: spikes per neuron per step."""
         T, n = self.p.timesteps, max(self.samples, 1)
-        return {name: self.layer_spikes[name] / (np.prod(l.shape) * T * n) for name, l in self.p.neurons.items()}
+        return {name: float(self.fired["streamed"][name].sum()) / (np.prod(l.shape) * T * n)
+                for name, l in self.p.neurons.items()}
+
+    def mean_rate(self) -> float:
+        """Spikes per neuron per step over every layer but the relays, in the T-step windows."""
+        layers = [k for k, l in self.p.neurons.items() if not l.relay]
+        spikes = sum(float(self.fired["streamed"][k].sum()) for k in layers)
+        neurons = sum(float(np.prod(self.p.neurons[k].shape)) for k in layers)
+        return spikes / max(1.0, neurons * self.p.timesteps * self.samples)
 
     def result(self) -> dict:
         n = max(self.samples, 1)

@@ -40,7 +40,7 @@ from simulate import plots
 from simulate.constants import ENERGY_PJ
 from simulate.counting import Counter, footprint_bytes
 from simulate.chip import VARIANTS, ChipModel
-from simulate.energy import ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, energies, network_terms
+from simulate.energy import ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, chip_key, energies, network_terms
 from simulate.engine import Simulator
 from simulate.ops import ChipAccumulator
 from spikefold import validate
@@ -150,20 +150,12 @@ def run(args, argv) -> dict:
     chips, chip_costs = price(program, chip, profiles)
     energy = energies(net, cfg.timesteps, chip_costs, args.sram_pj)
     rate_built = 1.0 - net["activation_sparsity"]
-    counted = [l for l in program.neurons.values() if not l.relay]
-    rate_chip = (sum(chip.layer_spikes[n] for n, l in program.neurons.items() if not l.relay) /
-                 max(1.0, sum(float(torch.tensor(l.shape).prod()) for l in counted) * cfg.timesteps * chip.samples))
-    breakeven = {}
+    rate_chip = chip.mean_rate()
     terms45 = network_terms(net, cfg.timesteps, args.sram_pj)
-    for base in ANN_BASELINES:
-        target = energy[base]["pj"]
-        row = {k: {**break_even_45nm(terms45[k], target, rate_built), "measured_rate": rate_built}
-               for k in ("syops_45nm", "effective_45nm", "memory_45nm")}
-        for name, (profile, mapping, priced) in chips.items():
-            for v in VARIANTS:
-                key = f"{name}_{'deployed' if v == 'as_deployed' else v}"
-                row[key] = {**priced.break_even(v, target, rate_chip), "measured_rate": rate_chip}
-        breakeven[base] = row
+    on_chip = chip_break_even(chips, energy, rate_chip)
+    breakeven = {b: {**{k: {**break_even_45nm(terms45[k], energy[b]["pj"], rate_built), "measured_rate": rate_built}
+                        for k in ("syops_45nm", "effective_45nm", "memory_45nm")}, **on_chip[b]}
+                 for b in ANN_BASELINES}
     layers = [name for name, l in program.neurons.items() if not l.relay]
     rates_float = []
     for name in layers:
@@ -202,17 +194,9 @@ def run(args, argv) -> dict:
         "chip": {**program_summary(program), **overflow},
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    atomic_write_set({
+    write_outputs(out, report, markdown(report), chips, {
         out / "accuracy.png": lambda tmp: plots.accuracy(
-            tmp, ["float", "folded", "chip"], [accuracy[k] for k in ("float", "folded", "chip")]),
-        out / "firing_rates.png": lambda tmp: plots.firing_rates(
-            tmp, layers, [chip_ops["rates"][l] for l in layers], rates_float),
-        out / "energy.png": lambda tmp: plots.energy(
-            tmp, [v["label"] for v in energy.values()], [v["pj"] / 1e6 for v in energy.values()]),
-        out / "chip_utilisation.png": lambda tmp: plots.utilisation(
-            tmp, {chips[n][0].label: chips[n][1].utilisation() for n in chips}),
-        out / "report.json": json_writer(report),
-        out / "report.md": text_writer(markdown(report))})
+            tmp, ["float", "folded", "chip"], [accuracy[k] for k in ("float", "folded", "chip")])})
     steps.update()
     steps.close()
     report["out"] = str(out)
@@ -229,6 +213,28 @@ def price(program, chip: ChipAccumulator, profiles: dict) -> tuple[dict, dict]:
         for v in VARIANTS:
             costs[(name, profile.label, v)] = models[name][2].cost(v)
     return models, costs
+
+
+def write_outputs(out: Path, report: dict, md: str, models: dict, extra: dict | None = None) -> None:
+    """report.json, report.md and the plots both kinds of report draw (firing rates, energy, the
+    chips' utilisation), with `extra` {path: writer}, all or none (atomic_write_set)."""
+    rates, energy = report["firing_rates"], report["energy"]
+    atomic_write_set({
+        **(extra or {}),
+        out / "firing_rates.png": lambda tmp: plots.firing_rates(
+            tmp, list(rates), [v["chip"] for v in rates.values()], [v["float"] for v in rates.values()]),
+        out / "energy.png": lambda tmp: plots.energy(
+            tmp, [v["label"] for v in energy.values()], [v["pj"] / 1e6 for v in energy.values()]),
+        out / "chip_utilisation.png": lambda tmp: plots.utilisation(
+            tmp, {profile.label: mapping.utilisation() for profile, mapping, _ in models.values()}),
+        out / "report.json": json_writer(report),
+        out / "report.md": text_writer(md)})
+
+
+def chip_break_even(models: dict, energy: dict, rate: float) -> dict:
+    """{ANN baseline: {chip row: break-even firing rate}} for every profile and variant."""
+    return {b: {chip_key(name, v): {**priced.break_even(v, energy[b]["pj"], rate), "measured_rate": rate}
+                for name, (_, _, priced) in models.items() for v in VARIANTS} for b in ANN_BASELINES}
 
 
 def chip_mapping(models: dict, costs: dict) -> dict:
@@ -426,11 +432,8 @@ def run_graph(args, argv) -> dict:
         energy[k]["network"] = "the NIR graph's conv and linear layers as an ANN"
     layers = [k for k, l in program.neurons.items() if not l.relay]
     rates = chip.rates()
-    rate_chip = (sum(chip.layer_spikes[k] for k in layers) /
-                 max(1.0, sum(float(np.prod(program.neurons[k].shape)) for k in layers) * T * chip.samples))
-    breakeven = {b: {f"{name}_{'deployed' if v == 'as_deployed' else v}":
-                     {**models[name][2].break_even(v, energy[b]["pj"], rate_chip), "measured_rate": rate_chip}
-                     for name in models for v in VARIANTS} for b in ANN_BASELINES}
+    rate_chip = chip.mean_rate()
+    breakeven = chip_break_even(models, energy, rate_chip)
     info = graph.meta.get("nir", {})
     report = {
         "command": "python simulate/report.py " + " ".join(shlex.quote(a) for a in argv),
@@ -450,16 +453,7 @@ def run_graph(args, argv) -> dict:
         "chip": program_summary(program),
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    atomic_write_set({
-        out / "firing_rates.png": lambda tmp: plots.firing_rates(
-            tmp, layers, [report["firing_rates"][k]["chip"] for k in layers],
-            [report["firing_rates"][k]["float"] for k in layers]),
-        out / "energy.png": lambda tmp: plots.energy(
-            tmp, [v["label"] for v in energy.values()], [v["pj"] / 1e6 for v in energy.values()]),
-        out / "chip_utilisation.png": lambda tmp: plots.utilisation(
-            tmp, {models[k][0].label: models[k][1].utilisation() for k in models}),
-        out / "report.json": json_writer(report),
-        out / "report.md": text_writer(graph_markdown(report))})
+    write_outputs(out, report, graph_markdown(report), models)
     report["out"] = str(out)
     return report
 
