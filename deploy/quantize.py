@@ -43,6 +43,10 @@ def _bias(b: np.ndarray, fixed_exp: int | None = None) -> tuple[np.ndarray, np.n
     return np.clip(mant, BIAS_MANT_MIN, BIAS_MANT_MAX), exp, clipped
 
 
+SPIKE_READOUT, INPUT_SPIKES = "spike readout", "input spikes"
+ADDED = (SPIKE_READOUT, INPUT_SPIKES)   # sources of the nodes deployment adds to a user's graph
+
+
 def spike_readout(graph: Graph) -> Graph:
     """Where neurons feed the Output directly (graphs from other frameworks often end in a LIF),
     an identity Linear between them: the chip reads out through synapses, and this readout's
@@ -58,7 +62,7 @@ def spike_readout(graph: Graph) -> Graph:
             raise ValueError(f"node {out}: neurons of shape {shape} feed the output; flatten them first")
         name = unique_name(nodes, f"{pred}_spikes")
         nodes = {**{k: v for k, v in nodes.items() if k != out},
-                 name: Linear(np.eye(shape[0]), np.zeros(shape[0]), shape, source="spike readout"),
+                 name: Linear(np.eye(shape[0]), np.zeros(shape[0]), shape, source=SPIKE_READOUT),
                  out: nodes[out]}
         edges = [e for e in edges if e != (pred, out)] + [(pred, name), (name, out)]
     return graph if len(nodes) == len(graph.nodes) else Graph.build(nodes, edges, dict(graph.meta))
@@ -105,11 +109,11 @@ def spikes_on_chip(graph: Graph) -> Graph:
     (inp,) = graph.of_type(Input)
     shape = graph.nodes[inp].shape
     c = shape[0]
-    ident = (Conv2d(np.eye(c)[:, :, None, None], np.zeros(c), (1, 1), (0, 0), shape, source="input spikes")
-             if len(shape) == 3 else Linear(np.eye(c), np.zeros(c), shape, source="input spikes"))
+    ident = (Conv2d(np.eye(c)[:, :, None, None], np.zeros(c), (1, 1), (0, 0), shape, source=INPUT_SPIKES)
+             if len(shape) == 3 else Linear(np.eye(c), np.zeros(c), shape, source=INPUT_SPIKES))
     copy, spikes = unique_name(graph.nodes, "input_copy"), unique_name(graph.nodes, "input_spikes")
     # leak 1/4096: Loihi's largest dv (4095) exactly; v is 0 after every spike and every x = 0
-    neurons = LIF(np.full(c, 1 / 4096), np.ones(c), 0.5, shape, source="input spikes", rule="gt")
+    neurons = LIF(np.full(c, 1 / 4096), np.ones(c), 0.5, shape, source=INPUT_SPIKES, rule="gt")
     nodes = {inp: graph.nodes[inp], copy: ident, spikes: neurons,
              **{k: v for k, v in graph.nodes.items() if k != inp}}
     edges = [(spikes if a == inp else a, b) for a, b in graph.edges] + [(inp, copy), (copy, spikes)]
@@ -200,7 +204,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         synapses[ro] = replace(_synapse(graph, ro, syn[ro][0], "readout", q, 0), delay=_delay(graph, ro))
         report["readout"]["weights_clipped"] += info["weights_clipped"]
     h = graph.nodes[host_name]
-    kind = "spikes" if h.source == "input spikes" else "conv" if isinstance(h, Conv2d) else "dense"
+    kind = "spikes" if h.source == INPUT_SPIKES else "conv" if isinstance(h, Conv2d) else "dense"
     host = HostLayer(kind, h.weight,
                      getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
                      graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,

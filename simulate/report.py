@@ -34,6 +34,7 @@ from compile.nodes import LIF, Conv2d, Linear
 from deploy.cli_common import load_graph_and_inputs, quantize_file
 from deploy.hardware import profiles_with_overrides
 from deploy.map import map_program
+from deploy.quantize import ADDED
 from models.checkpoint import CheckpointError, model_from_checkpoint
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from simulate import plots
@@ -419,10 +420,10 @@ def run_graph(args, argv) -> dict:
     n = len(x)
     accuracy = None if y is None else {k: 100.0 * float((v == y).float().mean()) for k, v in preds.items()}
     agreement = 100.0 * float((preds["float graph"] == preds["chip"]).float().mean())
-    lifs = graph.of_type(LIF)
+    own = lambda *kinds: [k for k in graph.of_type(*kinds) if graph.nodes[k].source not in ADDED]   # the user's
     ann_macs = sum(int(np.prod(graph.nodes[k].shape)) * int(np.prod(graph.nodes[k].weight.shape[1:]))
-                   for k in graph.of_type(Conv2d, Linear) if graph.nodes[k].source != "spike readout")
-    outputs = sum(int(np.prod(graph.nodes[k].shape)) for k in lifs) * T
+                   for k in own(Conv2d, Linear))
+    outputs = sum(int(np.prod(graph.nodes[k].shape)) for k in own(LIF)) * T
     models, costs = price(program, chip, profiles)
     totals = dict.fromkeys(("syops_macs", "syops_acs", "nb_macs", "nb_acs"), 0.0)
     energy = energies({**totals, "ann_macs": ann_macs, "outputs": outputs}, T, costs, args.sram_pj)

@@ -362,6 +362,13 @@ def test_report_for_a_graph_alone(tmp_path):
     with pytest.raises(SystemExit) as e:
         report.main(["--out", str(tmp_path / "none")])
     assert e.value.code == 2
+    # spike inputs: the input layer deployment adds is not part of the ANN baseline
+    np.save(tmp_path / "spikes.npy", (x > 2).astype(np.float32))
+    assert report.main(["--nir", str(tmp_path / "g.nir"), "--dt", "1e-3", "--inputs", str(tmp_path / "spikes.npy"),
+                        "--out", str(tmp_path / "rep2"), "--quiet"]) == 0
+    r2 = __import__("json").loads((tmp_path / "rep2" / "report.json").read_text())
+    assert r2["operations_per_inference"]["ann"]["macs"] == 6 * 8 + 8 * 7 + 7 * 5 + 5 * 3
+    assert r2["operations_per_inference"]["chip"]["host_macs"] == 0
 
 
 def test_nested_graph_is_inlined(tmp_path):
