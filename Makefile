@@ -12,7 +12,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 setup: $(STAMP)
 
-$(STAMP): requirements/base.txt requirements/lava.txt requirements/constraints.txt pyproject.toml
+$(STAMP): requirements/base.txt requirements/lava.txt requirements/peers.txt requirements/constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (spikefold needs Python 3.11)"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
@@ -21,6 +21,8 @@ $(STAMP): requirements/base.txt requirements/lava.txt requirements/constraints.t
 	# their real dependencies come from base.txt (see requirements/lava.txt).
 	$(PIP) install -q --no-deps --ignore-requires-python -r requirements/lava.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
+	rm -rf $(VENV)/peers/spikingjelly2
+	$(PIP) install -q --no-deps --target $(VENV)/peers/spikingjelly2 -r requirements/peers.txt
 	$(BIN)/python -c "import torch; assert torch.__version__.split('+')[0] == '2.14.1', torch.__version__"
 	touch $(STAMP)
 

@@ -23,10 +23,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import h5py
 import nir
 import numpy as np
 
 from compile.graph import Graph
+from compile.nir_peers import PEERS, PeerForm, PeerRefused, neuron_param_shape
 from compile.nodes import (LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
                            per_channel)
 from spikefold import validate
@@ -34,8 +36,14 @@ from spikefold.cli import InputError
 
 DT = 1e-4          # seconds per step; snnTorch's importer hard-codes this dt, Norse takes it as dt=
 SPIKE_RULE = "v >= v_threshold"
-DISCRETISATION = ("forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) (v_leak + r I[t]); "
-                  f"spike when {SPIKE_RULE}; then v = v_reset")
+DISCRETISATION = {
+    "euler": ("forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) (v_leak + r I[t]); "
+              f"spike when {SPIKE_RULE}; then v = v_reset"),
+    "zoh": ("exact for an input held over the step: v[t] = exp(-dt/tau) v[t-1] + (1 - exp(-dt/tau)) "
+            f"(v_leak + r I[t]); spike when {SPIKE_RULE}; then v = v_reset")}
+
+
+NIR_OWN_KEYS = ("dt", "integration", "form", "discretisation", "spike_rule", "timesteps", "folds", "sources")
 
 
 class NIRFormatError(InputError):
@@ -54,10 +62,11 @@ DT_HELP = ("seconds per step for a graph without spikefold metadata (NIR's neuro
            "Norse's to_nir takes dt (default 1e-3); Sinabs and Rockpool count tau in time steps (dt = 1)")
 
 
-def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
+def to_nir(graph: Graph, meta: dict | None = None, form: PeerForm = PEERS["portable"]) -> nir.NIRGraph:
     """The NIR graph of a fully lowered graph (only Input, Conv2d, Linear, Flatten, AvgPool2d,
-    LIF with gain 1, Output).  `meta` is stored as JSON under metadata["spikefold"]."""
-    scale = {}                                  # synaptic layer -> 1 / (1 - M) of its neuron
+    LIF with gain 1, Output), spelt the way `form`'s reader reads it right (compile/nir_peers.py;
+    PeerRefused where it cannot).  `meta` is stored as JSON under metadata["spikefold"]."""
+    scale = {}                                  # synaptic layer -> factor on its weights and bias
     for name in graph.of_type(LIF):
         lif = graph.nodes[name]
         if any(getattr(graph.nodes[p], "delay", 0) for p in graph.preds(name)):
@@ -72,43 +81,69 @@ def to_nir(graph: Graph, meta: dict | None = None) -> nir.NIRGraph:
         for pred in graph.preds(name):
             if not isinstance(graph.nodes[pred], SYNAPTIC):
                 raise ValueError(f"node {name}: input {pred} is not synaptic (materialize_shortcuts)")
-            scale[pred] = 1.0 / (1.0 - lif.leak)
+            s = form.input_scale(lif.leak)
+            if s is not None:
+                scale[pred] = s
+    form.check(graph)
+    pooled = {}                                 # synaptic layer -> 1 / window of the sum pool before it
+    if form.pool == "sum":
+        for name in graph.of_type(AvgPool2d):
+            for succ in graph.succs(name):
+                while isinstance(graph.nodes[succ], Flatten):
+                    (succ,) = graph.succs(succ)
+                pooled[succ] = 1.0 / float(np.prod(graph.nodes[name].kernel))
     nodes = {}
     for name, node in graph.nodes.items():
         preds = graph.preds(name)
         in_shape = graph.nodes[preds[0]].shape if preds else None
         s = scale.get(name)
-        if isinstance(node, Input):
+        if isinstance(node, (Conv2d, Linear)):
+            w, b = node.weight * pooled.get(name, 1.0), node.bias
+            if s is not None:
+                w, b = w * s.reshape(-1, *[1] * (w.ndim - 1)), b * s
+            if isinstance(node, Conv2d):
+                nodes[name] = nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=w, stride=node.stride,
+                                         padding=node.padding, dilation=(1, 1), groups=1, bias=b)
+            else:
+                nodes[name] = nir.Affine(weight=w, bias=b)
+        elif isinstance(node, Input):
             nodes[name] = nir.Input(input_type={"input": np.array(node.shape)})
-        elif isinstance(node, Conv2d):
-            w = node.weight if s is None else node.weight * s[:, None, None, None]
-            b = node.bias if s is None else node.bias * s
-            nodes[name] = nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=w, stride=node.stride,
-                                     padding=node.padding, dilation=(1, 1), groups=1, bias=b)
-        elif isinstance(node, Linear):
-            w = node.weight if s is None else node.weight * s[:, None]
-            b = node.bias if s is None else node.bias * s
-            nodes[name] = nir.Affine(weight=w, bias=b)
-        elif isinstance(node, Flatten):
-            nodes[name] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
+        elif isinstance(node, Flatten):   # negative dims: every importer keeps the batch dimension
+            nodes[name] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=-len(in_shape),
+                                      end_dim=-1)
         elif isinstance(node, AvgPool2d):
-            nodes[name] = nir.AvgPool2d(kernel_size=np.array(node.kernel), stride=np.array(node.kernel),
-                                        padding=np.array([0, 0]))
+            pool = nir.SumPool2d if form.pool == "sum" else nir.AvgPool2d
+            nodes[name] = pool(kernel_size=np.array(node.kernel), stride=np.array(node.kernel),
+                               padding=np.array([0, 0]))
         elif isinstance(node, LIF):
-            tau = DT / (1.0 - per_channel(node.leak, node.shape))
-            nodes[name] = nir.LIF(tau=tau, r=np.ones(node.shape), v_leak=np.zeros(node.shape),
-                                  v_threshold=np.broadcast_to(node.v_th, node.shape).astype(np.float64),
-                                  v_reset=np.zeros(node.shape))
+            shape = neuron_param_shape(form, node.shape)
+            leak = per_channel(node.leak, shape)
+            nodes[name] = nir.LIF(tau=form.leak_to_tau(leak), r=form.r(leak), v_leak=np.zeros(shape),
+                                  v_threshold=_threshold_array(node.v_th, node.shape, shape),
+                                  v_reset=np.zeros(shape))
         elif isinstance(node, Output):
             nodes[name] = nir.Output(output_type={"output": np.array(node.shape)})
         else:
             raise ValueError(f"node {name}: {type(node).__name__} has no NIR form (fold it first)")
-    info = {"dt": DT, "discretisation": DISCRETISATION, "spike_rule": SPIKE_RULE,
+    info = {"dt": form.dt, "integration": form.integration, "form": form.name,
+            "discretisation": DISCRETISATION[form.integration], "spike_rule": SPIKE_RULE,
             "timesteps": int(graph.meta["timesteps"]), "folds": list(graph.meta.get("folds", ())),
             "sources": {n: node.source for n, node in graph.nodes.items() if getattr(node, "source", "")},
             **(meta or {})}
-    metadata = {"spikefold": json.dumps(info), "dt": DT, "timesteps": info["timesteps"]}
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=metadata)
+    metadata = {"spikefold": json.dumps(info), "dt": form.dt, "timesteps": info["timesteps"]}
+    # per-channel (C, 1, 1) neuron arrays broadcast over (C, H, W) inputs; NIR's type check wants equal shapes
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=metadata, type_check=not form.channel_params)
+
+
+def _threshold_array(v_th, shape: tuple, param_shape: tuple) -> np.ndarray:
+    """v_th (one float or a (C, H, W) array) as a float64 array of the written parameter shape."""
+    full = np.broadcast_to(np.asarray(v_th, np.float64), shape)
+    if param_shape == tuple(shape):
+        return full.copy()
+    flat = full.reshape(shape[0], -1)
+    if not np.all(flat == flat[:, :1]):
+        raise PeerRefused(f"per-channel neuron arrays cannot hold a threshold that varies within a channel")
+    return flat[:, :1].reshape(param_shape).copy()
 
 
 NEURONS = (nir.LIF, nir.IF, nir.CubaLIF)
@@ -260,6 +295,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         _check_values(name, node)
         preds = [a for a, b in edges if b == name and (a, b) not in recurrent]
         in_shape = shapes[preds[0]] if preds else None
+        _check_fan_in(name, node, in_shape)
         if isinstance(node, nir.Input):
             shape = tuple(int(v) for v in node.input_type["input"])
             succ = [nodes[b] for a, b in edges if a == name]
@@ -309,8 +345,9 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
             if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
                 raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
             v_th = _threshold(node.v_threshold, shape)
-            new = LIF(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), v_th, shape,
-                      rule=rule)
+            decay = np.exp(-coef) if info.get("integration") == "zoh" else 1.0 - coef
+            new = LIF(_channelwise(name, decay, shape), _channelwise(name, (1.0 - decay) * node.r, shape), v_th,
+                      shape, rule=rule)
         elif isinstance(node, nir.CubaLIF):
             shape = _neuron_shape(node.tau_mem, in_shape)
             if not (np.allclose(node.v_leak, 0) and (node.v_reset is None or np.allclose(node.v_reset, 0))):
@@ -381,6 +418,17 @@ def _check_values(name: str, node) -> None:
                                      f"({int((a <= 0).sum())} value(s) <= 0, min {a.min():.4g})")
 
 
+def _check_fan_in(name: str, node, in_shape) -> None:
+    """A synapse layer's weights must take its input (NIR's type check is off for per-channel
+    neuron arrays, so this is checked here for every file)."""
+    if in_shape is None or not isinstance(node, (*LINEAR, nir.Conv2d, nir.Conv1d)):
+        return
+    want = int(np.prod(in_shape)) if isinstance(node, LINEAR) else int(in_shape[0])
+    if node.weight.shape[1] != want:
+        raise NIRFormatError(f"node {name}: weight of shape {tuple(node.weight.shape)} does not take an input "
+                             f"of shape {tuple(in_shape)}")
+
+
 def _pair(v) -> tuple:
     a = np.atleast_1d(np.asarray(v)).astype(int)
     return (int(a[0]), int(a[-1]))
@@ -418,8 +466,19 @@ def _channelwise(name: str, a: np.ndarray, shape: tuple | None = None) -> np.nda
     return flat[:, 0].copy()
 
 
-def write_nir(graph: Graph, path, meta: dict | None = None) -> None:
-    nir.write(path, to_nir(graph, meta))
+def write_nir(graph: Graph, path, meta: dict | None = None, form: PeerForm = PEERS["portable"]) -> None:
+    save_nir(to_nir(graph, meta, form), path, form)
+
+
+def save_nir(g: nir.NIRGraph, path, form: PeerForm = PEERS["portable"]) -> None:
+    """nir.write, then, for a reader on NIR <= 1.0.4 (form.v_reset False), the LIF v_reset fields
+    removed: that NIR rejects the field, and reads its absence as reset to 0."""
+    nir.write(path, g)
+    if not form.v_reset:
+        with h5py.File(path, "r+") as f:
+            for name, node in g.nodes.items():
+                if isinstance(node, nir.LIF):
+                    del f["node"]["nodes"][name]["v_reset"]
 
 
 def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
@@ -432,7 +491,11 @@ def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
     except InputError as e:
         raise NIRFormatError(str(e)) from None
     try:
-        g = nir.read(path)
+        g = nir.read(path, type_check=False)
+        form = json.loads(_text(g.metadata["spikefold"])).get("form") if "spikefold" in (g.metadata or {}) else None
+        if not (form in PEERS and PEERS[form].channel_params):  # (C, 1, 1) neuron arrays: no NIR type match
+            g.infer_types()
+            g.check_types()
     except Exception as e:  # h5py/nir errors on foreign or damaged files
         raise NIRFormatError(f"{path}: not a NIR file ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})") from None
     try:

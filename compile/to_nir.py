@@ -2,11 +2,16 @@
 
     python compile/to_nir.py ckpt.pt [-o model.nir] [--fold calibrated|none]
                              [--calib-samples N] [--finetune-epochs N] [--eval-samples N]
+                             [--for portable|norse|snntorch|spikingjelly|sinabs|rockpool]
+    python compile/to_nir.py model.nir --for PEER [-o model.PEER.nir]
 
-Writes model.nir (beside the checkpoint unless -o) and model.fold.json, the fold
-report: every fold applied and what it measured, accuracy of the unfolded
-checkpoint vs the folded graph (and the fine-tuned one) on the test split, and
-per-layer spike agreement.  Bad input: a one-line error, exit status 2, no file.
+Writes model.nir (beside the checkpoint unless -o; model.PEER.nir with --for PEER) and
+model.fold.json, the fold report: every fold applied and what it measured, accuracy of the
+unfolded checkpoint vs the folded graph (and the fine-tuned one) on the test split, and
+per-layer spike agreement.  --for writes the NIR form that peer's importer reads right
+(compile/nir_peers.py), or refuses in one line what the peer cannot represent; a spikefold
+NIR file as input is re-spelt for the peer without lowering again.  Bad input: a one-line
+error, exit status 2, no file.
 """
 from __future__ import annotations
 
@@ -15,14 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-import nir
 import torch
 from torch.utils.data import DataLoader, Subset
 
 from compile.finetune import FinetuneConfig, finetune
 from compile.from_torch import UnsupportedModule
 from compile.measure import compare, mean_agreement
-from compile.nir_io import to_nir
+from compile.nir_io import NIR_OWN_KEYS, NIRFormatError, read_nir, save_nir, to_nir
+from compile.nir_peers import PEERS
+from compile.passes import fold_neuron_gain
 from compile.pipeline import FOLD_MODES, FoldRefused, lower
 from spikefold import validate
 from spikefold.atomic import atomic_write_set, json_writer
@@ -50,6 +56,10 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
                    help="refuse a checkpoint declaring more MiB of tensors")
+    p.add_argument("--for", dest="peer", choices=list(PEERS), default="portable",
+                   help="write the NIR form this peer's importer reads right (default: portable, read right "
+                        "by spikefold, Norse at dt=1e-4, and by SpikingJelly and snnTorch where each layer "
+                        "has one leak)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -69,9 +79,29 @@ def _subset(ds, n: int):
     return Subset(ds, torch.randperm(len(ds), generator=g)[:n].tolist())
 
 
+def default_output(src: Path, peer: str) -> Path:
+    return src.with_suffix(".nir" if peer == "portable" else f".{peer}.nir")
+
+
+def respell(args) -> dict:
+    """A spikefold NIR file written again in the form `args.peer` reads right."""
+    src = Path(args.checkpoint)
+    out = Path(args.output) if args.output else default_output(src, args.peer)
+    validate.outputs([out], [src])
+    graph = fold_neuron_gain(read_nir(src, args.max_mb))
+    form = PEERS[args.peer]
+    meta = {k: v for k, v in graph.meta["nir"].items() if k not in NIR_OWN_KEYS}
+    g = to_nir(graph, meta, form)
+    atomic_write_set({out: lambda tmp: save_nir(g, tmp, form)})
+    return {"output": str(out), "input": str(src), "peer": args.peer}
+
+
 def run(args) -> dict:
+    if Path(args.checkpoint).suffix == ".nir":
+        return respell(args)
     ckpt_path = Path(args.checkpoint)
-    out = Path(args.output) if args.output else ckpt_path.with_suffix(".nir")
+    form = PEERS[args.peer]
+    out = Path(args.output) if args.output else default_output(ckpt_path, args.peer)
     report_path = out.with_suffix(".fold.json")
     validate.outputs([out, report_path], [ckpt_path])
     t0 = time.perf_counter()
@@ -106,6 +136,7 @@ def run(args) -> dict:
         graphs["finetuned"] = tuned
         report["finetune"] = {"epochs": args.finetune_epochs, "lr": args.finetune_lr,
                               "loss_per_epoch": history}
+    form.check(graphs.get("finetuned", graph))     # refuse before the measurement, not after
     if args.eval_samples > 0:
         test_ds = _subset(load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size),
                           args.eval_samples)
@@ -116,14 +147,19 @@ def run(args) -> dict:
             "spikefold_version": __version__, "arch": cfg.arch, "neuron": cfg.neuron,
             "num_classes": cfg.num_classes, "encoding": "frames" if DATASETS[dataset].events else "direct",
             "dataset": dataset, "finetune_epochs": args.finetune_epochs}
-    nir_graph = to_nir(final, meta)
+    nir_graph = to_nir(final, meta, form)
+    report["peer"] = {"form": form.name, "reader": form.reader, "caveat": form.caveat}
     report["seconds_total"] = round(time.perf_counter() - t0, 3)
-    atomic_write_set({out: lambda tmp: nir.write(tmp, nir_graph), report_path: json_writer(report)})
+    atomic_write_set({out: lambda tmp: save_nir(nir_graph, tmp, form), report_path: json_writer(report)})
     report["report_path"] = str(report_path)
     return report
 
 
 def summary(report: dict) -> str:
+    if "input" in report:
+        form = PEERS[report["peer"]]
+        return "\n".join([f"wrote {report['output']} ({form.name} form of {report['input']}, read by "
+                          f"{form.reader})"] + ([f"  note: {form.caveat}"] if form.caveat else []))
     lines = [f"wrote {report['output']} and {report['report_path']} "
              f"({report['arch']}, {report['neuron']}, T={report['timesteps']}, fold={report['fold']}, "
              f"{report['seconds_total']:.1f} s)"]
@@ -131,6 +167,8 @@ def summary(report: dict) -> str:
         extra = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in note.items() if k not in ("pass", "node"))
         lines.append(f"  {note['pass']:<24} {note['node']:<22} {extra}")
+    if report["peer"]["caveat"]:
+        lines.append(f"  note for {report['peer']['form']}: {report['peer']['caveat']}")
     m = report.get("measure")
     if m:
         acc = ", ".join(f"{k} {v:.2f}%" for k, v in m["accuracy"].items())
@@ -146,7 +184,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         report = run(args)
-    except (CheckpointError, DatasetNotFound, UnsupportedModule, FoldRefused, ValueError) as e:
+    except (CheckpointError, NIRFormatError, DatasetNotFound, UnsupportedModule, FoldRefused, ValueError) as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     print(summary(report))
     return 0

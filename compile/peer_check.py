@@ -1,0 +1,69 @@
+"""Does a peer read our NIR file right?  Its own simulation against ours, layer by layer.
+
+`check(graph, path, peer, x)` runs `compile/peer_run.py` for `peer` in the interpreter that has
+the peer (a subprocess: SpikingJelly 2.0 lives beside the project's SpikingJelly 0.0.0.0.14, and
+Sinabs in a virtual environment of its own) and compares, on inputs x (B, C, H, W), each LIF
+layer's spikes and the output with `GraphNet(graph)`, the network the file was written from.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from compile.executor import GraphNet
+from compile.graph import Graph
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "compile" / "peer_run.py"
+# SpikingJelly 2.0 beside the 0.0.0.0.14 that syops-counter needs (Makefile: --target)
+SPIKINGJELLY2 = ROOT / ".venv" / "peers" / "spikingjelly2"
+
+
+def peer_python(peer: str) -> tuple[str, dict]:
+    """(interpreter, environment) in which `peer` imports, within the project's environment."""
+    env = dict(os.environ)
+    if peer == "spikingjelly":
+        env["PYTHONPATH"] = os.pathsep.join([str(SPIKINGJELLY2), env.get("PYTHONPATH", "")])
+    return sys.executable, env
+
+
+def run_peer(peer: str, path, x: torch.Tensor, timesteps: int, python: str | None = None,
+             dt: float | None = None) -> dict:
+    """peer_run.run's result for `peer` on file `path`, computed in the peer's interpreter."""
+    exe, env = peer_python(peer)
+    with tempfile.TemporaryDirectory() as d:
+        inputs, out = Path(d) / "in.pt", Path(d) / "out.pt"
+        torch.save({"x": x, "timesteps": timesteps}, inputs)
+        cmd = [python or exe, str(RUNNER), peer, str(path), str(inputs), str(out)]
+        if dt is not None:
+            cmd += ["--dt", repr(dt)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{peer} failed on {path}: {done.stderr.strip().splitlines()[-1]}")
+        return torch.load(out, weights_only=True)
+
+
+def compare(graph: Graph, got: dict, x: torch.Tensor) -> dict:
+    """Per-layer spike agreement (fraction of (step, sample, neuron) positions equal), same
+    prediction (argmax of the summed output) and the output's max |difference|, against
+    GraphNet(graph) on x."""
+    net = GraphNet(graph)
+    with torch.no_grad():
+        want = net(x, record=True)
+    layers = {name: float((got["spikes"][name] == (s > 0)).float().mean())
+              for name, (s, _) in net.record.items()}
+    out = got["output"].reshape(want.shape)
+    return {"samples": len(x), "spike_agreement": layers,
+            "spike_rate": {name: float(s.mean()) for name, (s, _) in net.record.items()},
+            "same_prediction": float((out.sum(0).argmax(1) == want.sum(0).argmax(1)).float().mean()),
+            "output_max_abs_diff": float((out - want).abs().max())}
+
+
+def check(graph: Graph, path, peer: str, x: torch.Tensor, python: str | None = None,
+          dt: float | None = None) -> dict:
+    return compare(graph, run_peer(peer, path, x, int(graph.meta["timesteps"]), python, dt), x)
