@@ -40,7 +40,7 @@ class BranchStats:
 
 @dataclass(frozen=True)
 class AttentionStats:
-    """Per-timestep means (T, C) and overall std (C,) of one STAA-LIF's attention terms."""
+    """Per-timestep means (T, C) and std over samples and timesteps (C,) of one STAA-LIF's attention terms."""
     c_in: np.ndarray | None
     c_mem: np.ndarray | None
     gate: np.ndarray | None

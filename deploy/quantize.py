@@ -4,8 +4,9 @@ Per neuron layer the float membrane v maps to integers as v_int = v * 64 * c (c,
 layer's scale, in threshold mantissa units per unit of v, so vth = round(c * v_th)).
 A synapse into it carries w_int = round(w * c / 2**weight_exp), since Loihi adds
 (sum of w_int) << weight_exp << 6 to u.  c is the largest value for which every
-incoming synapse's weights fit Lava's 8-bit range (255 for one-signed weights, 254
-for mixed ones, which Lava truncates to even values); Dense synapses may use a
+incoming synapse's weights fit Lava's 8-bit range (Dense: 255 for one-signed weights,
+254 for mixed ones, which Lava's Dense truncates to even values; Conv: 255 either way,
+every integer kept, as Lava's Conv neither clips nor truncates); Dense synapses may use a
 positive weight_exp to give the threshold more resolution (up to VTH_TARGET), Conv
 ignores weight_exp.  Biases become bias_mant << bias_exp, leaks dv = round(4096 (1-M)),
 and du = 4095 clears the current every step (the models have no synaptic current).
@@ -28,6 +29,7 @@ from deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_
                                 DV_MAX, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
+CONV_WEIGHT_MAX = 255     # Conv weights: 8-bit magnitude and a sign, odd values kept
 
 
 def _bias(b: np.ndarray, fixed_exp: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -86,16 +88,24 @@ def _source(graph: Graph, name: str) -> str:
     return pred
 
 
-def _weight_ratio(w: np.ndarray) -> float:
-    """The largest scale c at which round(w * c) fits Lava's 8-bit range."""
-    return weight_bound(w) / max(np.abs(w).max(), 1e-30)
+def _weight_ratio(w: np.ndarray, conv: bool = False) -> float:
+    """The largest scale c at which round(w * c) fits the 8-bit magnitude Lava gives the layer."""
+    return (CONV_WEIGHT_MAX if conv else weight_bound(w)) / max(np.abs(w).max(), 1e-30)
 
 
-def _quantize_weights(w: np.ndarray, c: float, exp: int) -> tuple[np.ndarray, dict]:
+def _quantize_weights(w: np.ndarray, c: float, exp: int, conv: bool = False) -> tuple[np.ndarray, dict]:
+    """Integer weights round(w c / 2**exp) as the layer's Lava process keeps them: Dense clips to its
+    sign mode's range and truncates mixed-sign weights to even values (deploy/weights.py), so they
+    are rounded to even values here; Conv keeps every integer (lava/proc/conv/models.py
+    PyConvModelFixed: int32 weights, precision 8 declared, neither clipped nor truncated), held
+    to its 8-bit magnitude by the scale."""
     q = np.rint(w * c / (1 << exp)).astype(np.int64)
-    if sign_mode(q) == "mixed":
-        q = 2 * np.rint(w * c / (1 << exp) / 2).astype(np.int64)  # Lava keeps only even values
-    final = lava_weights(q)
+    if conv:
+        final = np.clip(q, -CONV_WEIGHT_MAX, CONV_WEIGHT_MAX)
+    else:
+        if sign_mode(q) == "mixed":
+            q = 2 * np.rint(w * c / (1 << exp) / 2).astype(np.int64)  # Lava keeps only even values
+        final = lava_weights(q)
     err = np.abs(final * (1 << exp) / c - w).max() / max(np.abs(w).max(), 1e-30)
     return final, {"weights_clipped": int((final != q).sum()), "max_rel_weight_error": float(err),
                    "weight_exp": exp}
@@ -161,7 +171,9 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         if host_fed:     # the host's currents take any scale; recurrent weights reach it by weight_exp
             c = VTH_TARGET / float(np.max(node.v_th))
             qin = {n: _quantize_weights(graph.nodes[n].weight, c,
-                                        min(7, _weight_exp(c, _weight_ratio(graph.nodes[n].weight)))) for n in rec}
+                                        min(7, _weight_exp(c, _weight_ratio(graph.nodes[n].weight))))
+                   if not _is_conv(graph, n) else _quantize_weights(graph.nodes[n].weight, c, 0, conv=True)
+                   for n in rec}
         else:
             c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
@@ -197,10 +209,10 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
                 src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
             synapses[n] = replace(_synapse(graph, n, src, name, q, info["weight_exp"]), delay=delay)
     # several readout layers (SMA's branches after fold_sma) are summed at the output: one scale
-    c_out = min(_weight_ratio(graph.nodes[ro].weight) for ro in readouts)
+    c_out = min(_weight_ratio(graph.nodes[ro].weight, _is_conv(graph, ro)) for ro in readouts)
     report["readout"] = {"scale": c_out, "weights_clipped": 0}
     for ro in readouts:
-        q, info = _quantize_weights(graph.nodes[ro].weight, c_out, 0)
+        q, info = _quantize_weights(graph.nodes[ro].weight, c_out, 0, _is_conv(graph, ro))
         synapses[ro] = replace(_synapse(graph, ro, syn[ro][0], "readout", q, 0), delay=_delay(graph, ro))
         report["readout"]["weights_clipped"] += info["weights_clipped"]
     h = graph.nodes[host_name]
@@ -225,16 +237,20 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
 
 def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tuple[float, dict]:
     """The layer scale c and, per input, (quantised weights, {weight_exp, clips, error})."""
-    ratio = {n: _weight_ratio(graph.nodes[n].weight) for n in ins}
+    ratio = {n: _weight_ratio(graph.nodes[n].weight, _is_conv(graph, n)) for n in ins}
     c = min(ratio.values())
     if dense_exp and all(isinstance(graph.nodes[n], Linear) for n in ins):  # weight_exp buys resolution
         while c * 2 * v_th <= VTH_TARGET and c * 2 * v_th <= VTH_MAX:
             c *= 2
     qin = {}
     for n in ins:
-        exp = 0 if isinstance(graph.nodes[n], Conv2d) else _weight_exp(c, ratio[n])
-        qin[n] = _quantize_weights(graph.nodes[n].weight, c, exp)
+        conv = _is_conv(graph, n)
+        qin[n] = _quantize_weights(graph.nodes[n].weight, c, 0 if conv else _weight_exp(c, ratio[n]), conv)
     return c, qin
+
+
+def _is_conv(graph: Graph, name: str) -> bool:
+    return isinstance(graph.nodes[name], Conv2d)
 
 
 def _weight_exp(c: float, ratio: float) -> int:

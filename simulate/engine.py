@@ -12,7 +12,7 @@ Counts (per layer and in total, over the batch): spikes, synaptic events (each
 spike times its real fan-out, border positions of a padded conv reaching fewer
 targets), neuron updates and active ones, host MACs, u wraps, v saturations and
 24-bit wraps of conv accumulators.  An update is active when the neuron receives
-nonzero input current on that step.  Per layer also the spikes of each neuron
+nonzero synaptic input on that step (its bias not counted).  Per layer also the spikes of each neuron
 (summed over steps and batch), and per step the active updates and the synaptic
 events each outgoing synapse layer carries: what the chip's time and routing
 model (simulate/chip.py) needs.

@@ -28,5 +28,5 @@ def fold_fsta(graph: Graph, stats: dict) -> Graph:
         changed[name] = LIF(node.leak, node.gain, v_th, node.shape, node.source)
         notes.append({"pass": "fold_fsta", "node": name, "exact": False, "mean_gain": float(g.mean()),
                       "max_rel_variation_over_t": float(np.abs(s.mean_t - g).max() / g.min()),
-                      "std_over_samples": float(s.std.mean()), "calibration_samples": s.samples})
+                      "std_over_samples_and_steps": float(s.std.mean()), "calibration_samples": s.samples})
     return with_notes(graph, changed, notes)

@@ -27,6 +27,6 @@ def fold_global_context(graph: Graph, stats: dict) -> Graph:
         changed[name] = update(node, gc=False, drive=node.drive + node.gain * c_in + node.leak * c_mem)
         notes.append({"pass": "fold_global_context", "node": name, "exact": False,
                       "mean_abs_context": float(np.abs(np.r_[c_in, c_mem]).mean()),
-                      "std_over_samples": float(np.r_[s.c_in_std, s.c_mem_std].mean()),
+                      "std_over_samples_and_steps": float(np.r_[s.c_in_std, s.c_mem_std].mean()),
                       "calibration_samples": s.samples})
     return with_notes(graph, changed, notes)

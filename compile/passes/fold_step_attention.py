@@ -22,6 +22,6 @@ def fold_step_attention(graph: Graph, stats: dict) -> Graph:
         changed[name] = update(node, sa=False, leak=node.leak * g, gain=node.gain * g,
                                drive=node.drive * g)
         notes.append({"pass": "fold_step_attention", "node": name, "exact": False,
-                      "mean_gate": float(g.mean()), "std_over_samples": float(s.gate_std.mean()),
+                      "mean_gate": float(g.mean()), "std_over_samples_and_steps": float(s.gate_std.mean()),
                       "calibration_samples": s.samples})
     return with_notes(graph, changed, notes)

@@ -72,11 +72,13 @@ def test_every_attention_backbone_lowers_with_calibration(arch, neuron):
 
 
 def pin_attention(model, gate=True, context=None):
-    """Make SA's gate exactly 1 and GC's context a fixed vector (input-independent)."""
+    """Make SA's gate a fixed per-channel vector far from 1 (sigmoid of a bias in [-1.5, 1]: about
+    0.18 to 0.73) and GC's context a fixed vector: attention that no longer depends on the input."""
     with torch.no_grad():
         for mod in model.modules():
             if hasattr(mod, "sa") and mod.sa is not None and gate:
-                mod.sa.fc2.bias.fill_(float("inf"))
+                mod.sa.fc2.weight.zero_()
+                mod.sa.fc2.bias.uniform_(-1.5, 1.0)
             for gc in ("gc_in", "gc_mem"):
                 block = getattr(mod, gc, None) if hasattr(mod, "sa") else None
                 if block is not None and context is not None:
@@ -96,6 +98,8 @@ def test_calibrated_folds_are_exact_when_attention_does_not_depend_on_the_input(
                 mod.n.uniform_(0.3, 0.9)
     graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
     assert all(n["exact"] for n in graph.meta["folds"] if n["pass"] == "fold_position_encoding")
+    gates = [n["mean_gate"] for n in graph.meta["folds"] if n["pass"] == "fold_step_attention"]
+    assert gates and max(gates) < 0.7       # the gate's scaling is exercised, not multiplied by 1
     assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
 
 

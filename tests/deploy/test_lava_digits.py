@@ -25,6 +25,8 @@ def lowered(ckpt):
 def test_digits_lava_and_simulator_agree_on_every_spike(kind, lif_ckpt, staa_ckpt, digits_test):
     _, graph = lowered(lif_ckpt if kind == "lif" else staa_ckpt)
     program = quantize(graph)
+    convs = [s.weight for s in program.synapses.values() if s.kind == "conv"]
+    assert any((w % 2 == 1).any() and (w < 0).any() and (w > 0).any() for w in convs)  # odd mixed conv weights
     x = digits_test[0][:SAMPLES]
     sim = Simulator(program).run(x, record=True)
     ro, spikes = run_lava(program, x, record_spikes=True)

@@ -33,19 +33,30 @@ def chain_graph(w1, b1, leak=0.5):
 
 
 def test_scales_thresholds_weights_biases_and_leaks_by_hand():
-    # mixed weights, max |w| = 2 -> c = 254 / 2 = 127: vth = 127, w_int = 2 * rint(w * 127 / 2)
+    # conv weights, mixed, max |w| = 2 -> c = 255 / 2 = 127.5 (Lava's Conv keeps odd values):
+    # vth = rint(127.5) = 128, w_int = rint(w * 127.5)
     p = quantize(chain_graph([[[[2.0]]], [[[-0.5]]]], [0.25, -3.0], leak=0.75))
     host, l0, l1 = p.host, p.neurons["l0"], p.neurons["l1"]
     assert host.scale == VTH_TARGET and l0.vth.flat[0] == VTH_TARGET and l0.start == 0
-    assert l1.scale == 127 and np.all(l1.vth == 127) and l1.start == 1
-    assert p.synapses["c1"].weight.ravel().tolist() == [254, -64]
+    assert l1.scale == 127.5 and np.all(l1.vth == 128) and l1.start == 1
+    assert p.synapses["c1"].weight.ravel().tolist() == [255, -64]
     assert np.all(l1.dv == 1024) and np.all(l1.du == 4095)                  # 4096 * (1 - 0.75)
-    b = l1.bias_mant * (1 << l1.bias_exp)                                   # 0.25 * 127 * 64 = 2032
-    assert b[0].ravel().tolist() == [2032] * 4
-    assert abs(b[1, 0, 0] - (-3.0 * 127 * 64)) <= (1 << l1.bias_exp[1, 0, 0]) / 2  # -24384: exp 3
+    b = l1.bias_mant * (1 << l1.bias_exp)                                   # 0.25 * 127.5 * 64 = 2040
+    assert b[0].ravel().tolist() == [2040] * 4
+    assert abs(b[1, 0, 0] - (-3.0 * 127.5 * 64)) <= (1 << l1.bias_exp[1, 0, 0]) / 2  # -24480: exp 3
     assert l1.bias_exp[1, 0, 0] == 3 and p.report["clips"] == 0
     assert p.readout == ("fc",) and p.depth == 2 and p.steps == 6
+    # the readout is Dense and mixed: Lava's Dense truncates to even values, so c = 254 / 12
     assert p.readout_scale == pytest.approx(254 / 12)
+    assert np.all(p.synapses["fc"].weight % 2 == 0)
+
+
+def test_mixed_conv_weights_keep_odd_values_dense_ones_do_not():
+    w = np.array([[[[1.0]]], [[[-0.37]]], [[[0.51]]]])
+    p = quantize(chain_graph(w[:2], [0.0, 0.0]))
+    q = p.synapses["c1"].weight.ravel()
+    assert q.tolist() == [255, -94] and q[0] % 2 == 1         # rint(-0.37 * 255) = -94, 255 odd
+    assert p.report["layers"]["l1"]["synapses"]["c1"]["max_rel_weight_error"] <= 0.5 / 255 + 1e-12
 
 
 def test_oversized_bias_is_clipped_and_counted():

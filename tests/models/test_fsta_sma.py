@@ -30,7 +30,7 @@ def test_fsta_is_a_gain_on_its_input():
 
 def test_fsta_lif_uses_its_own_decay_and_threshold():
     n = FSTALIF(timesteps=3, decay=0.25, v_th=0.5)
-    with torch.no_grad():   # make FSTA the identity: p = 2, q = 0, w = 0 (sigmoid(-inf))
+    with torch.no_grad():   # make FSTA the identity: w = sigmoid(0) = 0.5, q = 0, p = 2 / 1.5: (1 + w) p / 2 = 1
         n.fsta.time.weight.zero_()
         n.fsta.p.fill_(2.0 / 1.5)
         n.fsta.q.zero_()

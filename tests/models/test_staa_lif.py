@@ -82,7 +82,9 @@ def test_tsrd_is_inactive_in_eval_mode():
     without.load_state_dict(with_tsrd.state_dict())
     with_tsrd.eval(), without.eval()
     assert torch.equal(with_tsrd(x), without(x))
-    assert torch.equal(with_tsrd(x), with_tsrd(x))
+    # and the two nets do differ where TSRD acts (training), so the equality above is TSRD's doing
+    with_tsrd.train(), without.train()
+    assert not torch.equal(with_tsrd(x), without(x))
 
 
 def test_tsrd_in_training_replaces_aggregation_by_addition_after_step_0():

@@ -41,7 +41,9 @@ def conv_out(shape, c_out, k, stride, pad):
     return (c_out, *((shape[i] + 2 * pad - k) // stride + 1 for i in (1, 2)))
 
 
-def random_program(seed: int) -> tuple[Program, torch.Tensor]:
+def random_program(seed: int, aligned: bool = False) -> tuple[Program, torch.Tensor]:
+    """aligned: each layer's bias starts on the step its data first arrives and no shortcut skips
+    a layer, as in every program deploy.quantize makes (what the window mode relies on)."""
     rng = np.random.default_rng(seed)
     c_in, side = int(rng.integers(1, 3)), int(rng.integers(4, 7))
     in_shape = (c_in, side, side)
@@ -52,10 +54,10 @@ def random_program(seed: int) -> tuple[Program, torch.Tensor]:
     neur = {"n0": neurons(rng, h_shape, 0, slow_leak=seed % 3 == 0)}
     syn = {}
     cur, shape, start = "n0", h_shape, 0
-    residual = seed % 4 == 1
+    residual = seed % 4 == 1 and not aligned
     for i in range(int(rng.integers(1, 4))):
         name = f"n{i + 1}"
-        start = start + int(rng.integers(1, 3))
+        start = start + (1 if aligned else int(rng.integers(1, 3)))
         if len(shape) == 3 and (rng.random() < 0.6 or residual):
             k, stride, pad = int(rng.choice([1, 3])), int(rng.choice([1, 2])), int(rng.integers(0, 2))
             if residual:
@@ -131,3 +133,44 @@ def test_as_deployed_counts_are_what_lava_runs(seed):
     assert deployed["synaptic_events"] * B == pytest.approx(events)
     assert deployed["neuron_updates"] * B == sum(int(np.prod(n.shape)) for n in prog.neurons.values()) * prog.steps * B
     assert torch.equal(full.readout, lava_ro)
+
+
+@pytest.mark.parametrize("seed", range(0, 30, 3))
+def test_window_mode_reads_out_what_full_mode_and_lava_do(seed):
+    """The report's streamed variant runs each layer only over its T-step window: on programs laid
+    out as deployed, its readout equals the full run's and Lava's, and each layer's spikes in the
+    window equal the full run's over the same steps."""
+    prog, x = random_program(seed, aligned=True)
+    sim = Simulator(prog)
+    full, window = sim.run(x, record=True), sim.run(x, record=True, mode="window")
+    lava_ro, _ = run_lava(prog, x)
+    assert torch.equal(window.readout, full.readout) and torch.equal(window.readout, lava_ro)
+    for name, s in window.spikes.items():
+        start = prog.neurons[name].start
+        assert torch.equal(s, full.spikes[name][start: start + prog.timesteps]), name
+    assert full.counts["total"]["spikes"] > 0
+
+
+def test_conv_accumulator_wraps_to_24_bits_as_lava_does():
+    """A 1x1 conv over 34,000 always-firing channels with weights of +-255: each sum is
+    +-8,670,000, beyond 2**23, and wraps (Lava's signed_clamp(bits=24), lava/proc/conv/models.py)
+    before the next layer sees it."""
+    c_in = 34_000
+    host = HostLayer("conv", np.ones((c_in, 1, 1, 1)), (1, 1), (0, 0), (1, 1, 1), (c_in, 1, 1), 1.0, "n0")
+    ones = np.ones((c_in, 1, 1), np.int64)
+    n0 = NeuronLayer((c_in, 1, 1), 4095 * ones, 0 * ones, 1 * ones, 100 * ones, 0 * ones, 0, 1.0)  # fires every step
+    w = np.concatenate([np.full((1, c_in, 1, 1), 255), np.full((1, c_in, 1, 1), -255)])
+    two = np.ones((2, 1, 1), np.int64)
+    n1 = NeuronLayer((2, 1, 1), 4095 * two, 0 * two, 1000 * two, 0 * two, 0 * two, 1, 1.0)
+    syn = {"s1": SynapseLayer("conv", "n0", "n1", w, 0, (1, 1), (0, 0), (c_in, 1, 1), (2, 1, 1)),
+           "ro": SynapseLayer("dense", "n1", "readout", np.eye(2, dtype=np.int64), 0, (1, 1), (0, 0), (2, 1, 1), (2,))}
+    prog = Program(host, {"n0": n0, "n1": n1}, syn, ("ro",), 1.0, np.zeros(2), T, 2, (1, 1, 1))
+    x = torch.zeros(1, 1, 1, 1)
+    sim = Simulator(prog).run(x, record=True)
+    lava_ro, lava_spikes = run_lava(prog, x, record_spikes=True)
+    assert sim.counts["total"]["conv_wraps"] > 0
+    for name, s in sim.spikes.items():
+        assert torch.equal(lava_spikes[name].bool(), s), name
+    assert torch.equal(lava_ro, sim.readout)
+    # the wrapped sums flip sign: +8,670,000 - 2**24 < 0 never fires, -8,670,000 + 2**24 > 0 does
+    assert not sim.spikes["n1"][:, 0, 0].any() and sim.spikes["n1"][2:, 0, 1].all()
