@@ -14,8 +14,16 @@ layers (residual fan-in) or by a relay chain (a delayed shortcut); netx has no p
 layer either, but compile/ has folded every pool before a program exists.  Use
 `quantize(graph, netx=True)`: netx fixes bias_exp = 6, has no Dense weight_exp and a
 scalar input bias.
+
+netx has no bias start schedule either: a program switches layer L's bias on at the step
+L's first data arrives (`NeuronLayer.start`), before which L rests at 0; in the file every
+bias is on from step 0, so a deep layer integrates its bias alone for `start` steps and may
+fire before any data reaches it.  `as_exported(program)` is the program the file describes;
+deploy/to_netx.py prints its accuracy beside the chip program's.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -44,6 +52,11 @@ def _neuron(group: h5py.Group, du, dv, vth):
     n["vThMant"] = _value(vth)
     n["refDelay"] = 1
     n["gradedSpike"] = False
+
+
+def as_exported(program: Program) -> Program:
+    """The program a netx file of `program` runs: every layer's bias on from step 0."""
+    return replace(program, neurons={k: replace(n, start=0) for k, n in program.neurons.items()})
 
 
 def chain(program: Program) -> list[str]:

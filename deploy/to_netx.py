@@ -1,44 +1,104 @@
 """Write a NIR network as a lava-dl netx HDF5 file (chains of conv/dense layers with CUBA neurons).
 
-    python deploy/to_netx.py model.nir -o model.net
+    python deploy/to_netx.py model.nir [-o model.net] [--samples N] [--data NAME | --inputs FILE]
 
 Residual networks (a neuron fed by several synapse layers) cannot be expressed in
 netx and are refused, naming the first such layer; nothing is written then.
+
+netx has no bias start schedule (deploy/netx.py): in the file every bias is on from step 0.
+After writing, the command runs the network the file describes and the chip program side by
+side on the file's test split (or --inputs) and prints both accuracies, so that what the
+export loses is a figure, not a surprise.  A file naming no dataset is written all the same,
+with the accuracy left unmeasured (pass --data or --inputs).
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from compile.nir_io import NIRFormatError
-from deploy.cli_common import read_nir
-from deploy.netx import NetxUnsupported, chain, write_netx
+from deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir
+from deploy.constants import VTH_MAX, VTH_SHIFT
+from deploy.netx import NetxUnsupported, as_exported, chain, write_netx
+from deploy.program import Program
 from deploy.quantize import quantize
+from models.data import DatasetNotFound
+from simulate.engine import Simulator
+from simulate.lif_int import lif_step
 from spikefold.atomic import atomic_write
 from spikefold import validate
-from spikefold.cli import ArgumentParser, command, fail, positive_float
+from spikefold.cli import ArgumentParser, command, fail
+
+BATCH = 256
+
+
+def netx_readout(program: Program, x: torch.Tensor) -> torch.Tensor:
+    """(B, K) membrane potentials of the netx file's readout layer after program.steps steps:
+    the exported network (as_exported) run in the fast simulator, and its last dense layer's
+    CUBA neurons (du 4095, dv 0, never firing, bias round(bias * readout_scale) << 6 from step 0)
+    stepped by the same integer LIF step, fed what the readout synapse delivers each step from
+    the previous step's spikes."""
+    exported = as_exported(program)
+    sim = Simulator(exported)
+    (ro,) = program.readout
+    src = program.synapses[ro].src
+    bias = torch.as_tensor(np.rint(np.asarray(program.readout_bias) * program.readout_scale) * 64.0)
+    vth64 = torch.full_like(bias, float(VTH_MAX << VTH_SHIFT))
+    out = []
+    for i in range(0, len(x), BATCH):
+        spikes = sim.run(x[i:i + BATCH], record=True).spikes[src]        # (steps, B, *shape)
+        a, _ = sim.synapse(ro, spikes[:-1])                               # delivered on steps 1..
+        a = torch.cat([torch.zeros_like(a[:1]), a])
+        u = v = torch.zeros_like(a[0])
+        for t in range(len(a)):
+            u, v, *_ = lif_step(u, v, a[t], 4095.0, 0.0, bias, vth64)
+        out.append(v)
+    return torch.cat(out)
 
 
 @command
 def main(argv=None) -> int:
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("nir_file")
+    add_nir_args(p, 0, "test samples for the accuracy check (0: the whole split)")
     p.add_argument("-o", "--output", default=None, help="netx file (default: beside the NIR file, .net)")
-    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
-                   help="refuse a NIR file declaring more MiB of arrays (checked before reading)")
     args = p.parse_args(argv)
     out = Path(args.output) if args.output else Path(args.nir_file).with_suffix(".net")
     validate.outputs([out], [args.nir_file])
+    measured = None
     try:
-        program = quantize(read_nir(args.nir_file, args.max_mb), netx=True)
+        graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
+        program = quantize(graph, netx=True)
         layers = chain(program)
+        if args.inputs or args.data or graph.meta.get("nir", {}).get("dataset"):
+            graph, x, y, name = load_graph_and_inputs(args)
+            program = quantize(graph, netx=True)
+            chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
+            exported = netx_readout(program, x).argmax(1)
+            measured = (name, len(x), y, chip, exported)
         atomic_write(out, lambda tmp: write_netx(program, tmp))
     except NIRFormatError as e:
         fail(str(e))
-    except (NetxUnsupported, ValueError) as e:
+    except (NetxUnsupported, DatasetNotFound, ValueError) as e:
         fail(f"{args.nir_file}: {str(e).splitlines()[0]}")
     print(f"wrote {out}: {len(layers)} synapse layers after the host-fed layer "
           f"{program.host.dst} {program.neurons[program.host.dst].shape}, whose spikes are its input")
+    late = {k: n.start for k, n in program.neurons.items() if n.start > 0}
+    print(f"note: netx has no bias start schedule; in the file every bias is on from step 0 "
+          f"(the program switches on {', '.join(f'{k} at step {s}' for k, s in late.items()) or 'none later'})")
+    if measured is None:
+        print("  the exported network's accuracy is not measured: the file names no dataset (pass --data or --inputs)")
+        return 0
+    name, n, y, chip, exported = measured
+    same = 100 * float((chip == exported).float().mean())
+    if y is None:
+        print(f"  {name}, {n} samples: the exported network predicts as the chip program on {same:.2f}%")
+    else:
+        acc = lambda pred: 100 * float((pred == y).float().mean())
+        print(f"  {name}, {n} samples: exported netx network {acc(exported):.2f}%, chip program "
+              f"{acc(chip):.2f}% (same prediction {same:.2f}%)")
     return 0
 
 

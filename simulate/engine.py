@@ -84,7 +84,7 @@ class Simulator:
             self.weights[name] = torch.as_tensor(w, dtype=dtype)
             self.fanout[name] = fanout(s)
 
-    def _synapse(self, name: str, spikes: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def synapse(self, name: str, spikes: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Activations (n, B, *out) (float64 integers) from spikes (n, B, *in); and the number of
         conv accumulators that wrapped to 24 bits."""
         s, w = self.p.synapses[name], self.weights[name]
@@ -134,7 +134,7 @@ class Simulator:
                 dst, lag = p.synapses[syn].dst, 1 + p.synapses[syn].delay
                 d_lo, d_hi = span[dst]
                 s_lo, s_hi = max(lo, d_lo - lag), min(hi, d_hi - lag)   # source steps that reach dst
-                y, n_wrap = self._synapse(syn, out[s_lo - lo: max(s_lo, s_hi) - lo])
+                y, n_wrap = self.synapse(syn, out[s_lo - lo: max(s_lo, s_hi) - lo])
                 incoming[dst].append((s_lo + lag, y))
                 counts["synapses"][syn] = {"conv_wraps": n_wrap}
         parts = incoming.pop("readout")
@@ -188,7 +188,7 @@ class Simulator:
                 a_i = a[i]
                 for k in rec:                  # what the recurrent synapse delivers: last step's spikes
                     if i > 0:
-                        y, n_wrap = self._synapse(k, out[i - 1: i])
+                        y, n_wrap = self.synapse(k, out[i - 1: i])
                         a_i, conv_wraps[k] = a_i + y[0], conv_wraps[k] + n_wrap
                         a[i] = a_i                 # so the active count sees the recurrent input
                 u, v, out[i], u_raw, v_raw = lif_step(u, v, a_i, prm["du"], prm["dv"],
