@@ -1,11 +1,15 @@
 """Digits and digits-dvs accuracy of the four neuron families, side by side, 3 seeds.
 
-    python bench/attention_families.py [--epochs 20] [--seeds 0 1 2] [--out bench/results/attention_families]
+    python bench/attention_families.py [--epochs 20] [--seeds 0 1 2] [--rows lif staa fsta sma sma-authors]
+                                       [--out bench/results/attention_families]
 
-lif (plain LIF), staa (STAA-LIF: GC, PE, SA, adaptive M/N), fsta (FSTA + its reference
-LIF, decay 0.25, threshold 0.5), sma (LIF -> SMA branches with AZO) on digitnet, T = 4,
-the same recipe (models/train.py defaults) and seeds for every row.  Writes a Markdown
-table and JSON beside --out.
+lif (plain LIF), staa (STAA-LIF: GC, PE, SA, adaptive M/N), fsta (FSTA + its reference LIF,
+decay 0.25, threshold 0.5), sma (conv -> SMA -> BN -> LIF in the second of digitnet's three
+conv units, the authors' placement scaled; models/sma.py) on digitnet, T = 4, with the same
+recipe (models/train.py defaults: SGD, lr 0.1, CE) and seeds for every row; sma-authors is the
+same SMA network with the authors' recipe (AdamW, lr 1e-4, weight decay 1e-3, cosine, MSE to
+one-hot targets, ATan surrogate, detached reset).  Rows not re-run are kept from the JSON
+already at --out.  Writes a Markdown table and JSON beside --out.
 """
 from __future__ import annotations
 
@@ -22,7 +26,14 @@ from models.config import ModelConfig
 from models.data import DATASETS
 from models.train import TrainConfig, train
 
-NEURONS = ("lif", "staa", "fsta", "sma")
+ROWS = {
+    "lif": ({"neuron": "lif"}, {}),
+    "staa": ({"neuron": "staa"}, {}),
+    "fsta": ({"neuron": "fsta"}, {}),
+    "sma": ({"neuron": "sma"}, {}),
+    "sma-authors": ({"neuron": "sma", "surrogate": "atan", "detach_reset": True},
+                    {"optimizer": "adamw", "lr": 1e-4, "weight_decay": 1e-3, "loss": "mse"}),
+}
 DATASET_NAMES = ("digits", "digits-dvs")
 
 
@@ -30,37 +41,46 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--neurons", nargs="+", default=list(NEURONS))
+    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--out", default="bench/results/attention_families")
     a = p.parse_args(argv)
+    out = Path(a.out)
+    kept = {}
+    if out.with_suffix(".json").exists():
+        old = json.loads(out.with_suffix(".json").read_text())
+        if old.get("epochs") == a.epochs and old.get("seeds") == a.seeds:
+            kept = {k: v for k, v in old["results"].items() if k not in a.rows}
     results = {}
-    runs = [(d, n, s) for d in DATASET_NAMES for n in a.neurons for s in a.seeds]
+    runs = [(d, r, s) for d in DATASET_NAMES for r in a.rows for s in a.seeds]
     with tempfile.TemporaryDirectory() as tmp:
-        for dataset, neuron, seed in tqdm(runs, desc="families"):
-            mcfg = ModelConfig(arch="digitnet", neuron=neuron, in_channels=DATASETS[dataset].channels,
-                               timesteps=4)
+        for dataset, row, seed in tqdm(runs, desc="families"):
+            model_kw, train_kw = ROWS[row]
+            mcfg = ModelConfig(arch="digitnet", in_channels=DATASETS[dataset].channels, timesteps=4, **model_kw)
             t0 = time.time()
-            _, m = train(mcfg, TrainConfig(dataset=dataset, epochs=a.epochs, seed=seed),
+            _, m = train(mcfg, TrainConfig(dataset=dataset, epochs=a.epochs, seed=seed, **train_kw),
                          str(Path(tmp) / "ckpt.pt"), quiet=True)
-            results.setdefault(dataset, {}).setdefault(neuron, []).append(
+            results.setdefault(row, {}).setdefault(dataset, []).append(
                 {"seed": seed, "test_acc": m["test_acc"], "seconds": round(time.time() - t0, 1)})
+    summary = dict(kept)
+    for row, per in results.items():
+        for dataset, rs in per.items():
+            accs = [r["test_acc"] for r in rs]
+            summary.setdefault(row, {})[dataset] = {
+                "mean": statistics.mean(accs), "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "runs": rs}
     lines = [f"digitnet, T=4, {a.epochs} epochs, seeds {a.seeds}; test accuracy (%) mean ± std "
-             f"(per seed), seconds per run", "", "| neuron | " + " | ".join(DATASET_NAMES) + " |",
+             f"(per seed), seconds per run", "", "| row | " + " | ".join(DATASET_NAMES) + " |",
              "|---|" + "---|" * len(DATASET_NAMES)]
-    summary = {}
-    for neuron in a.neurons:
+    for row in [r for r in ROWS if r in summary]:
         cells = []
         for dataset in DATASET_NAMES:
-            rs = results[dataset][neuron]
-            accs = [r["test_acc"] for r in rs]
-            mean, std = statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0
-            secs = statistics.mean(r["seconds"] for r in rs)
-            summary.setdefault(neuron, {})[dataset] = {"mean": mean, "std": std, "runs": rs}
-            cells.append(f"{mean:.2f} ± {std:.2f} ({', '.join(f'{x:.2f}' for x in accs)}), {secs:.0f} s")
-        lines.append(f"| {neuron} | " + " | ".join(cells) + " |")
+            s = summary[row][dataset]
+            accs = [r["test_acc"] for r in s["runs"]]
+            secs = statistics.mean(r["seconds"] for r in s["runs"])
+            cells.append(f"{s['mean']:.2f} ± {s['std']:.2f} ({', '.join(f'{x:.2f}' for x in accs)}), {secs:.0f} s")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text)
-    out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"epochs": a.epochs, "seeds": a.seeds,
                                                     "results": summary}, indent=2) + "\n")

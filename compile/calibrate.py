@@ -7,7 +7,7 @@ per timestep t and channel c, the mean over calibration samples of
     gate[t, c]   SA's gate sigmoid(...)(U[t])    (eq. 12, multiplies U)
 and their standard deviation over samples and timesteps, which says how far
 a constant is from the real, input-dependent value.  Likewise FSTA's input gain
-g[t, h, w] (models/fsta.py) and SMA's branch weights A_T,i A_C,i [t, i, c].
+g[t, h, w] (models/fsta.py).
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import torch
 from tqdm import tqdm
 
 from models.fsta import FSTALIF
-from models.sma import SMALIF
 from models.staa_lif import STAALIF
 
 
@@ -28,13 +27,6 @@ class GainStats:
     over samples and timesteps per (h, w)."""
     mean_t: np.ndarray
     std: np.ndarray
-    samples: int
-
-
-@dataclass(frozen=True)
-class BranchStats:
-    """SMA's branch weights A_T,i * A_C,i: mean over samples per (t, branch, c), (T, n, C)."""
-    mean_t: np.ndarray
     samples: int
 
 
@@ -79,8 +71,8 @@ class _Moments:
 
 
 def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False) -> dict:
-    """{module path: stats} for every STAA-LIF (AttentionStats), FSTA-LIF (GainStats) and SMA-LIF
-    (BranchStats) in `model`, over `batches` of inputs."""
+    """{module path: stats} for every STAA-LIF (AttentionStats) and FSTA-LIF (GainStats) in `model`,
+    over `batches` of inputs."""
     moments, hooks, calls = {}, [], {}
 
     def track(key):
@@ -124,13 +116,6 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
                 moments[(path, "gain")].add_steps(m.gain(x)[:, :, 0])          # (T, B, H, W)
 
             hooks.append(mod.fsta.register_forward_hook(hook_fsta))
-        if isinstance(mod, SMALIF):
-            track((path, "branch"))
-
-            def hook_sma(m, inp, out, path=path):                            # out (n, T, B, C)
-                moments[(path, "branch")].add_steps(out.permute(1, 2, 0, 3))
-
-            hooks.append(mod.attention.register_forward_hook(hook_sma))
     was_training = model.training
     model.eval()
     samples = 0
@@ -147,8 +132,6 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
     for path, mod in model.named_modules():
         if isinstance(mod, FSTALIF):
             stats[path] = GainStats(*moments[(path, "gain")].result(), samples)
-        if isinstance(mod, SMALIF):
-            stats[path] = BranchStats(moments[(path, "branch")].result()[0], samples)
         if isinstance(mod, STAALIF):
             got = {part: moments[(path, part)].result() if (path, part) in moments else (None, None)
                    for part in ("c_in", "c_mem", "gate")}

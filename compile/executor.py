@@ -18,7 +18,7 @@ from torch import nn
 
 from compile.graph import Graph, update
 from compile.nodes import (LI, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
-                           Output, SmaSum, StaaLIF)
+                           Output, StaaLIF)
 from models.layers import encode_input
 from models.lif import leaky_step, per_channel
 
@@ -35,7 +35,7 @@ def _t(a) -> torch.Tensor:
 class GraphNet(nn.Module):
     def __init__(self, graph: Graph, timesteps: int | None = None):
         super().__init__()
-        for name in graph.of_type(StaaLIF, FstaLIF, SmaSum):
+        for name in graph.of_type(StaaLIF, FstaLIF):
             raise ValueError(f"node {name}: attention is not folded (compile with --fold calibrated)")
         self.graph = graph
         self.timesteps = int(timesteps or graph.meta["timesteps"])

@@ -14,9 +14,9 @@ from torch import nn
 
 from compile.graph import Graph
 from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
-                           Output, SmaSum, StaaLIF)
+                           Output, StaaLIF)
 from models.fsta import FSTALIF
-from models.sma import SMALIF
+from models.sma import SMAConvBNSpike
 from models.layers import BasicBlock, Classifier, SpikingNet, TimeDistributed
 from models.lif import LIF as TorchLIF
 from models.staa_lif import STAALIF
@@ -97,10 +97,12 @@ class _Tracer:
                 raise UnsupportedModule(f"{path}: Linear expects {m.in_features} features, "
                                         f"gets shape {self.shape(srcs[0])}")
             return [self.add(path, Linear(_np(m.weight), bias, (m.out_features,), path), srcs)]
-        if isinstance(m, SMALIF):
-            x = self.lower(m.lif, f"{path}.lif", srcs)
-            outs = [self.lower(b, f"{path}.branches.{i}", x)[0] for i, b in enumerate(m.branches)]
-            return [self.add(f"{path}.sum", SmaSum(tuple(outs), self.shape(x[0]), path), outs)]
+        if isinstance(m, SMAConvBNSpike):
+            raise UnsupportedModule(
+                f"{path}: SMA between a conv and its BatchNorm cannot be lowered to a chip: its four branch "
+                f"convs read the block conv's real-valued output, which spikes cannot carry between two "
+                f"synapse layers (exact only as one dense synapse matrix per branch, which compile/ does "
+                f"not express)")
         if isinstance(m, FSTALIF):
             shape = self.shape(srcs[0])
             node = FstaLIF(np.full(shape[0], float(m.decay)), np.ones(shape[0]), float(m.v_th), shape, path)

@@ -151,20 +151,6 @@ class FstaLIF:
 
 
 @dataclass(frozen=True, eq=False)
-class SmaSum:
-    """SMA's attention-weighted sum of branch spikes (models/sma.py), per channel c:
-
-        O[t] = sum_i A_i[t, c](S) * S_i[t]       over the branch neurons in `branches` order
-
-    A is computed by the module at `source` until `fold_sma` replaces it with calibrated
-    constants and folds them into the consumers' weights (the branches then sum by fan-in).
-    """
-    branches: tuple
-    shape: tuple
-    source: str = ""
-
-
-@dataclass(frozen=True, eq=False)
 class Output:
     """The network's output at each step (logits, (K,)); the prediction is the argmax of their mean over T."""
     shape: tuple

@@ -3,7 +3,6 @@
     trace -> fold_batchnorm -> materialize_shortcuts -> fold_avgpool
           -> [fold_global_context -> fold_position_encoding -> fold_step_attention]  (STAA)
           -> [fold_fsta]                                                            (FSTA)
-          -> [fold_sma]                                                             (SMA)
           -> lower_staa -> fold_neuron_gain
 
 fold="calibrated" measures GC contexts and SA gates on `calib_batches`;
@@ -14,8 +13,8 @@ from __future__ import annotations
 
 from compile.calibrate import calibrate
 from compile.graph import Graph
-from compile.nodes import FstaLIF, SmaSum, StaaLIF
-from compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_sma, fold_global_context, fold_neuron_gain,
+from compile.nodes import FstaLIF, StaaLIF
+from compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_global_context, fold_neuron_gain,
                             fold_position_encoding, fold_step_attention, lower_staa,
                             materialize_shortcuts)
 from compile.from_torch import trace
@@ -37,19 +36,17 @@ def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
     if fold not in FOLD_MODES:
         raise ValueError(f"fold must be one of {FOLD_MODES} (got {fold!r})")
     graph = exact_prefix(model, input_shape)
-    staa, fsta, sma = graph.of_type(StaaLIF), graph.of_type(FstaLIF), graph.of_type(SmaSum)
-    if (staa or fsta or sma) and fold == "calibrated":
+    staa, fsta = graph.of_type(StaaLIF), graph.of_type(FstaLIF)
+    if (staa or fsta) and fold == "calibrated":
         if calib_batches is None:
             raise ValueError("calibrated folding needs calibration batches")
         stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet)
         graph = fold_global_context(graph, stats)
         graph = fold_step_attention(fold_position_encoding(graph), stats)
-        graph = fold_sma(fold_fsta(graph, stats), stats)
-    elif fsta or sma:
-        name = (fsta or sma)[0]
-        what = "FSTA's input-dependent gain" if fsta else "SMA's branch attention"
-        raise FoldRefused(f"node {name} ({graph.nodes[name].source}): {what} cannot be "
-                          f"folded exactly; use --fold calibrated")
+        graph = fold_fsta(graph, stats)
+    elif fsta:
+        raise FoldRefused(f"node {fsta[0]} ({graph.nodes[fsta[0]].source}): FSTA's input-dependent gain "
+                          f"cannot be folded exactly; use --fold calibrated")
     elif staa:
         for name in staa:
             node = graph.nodes[name]

@@ -208,7 +208,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
             for i in range(early):                   # an early conv input waits in relay layers
                 src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
             synapses[n] = replace(_synapse(graph, n, src, name, q, info["weight_exp"]), delay=delay)
-    # several readout layers (SMA's branches after fold_sma) are summed at the output: one scale
+    # several readout layers (a NIR graph's parallel synapses into the output) are summed there: one scale
     c_out = min(_weight_ratio(graph.nodes[ro].weight, _is_conv(graph, ro)) for ro in readouts)
     report["readout"] = {"scale": c_out, "weights_clipped": 0}
     for ro in readouts:

@@ -16,6 +16,8 @@ Every conv is followed by BN and the configured neuron; the classifier has no ne
 
 from __future__ import annotations
 
+from models.sma import place_sma
+
 from torch import nn
 
 from models.config import ModelConfig
@@ -96,4 +98,5 @@ def build_model(cfg: ModelConfig) -> SpikingNet:
         make = ARCHS[cfg.arch]
     except KeyError:
         raise ValueError(f"unknown arch {cfg.arch!r}; choose from {', '.join(ARCHS)}") from None
-    return make(cfg)
+    model = make(cfg)
+    return place_sma(model, cfg) if cfg.neuron == "sma" else model

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from models.surrogate import SURROGATES
+
 from spikefold.cli import require
 
 
@@ -47,6 +49,9 @@ class ModelConfig:
     fsta_v_th: float = 0.5        # and its threshold
     azo_t: float = 0.25           # SMA's Attention ZoneOut: fraction of timesteps (training only)
     azo_c: float = 0.25           # and of channels
+    sma_units: str = "auto"       # conv-BN-LIF units that carry SMA: auto (the authors' blocks 2-3 of 5, scaled) or "1,2"
+    surrogate: str = "rect"       # plain LIF neurons (lif, sma): rect (STAA eq. 5) | atan (SpikingJelly ATan, alpha 2)
+    detach_reset: bool = False    # plain LIF neurons: no gradient through the reset (the SMA authors' choice)
 
     REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
     RANGES = {"num_classes": (1, None, False), "in_channels": (1, None, False),
@@ -60,6 +65,8 @@ class ModelConfig:
 
     def __post_init__(self):
         check_ranges(self, self.RANGES)
+        if self.surrogate not in SURROGATES:
+            raise ValueError(f"surrogate must be rect or atan (got {self.surrogate!r})")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -27,25 +27,35 @@ def per_channel(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return p.view(1, -1, *([1] * (like.dim() - 2)))
 
 
-def fire(v: torch.Tensor, v_th: float, width: float = 1.0):
-    """Spike and hard reset, eq. (2)-(3): V[t] -> (H[t], S[t])."""
-    s = spike(v - v_th, width)
-    return v * (1.0 - s), s
+def fire(v: torch.Tensor, v_th: float, width: float = 1.0, surrogate: str = "rect",
+         detach_reset: bool = False):
+    """Spike and hard reset, eq. (2)-(3): V[t] -> (H[t], S[t]).  detach_reset: the reset's
+    dependence on S carries no gradient (SpikingJelly's detach_reset=True)."""
+    s = spike(v - v_th, width, surrogate)
+    return v * (1.0 - (s.detach() if detach_reset else s)), s
 
 
-def leaky_step(h: torch.Tensor, i: torch.Tensor, m, n, v_th: float, width: float = 1.0):
+def leaky_step(h: torch.Tensor, i: torch.Tensor, m, n, v_th: float, width: float = 1.0,
+               surrogate: str = "rect", detach_reset: bool = False):
     """One LIF step: (H[t-1], I[t]) -> (H[t], S[t]).  m, n: scalars or broadcastable tensors."""
-    return fire(m * h + n * i, v_th, width)
+    return fire(m * h + n * i, v_th, width, surrogate, detach_reset)
 
 
 class LIF(nn.Module):
     """Plain LIF over a sequence: (T, B, ...) input currents -> (T, B, ...) spikes."""
 
-    def __init__(self, tau: float = 2.0, v_th: float = 1.0, surrogate_width: float = 1.0):
+    def __init__(self, tau: float = 2.0, v_th: float = 1.0, surrogate_width: float = 1.0,
+                 surrogate: str = "rect", detach_reset: bool = False):
         super().__init__()
         if tau < 1.0:
             raise ValueError(f"tau must be >= 1 (got {tau})")
         self.tau, self.v_th, self.width = tau, v_th, surrogate_width
+        self.surrogate, self.detach_reset = surrogate, detach_reset
+
+    def settings(self) -> dict:
+        """The constructor arguments of a plain LIF like this one."""
+        return {"tau": self.tau, "v_th": self.v_th, "surrogate_width": self.width,
+                "surrogate": self.surrogate, "detach_reset": self.detach_reset}
 
     def coefficients(self, like: torch.Tensor):
         """(M, N) = (1 - 1/tau, 1/tau): weights of H[t-1] and I[t] in V[t]."""
@@ -56,7 +66,7 @@ class LIF(nn.Module):
         h = torch.zeros_like(x[0])
         out = []
         for t in range(x.shape[0]):
-            h, s = leaky_step(h, x[t], m, n, self.v_th, self.width)
+            h, s = leaky_step(h, x[t], m, n, self.v_th, self.width, self.surrogate, self.detach_reset)
             out.append(s)
         return torch.stack(out)
 

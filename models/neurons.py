@@ -6,7 +6,6 @@ from torch import nn
 
 from models.config import ModelConfig
 from models.fsta import FSTALIF
-from models.sma import SMALIF
 from models.lif import LIF
 from models.staa_lif import STAALIF
 
@@ -15,8 +14,8 @@ NEURONS = ("lif", "staa", "fsta", "sma")
 
 def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
     """A neuron for `channels` feature channels, of the kind cfg.neuron names."""
-    if cfg.neuron == "lif":
-        return LIF(cfg.tau, cfg.v_th, cfg.surrogate_width)
+    if cfg.neuron in ("lif", "sma"):      # sma: SMA sits between conv and BN (models/sma.py, place_sma)
+        return LIF(cfg.tau, cfg.v_th, cfg.surrogate_width, cfg.surrogate, cfg.detach_reset)
     if cfg.neuron == "staa":
         return STAALIF(channels, cfg.timesteps, cfg.tau, cfg.v_th, cfg.surrogate_width,
                        gc=cfg.gc, pe=cfg.pe, sa=cfg.sa, adaptive=cfg.adaptive,
@@ -25,6 +24,4 @@ def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
                        tsrd_beta=cfg.tsrd_beta)
     if cfg.neuron == "fsta":
         return FSTALIF(cfg.timesteps, cfg.fsta_decay, cfg.fsta_v_th, cfg.surrogate_width)
-    if cfg.neuron == "sma":
-        return SMALIF(channels, cfg.timesteps, cfg.tau, cfg.v_th, cfg.surrogate_width, cfg.azo_t, cfg.azo_c)
     raise ValueError(f"unknown neuron {cfg.neuron!r}; choose from {', '.join(NEURONS)}")

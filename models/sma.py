@@ -1,26 +1,27 @@
-"""SMA: spiking multiscale attention over branch spikes, with Attention ZoneOut (AZO).
+"""SMA: spiking multiscale attention between a block's conv and its BatchNorm, with Attention
+ZoneOut (AZO).
 
-`SMALIF` is the neuron kind "sma": a LIF turns the layer's input currents into spikes X
-(T, B, C, H, W); four branches k in (1, 3, 5, 7) each apply conv_k (C -> C, padding k//2),
-BatchNorm and a LIF, giving spikes S_i; then
+Placement, as in the authors' public code (Ym-Shan/Spiking_Multiscale_Attention_Arxiv, MIT;
+`SMA VGG/vgg8_dvs128_SMA.py`, restated here as mathematics, no code copied): a block carrying
+SMA is  conv -> SMA -> BatchNorm -> LIF  (-> pooling), and only some blocks carry it (blocks 2
+and 3 of their five-block VGG-8; `sma_units` scales that choice to any backbone).  SMA's input X
+is the conv's real-valued output (T, B, C, H, W).  Four branches k in (1, 3, 5, 7) each apply
+conv_k (C -> C, padding k//2), BatchNorm and a LIF to X, giving spikes S_i; then
     U = sum_i S_i;  z_c = mean_HW(U) (T, B, C);  z_t = mean_CHW(U) (T, B)
     channel attention  A_C,i = softmax_i( conv1x1_i( ReLU( conv1x1_{C -> C/4}(z_c) ) ) )   (T, B, C)
     temporal attention A_T,i = softmax_i( fc_i( ReLU( fc_{T -> T/4}(z_t) ) ) )             (T, B)
-    output O = sum_i A_T,i * A_C,i * S_i
+    O = sum_i A_T,i * A_C,i * S_i,   real-valued: the block's BatchNorm and LIF make it spikes.
 AZO, in training only: at the least-attended timesteps (fraction `azo_t`, never t = 0) and
-channels (fraction `azo_c`), ranked by the batch-mean attention sum_i A_T,i A_C,i, the
-output keeps its value from the previous timestep.  Never at evaluation.
-
-Written from the description of the authors' public code (MIT) in the issue, restated as
-mathematics; no code was copied.
+channels (fraction `azo_c`), ranked by the batch-mean attention sum_i A_T,i A_C,i, the output
+keeps its value from the previous timestep.  Never at evaluation.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from models.time_distributed import TimeDistributed
 from models.lif import LIF
+from models.time_distributed import TimeDistributed
 
 KERNELS = (1, 3, 5, 7)
 
@@ -46,23 +47,20 @@ class SMA(nn.Module):
         return a_t[..., None] * a_c
 
 
-class SMALIF(nn.Module):
-    """LIF -> four conv-BN-LIF branches -> attention-weighted sum: (T, B, C, H, W) -> (T, B, C, H, W)."""
+class MultiscaleAttention(nn.Module):
+    """The authors' SMA module: conv output X (T, B, C, H, W) -> O (T, B, C, H, W), real-valued."""
 
-    def __init__(self, channels: int, timesteps: int, tau: float = 2.0, v_th: float = 1.0,
-                 surrogate_width: float = 1.0, azo_t: float = 0.25, azo_c: float = 0.25):
+    def __init__(self, channels: int, timesteps: int, lif: dict, azo_t: float = 0.25, azo_c: float = 0.25):
         super().__init__()
-        self.lif = LIF(tau, v_th, surrogate_width)
         self.branches = nn.ModuleList(nn.Sequential(
             TimeDistributed(nn.Sequential(nn.Conv2d(channels, channels, k, padding=k // 2, bias=False),
                                           nn.BatchNorm2d(channels))),
-            LIF(tau, v_th, surrogate_width)) for k in KERNELS)
+            LIF(**lif)) for k in KERNELS)
         self.attention = SMA(channels, timesteps)
         self.azo_t, self.azo_c = azo_t, azo_c
 
     def branch_spikes(self, x: torch.Tensor) -> list[torch.Tensor]:
-        s = self.lif(x)
-        return [b(s) for b in self.branches]
+        return [b(x) for b in self.branches]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5:
@@ -89,3 +87,45 @@ class SMALIF(nn.Module):
         for t in range(1, T):
             zoned.append(torch.where(keep[t][None, :, None, None], zoned[-1], out[t]))
         return torch.stack(zoned)
+
+
+class SMAConvBNSpike(nn.Module):
+    """conv -> SMA -> BatchNorm -> LIF over a sequence (T, B, C, H, W), the unit of a block
+    carrying SMA; built from an existing conv-BN-LIF unit's own conv, BN and LIF."""
+
+    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d, lif: nn.Module, timesteps: int,
+                 azo_t: float, azo_c: float):
+        super().__init__()
+        self.conv = TimeDistributed(conv)
+        self.sma = MultiscaleAttention(conv.out_channels, timesteps, lif.settings(), azo_t, azo_c)
+        self.bn = TimeDistributed(bn)
+        self.lif = lif
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lif(self.bn(self.sma(self.conv(x))))
+
+
+def sma_units(spec: str, n: int) -> list[int]:
+    """Which of a backbone's n conv-BN-LIF units carry SMA.  "auto": the authors' choice scaled,
+    blocks 2 and 3 of five, i.e. the units in [n/5, 3n/5) (digitnet's 3 units: the second; VGG-8's
+    5: the second and third); else comma-separated 0-based indices."""
+    if spec == "auto":
+        lo, hi = round(n / 5), max(round(3 * n / 5), round(n / 5) + 1)
+        return list(range(lo, min(hi, n)))
+    units = sorted({int(v) for v in spec.split(",") if v.strip()})
+    if not units or units[0] < 0 or units[-1] >= n:
+        raise ValueError(f"sma_units {spec!r}: indices must lie in 0..{n - 1} (the backbone has {n} conv-BN-LIF units)")
+    return units
+
+
+def place_sma(model: nn.Module, cfg) -> nn.Module:
+    """Turn the chosen conv-BN-LIF units of `model` into conv-SMA-BN-LIF units, in place."""
+    from models.layers import ConvBNSpike
+    units = [(path, m) for path, m in model.named_modules() if isinstance(m, ConvBNSpike)]
+    for i in sma_units(cfg.sma_units, len(units)):
+        path, unit = units[i]
+        conv, bn = unit[0].module[0], unit[0].module[1]
+        parent = model.get_submodule(path.rsplit(".", 1)[0]) if "." in path else model
+        setattr(parent, path.rsplit(".", 1)[-1],
+                SMAConvBNSpike(conv, bn, unit[1], cfg.timesteps, cfg.azo_t, cfg.azo_c))
+    return model

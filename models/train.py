@@ -44,7 +44,8 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
-    loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t)
+    loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t) | mse: of the T-averaged logits to one-hot targets (the SMA authors')
+    optimizer: str = "sgd"        # sgd (momentum, the STAA recipe) | adamw (the SMA authors': lr 1e-4, weight decay 1e-3)
     tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
     seed: int = 0
     workers: int = 0
@@ -58,7 +59,8 @@ class TrainConfig:
 
     def __post_init__(self):
         check_ranges(self, self.RANGES)
-        require(self.loss in ("ce", "tet"), f"loss must be ce or tet (got {self.loss!r})")
+        require(self.loss in ("ce", "tet", "mse"), f"loss must be ce, tet or mse (got {self.loss!r})")
+        require(self.optimizer in ("sgd", "adamw"), f"optimizer must be sgd or adamw (got {self.optimizer!r})")
         require(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda (got {self.device!r})")
 
 
@@ -70,7 +72,10 @@ def loss_fn(cfg: TrainConfig, logits_t: torch.Tensor, y: torch.Tensor) -> torch.
         ce = torch.stack([nn.functional.cross_entropy(o, y, label_smoothing=cfg.label_smoothing)
                           for o in logits_t]).mean()
         return (1 - cfg.tet_lambda) * ce + cfg.tet_lambda * ((logits_t - 1.0) ** 2).mean()
-    raise ValueError(f"unknown loss {cfg.loss!r} (ce or tet)")
+    if cfg.loss == "mse":
+        mean = logits_t.mean(0)
+        return nn.functional.mse_loss(mean, nn.functional.one_hot(y, mean.shape[1]).to(mean.dtype))
+    raise ValueError(f"unknown loss {cfg.loss!r} (ce, tet or mse)")
 
 
 @torch.no_grad()
@@ -131,8 +136,11 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     test_loader = DataLoader(test_set, 256, num_workers=tcfg.workers)
 
     model = build_model(mcfg).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum,
-                                weight_decay=tcfg.weight_decay)
+    if tcfg.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum,
+                                    weight_decay=tcfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=tcfg.epochs)
     start, history = 0, []
     if resume:

@@ -49,10 +49,9 @@ from torch import nn
 
 from models.fsta import FSTALIF
 from models.lif import LIF, AdaptiveLIF
-from models.sma import SMALIF
 from models.staa_lif import STAALIF
 
-NEURON_TYPES = (LIF, AdaptiveLIF, STAALIF, FSTALIF, SMALIF)
+NEURON_TYPES = (LIF, AdaptiveLIF, STAALIF, FSTALIF)   # SMA's branches are LIFs
 CONNECTIONS = (nn.Conv2d, nn.Linear)
 COUNTED = CONNECTIONS + (nn.BatchNorm2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d) + NEURON_TYPES
 FIELDS = ("syops_ops", "syops_acs", "syops_macs", "nb_macs", "nb_acs", "nb_dense", "ann_macs",

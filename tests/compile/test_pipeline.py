@@ -160,21 +160,9 @@ def test_fsta_fold_is_exact_when_its_gain_does_not_depend_on_the_input():
     assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
 
 
-def test_sma_fold_is_exact_when_its_attention_does_not_depend_on_the_input():
-    """With SMA's channel map's first layer at zero and its time maps constant over t, the branch
-    weights are constants (different per branch and channel): folded
-    into the consumers' weights, the branches sum by fan-in and every spike is unchanged."""
+def test_sma_is_refused_by_name_with_the_reason():
+    """SMA's branch convs read the block conv's real-valued output: two synapse layers with no
+    neuron between them, which a spiking chip cannot carry; the lowering says so, naming the unit."""
     model, shape = model_for("digitnet", "sma")
-    with pytest.raises(FoldRefused, match="SMA's branch attention cannot be folded exactly"):
-        lower(model, shape, "none")
-    with torch.no_grad():
-        for m in model.modules():
-            if hasattr(m, "attention") and hasattr(m.attention, "channel_in"):
-                m.attention.channel_in.weight.zero_()
-                for i, f in enumerate(m.attention.time_out):
-                    f.weight.zero_()
-                    f.bias.fill_(0.3 * i)
-    graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
-    assert [n for n in graph.nodes if n.startswith("body_1_0_0")] == [f"body_1_0_0_b{i}" for i in range(4)]
-    assert sorted(graph.preds("body_1_1_lif")) == [f"body_1_0_0_b{i}" for i in range(4)]
-    assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
+    with pytest.raises(UnsupportedModule, match=r"^body\.1: SMA between a conv and its BatchNorm cannot be lowered"):
+        lower(model, shape, "calibrated", [torch.rand(2, *shape)])
