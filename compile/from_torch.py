@@ -70,8 +70,10 @@ class _Tracer:
             c, *hw = self.shape(srcs[0])
             if m.global_pool:
                 srcs = [self.add(f"{path}.pool", AvgPool2d(tuple(hw), (c, 1, 1), f"{path}"), srcs)]
-            return self.lower(m.fc, f"{path}.fc", [self.add(f"{path}.flatten", Flatten(
-                (int(np.prod(self.shape(srcs[0]))),), path), srcs)])
+            x = [self.add(f"{path}.flatten", Flatten((int(np.prod(self.shape(srcs[0]))),), path), srcs)]
+            if m.hidden is not None:
+                x = self.lower(m.neuron, f"{path}.neuron", self.lower(m.hidden, f"{path}.hidden", x))
+            return self.lower(m.fc, f"{path}.fc", x)
         if isinstance(m, nn.Conv2d):
             return [self.conv(m, path, srcs)]
         if isinstance(m, nn.BatchNorm2d):

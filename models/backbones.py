@@ -2,13 +2,15 @@
 
 Conventions (DESIGN.md section 2, from the MPBN/TET/FSTA code bases):
   res19     stem conv3x3 -> 128; BasicBlocks [3, 3, 2] at 128/256/512; FC 512 -> classes
+            (res19_head="tdbn": FC 512 -> 256 -> neuron -> classes, tdBN's ResNet-19 head)
   res20m    stem 3 x conv3x3 at 64; AvgPool 2; BasicBlocks [2, 2, 2, 2] at 64..512,
             shortcut AvgPool + conv1x1 + BN when downsampling; FC 512 -> classes
   vgg13     64,64,M,128,128,M,256,256,M,512,512,M,512,512,M with BN, M = AvgPool 2;
             FC (512 * remaining pixels) -> classes
   resnet18/34  ImageNet stem conv7x7/2 -> 64 then AvgPool 2 (the usual MaxPool 3x3/2
             is replaced by an average pool so the stem stays foldable into the next
-            synaptic layer on a chip); BasicBlocks [2,2,2,2] / [3,4,6,3]
+            synaptic layer on a chip; stem_pool="max" restores MaxPool 3x3/2 pad 1 for
+            training as the papers do, which compile/ then refuses); BasicBlocks [2,2,2,2] / [3,4,6,3]
   digitnet  conv3x3 -> 16, conv3x3 -> 32, AvgPool 2, conv3x3 -> 64, AvgPool 2,
             FC 64*(s/4)^2 -> classes: trains on 8x8 digits on a CPU in a minute
 Every conv is followed by BN and the configured neuron; the classifier has no neuron.
@@ -22,6 +24,8 @@ from torch import nn
 
 from models.config import ModelConfig
 from models.layers import BasicBlock, Classifier, ConvBNSpike, SpikingNet, avg_pool
+from models.neurons import make_neuron
+from models.time_distributed import TimeDistributed
 
 
 def _stages(cfg: ModelConfig, c_in: int, widths, depths, strides, shortcut: str):
@@ -36,7 +40,9 @@ def _stages(cfg: ModelConfig, c_in: int, widths, depths, strides, shortcut: str)
 def res19(cfg: ModelConfig) -> SpikingNet:
     body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 128),
                          *_stages(cfg, 128, (128, 256, 512), (3, 3, 2), (1, 2, 2), "conv"))
-    return SpikingNet(cfg, body, Classifier(512, cfg.num_classes))
+    hidden = 256 if cfg.res19_head == "tdbn" else 0
+    return SpikingNet(cfg, body, Classifier(512, cfg.num_classes, hidden=hidden,
+                                            neuron=make_neuron(cfg, hidden) if hidden else None))
 
 
 def res20m(cfg: ModelConfig) -> SpikingNet:
@@ -66,7 +72,8 @@ def vgg13(cfg: ModelConfig) -> SpikingNet:
 
 
 def _imagenet_resnet(cfg: ModelConfig, depths) -> SpikingNet:
-    body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 64, kernel=7, stride=2), avg_pool(2),
+    pool = TimeDistributed(nn.MaxPool2d(3, 2, 1)) if cfg.stem_pool == "max" else avg_pool(2)
+    body = nn.Sequential(ConvBNSpike(cfg, cfg.in_channels, 64, kernel=7, stride=2), pool,
                          *_stages(cfg, 64, (64, 128, 256, 512), depths, (1, 2, 2, 2), "conv"))
     return SpikingNet(cfg, body, Classifier(512, cfg.num_classes))
 

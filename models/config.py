@@ -52,6 +52,8 @@ class ModelConfig:
     sma_units: str = "auto"       # conv-BN-LIF units that carry SMA: auto (the authors' blocks 2-3 of 5, scaled) or "1,2"
     surrogate: str = "rect"       # plain LIF neurons (lif, sma): rect (STAA eq. 5) | atan (SpikingJelly ATan, alpha 2)
     detach_reset: bool = False    # plain LIF neurons: no gradient through the reset (the SMA authors' choice)
+    res19_head: str = "fc"        # res19: fc (FC 512 -> classes) | tdbn (FC 512 -> 256 -> neuron -> classes)
+    stem_pool: str = "avg"        # resnet18/34 stem: avg (AvgPool 2, foldable) | max (MaxPool 3x3/2, the papers'; not lowerable)
 
     REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
     RANGES = {"num_classes": (1, None, False), "in_channels": (1, None, False),
@@ -65,6 +67,10 @@ class ModelConfig:
 
     def __post_init__(self):
         check_ranges(self, self.RANGES)
+        if self.res19_head not in ("fc", "tdbn"):
+            raise ValueError(f"res19_head must be fc or tdbn (got {self.res19_head!r})")
+        if self.stem_pool not in ("avg", "max"):
+            raise ValueError(f"stem_pool must be avg or max (got {self.stem_pool!r})")
         if self.surrogate not in SURROGATES:
             raise ValueError(f"surrogate must be rect or atan (got {self.surrogate!r})")
 

@@ -66,15 +66,22 @@ class BasicBlock(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Global average pool (if spatial) + flatten + linear: (T, B, C, H, W) -> (T, B, classes)."""
+    """Global average pool (if spatial) + flatten + linear: (T, B, C, H, W) -> (T, B, classes);
+    with `hidden` (features -> hidden linear, then `neuron`) in between, as tdBN's ResNet-19 head
+    (FC 512 -> 256 -> classes)."""
 
-    def __init__(self, features: int, classes: int, global_pool: bool = True):
+    def __init__(self, features: int, classes: int, global_pool: bool = True, hidden: int = 0,
+                 neuron: nn.Module | None = None):
         super().__init__()
         self.global_pool = global_pool
-        self.fc = nn.Linear(features, classes)
+        self.hidden = nn.Linear(features, hidden) if hidden else None
+        self.neuron = neuron if hidden else None
+        self.fc = nn.Linear(hidden or features, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.mean(dim=(3, 4)) if self.global_pool else x.flatten(2)
+        if self.hidden is not None:
+            x = self.neuron(self.hidden(x))
         return self.fc(x)
 
 

@@ -28,6 +28,7 @@ from models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_che
 from spikefold.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
 from models.config import ModelConfig, check_ranges
 from models.data import DATASETS, DatasetNotFound, load_dataset
+from models.data.cifar import AUGMENTS
 from models.version import __version__
 from spikefold import validate
 
@@ -45,6 +46,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
     loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t) | mse: of the T-averaged logits to one-hot targets (the SMA authors')
+    augment: str = "standard"     # CIFAR: standard | autoaugment | cutout | autoaugment+cutout (models/data/cifar.py)
     optimizer: str = "sgd"        # sgd (momentum, the STAA recipe) | adamw (the SMA authors': lr 1e-4, weight decay 1e-3)
     tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
     seed: int = 0
@@ -61,6 +63,7 @@ class TrainConfig:
         check_ranges(self, self.RANGES)
         require(self.loss in ("ce", "tet", "mse"), f"loss must be ce, tet or mse (got {self.loss!r})")
         require(self.optimizer in ("sgd", "adamw"), f"optimizer must be sgd or adamw (got {self.optimizer!r})")
+        require(self.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)} (got {self.augment!r})")
         require(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda (got {self.device!r})")
 
 
@@ -127,7 +130,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     torch.manual_seed(tcfg.seed)
-    train_set = load_dataset(tcfg.dataset, tcfg.data_root, True, mcfg.timesteps, mcfg.input_size)
+    train_set = load_dataset(tcfg.dataset, tcfg.data_root, True, mcfg.timesteps, mcfg.input_size, tcfg.augment)
     test_set = load_dataset(tcfg.dataset, tcfg.data_root, False, mcfg.timesteps, mcfg.input_size)
     sampler = DistributedSampler(train_set, world, rank, seed=tcfg.seed) if world > 1 else None
     gen = torch.Generator().manual_seed(tcfg.seed)

@@ -15,38 +15,38 @@ class DatasetInfo:
     channels: int
     size: int          # default input side in pixels
     events: bool       # True: samples are (T, C, H, W) event frames
-    build: Callable    # (root, train, timesteps, size) -> Dataset
+    build: Callable    # (root, train, timesteps, size, augment) -> Dataset
     bundled: bool = False  # True: made locally, needs no --data-root
 
 
-def _digits(root, train, timesteps, size):
+def _digits(root, train, timesteps, size, augment):
     from models.data.digits import digits
     return digits(train)
 
 
-def _digits_dvs(root, train, timesteps, size):
+def _digits_dvs(root, train, timesteps, size, augment):
     from models.data.digits_dvs import digits_dvs
     return digits_dvs(train, timesteps)
 
 
 def _cifar(classes):
-    def build(root, train, timesteps, size):
+    def build(root, train, timesteps, size, augment):
         from models.data.cifar import CIFAR
-        return CIFAR(root, classes, train)
+        return CIFAR(root, classes, train, augment)
     return build
 
 
-def _cifar10_dvs(root, train, timesteps, size):
+def _cifar10_dvs(root, train, timesteps, size, augment):
     from models.data.neuromorphic import CIFAR10DVS
     return CIFAR10DVS(root, train, timesteps, size)
 
 
-def _dvs_gesture(root, train, timesteps, size):
+def _dvs_gesture(root, train, timesteps, size, augment):
     from models.data.neuromorphic import DVSGesture
     return DVSGesture(root, train, timesteps, size)
 
 
-def _imagenet(root, train, timesteps, size):
+def _imagenet(root, train, timesteps, size, augment):
     from models.data.imagenet import imagenet
     return imagenet(root, train, size)
 
@@ -63,12 +63,15 @@ DATASETS = {
 
 
 def load_dataset(name: str, root: str | Path | None, train: bool, timesteps: int,
-                 size: int | None = None):
-    """The train or test split of dataset `name`, read from `root` where it needs files."""
+                 size: int | None = None, augment: str = "standard"):
+    """The train or test split of dataset `name`, read from `root` where it needs files.
+    augment: the training augmentation (models/data/cifar.py; CIFAR only, else "standard")."""
     try:
         info = DATASETS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
     if not info.bundled and root is None:
         raise DatasetNotFound(f"{name}: needs --data-root, a local directory holding its files")
-    return info.build(root, train, timesteps, size or info.size)
+    if augment != "standard" and not name.startswith("cifar1"):
+        raise ValueError(f"augment {augment!r} applies to cifar10 and cifar100 only (got dataset {name})")
+    return info.build(root, train, timesteps, size or info.size, augment)

@@ -166,3 +166,26 @@ def test_sma_is_refused_by_name_with_the_reason():
     model, shape = model_for("digitnet", "sma")
     with pytest.raises(UnsupportedModule, match=r"^body\.1: SMA between a conv and its BatchNorm cannot be lowered"):
         lower(model, shape, "calibrated", [torch.rand(2, *shape)])
+
+
+def test_res19_tdbn_head_lowers_exactly_and_max_pool_stem_is_refused():
+    """res19_head="tdbn" (FC 512 -> 256 -> neuron -> classes) lowers to Linear -> LIF -> Linear with
+    every spike unchanged; stem_pool="max" (the papers' ImageNet stem) trains but is refused by name."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="res19", neuron="lif", num_classes=5, in_channels=3, input_size=8, timesteps=2,
+                      res19_head="tdbn")
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.weight.uniform_(1.0, 3.0)
+                mod.bias.uniform_(0.0, 2.0)
+        model.head.hidden.weight.mul_(8.0)            # the hidden neurons fire
+    graph = lower(model, (3, 8, 8), "none")
+    assert graph.preds("head_fc") == ["head_neuron"] and graph.preds("head_neuron") == ["head_hidden"]
+    assert assert_same_spikes(model, graph, torch.rand(3, 3, 8, 8) * 2) == 0
+    stem = build_model(ModelConfig(arch="resnet18", neuron="lif", num_classes=5, in_channels=3,
+                                   input_size=32, timesteps=2, stem_pool="max")).eval()
+    with pytest.raises(UnsupportedModule, match=r"^body\.1\.module: MaxPool2d is not supported"):
+        lower(stem, (3, 32, 32), "none")

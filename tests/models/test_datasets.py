@@ -80,6 +80,27 @@ def test_cifar_reads_torchvision_layout(tmp_path, classes):
     assert train[0][0].shape == (3, 32, 32)
 
 
+def test_cifar_augmentations_of_the_paper_recipes(tmp_path):
+    """cutout: one 16 x 16 square (clipped at the border) set to 0 after normalisation;
+    autoaugment: torchvision's CIFAR-10 policy on the uint8 image; both keep shape and labels."""
+    write_cifar(tmp_path, 10)
+    torch.manual_seed(0)
+    plain = load_dataset("cifar10", tmp_path, True, 4)
+    cut = load_dataset("cifar10", tmp_path, True, 4, augment="cutout")
+    auto = load_dataset("cifar10", tmp_path, True, 4, augment="autoaugment")
+    zeros = [int((cut[i % len(cut)][0] == 0).all(0).sum()) for i in range(60)]
+    assert all(64 <= z <= 256 for z in zeros) and max(zeros) == 256     # 8x8 at a corner .. 16x16 inside
+    x, y = auto[0]
+    assert x.shape == (3, 32, 32) and y == plain[0][1]
+    torch.manual_seed(1)
+    a = torch.stack([auto[0][0] for _ in range(30)])
+    torch.manual_seed(1)
+    b = torch.stack([plain[0][0] for _ in range(30)])
+    assert not torch.equal(a, b)                                         # the policy did act
+    with pytest.raises(ValueError, match="cifar10 and cifar100 only"):
+        load_dataset("digits", None, True, 4, augment="cutout")
+
+
 def test_cifar_missing_directory_says_where(tmp_path):
     with pytest.raises(DatasetNotFound, match="cifar-10-batches-py.*nothing is downloaded"):
         load_dataset("cifar10", tmp_path, True, 4)
