@@ -47,8 +47,8 @@ class ModelConfig:
     tsrd_beta: float = 0.0        # TSRD probability (training only)
     fsta_decay: float = 0.25      # FSTA networks' LIF: V = decay * H + I (reference code)
     fsta_v_th: float = 0.5        # and its threshold
-    azo_t: float = 0.25           # SMA's Attention ZoneOut: fraction of timesteps (training only)
-    azo_c: float = 0.25           # and of channels
+    azo_t: float = 0.25           # SMA's Attention ZoneOut: fraction of timesteps (training only; authors' 1/RTR)
+    azo_c: float = 0.1            # and of channels at those timesteps (authors' 1/RCR, RCR = 10)
     sma_units: str = "auto"       # conv-BN-LIF units that carry SMA: auto (the authors' blocks 2-3 of 5, scaled) or "1,2"
     surrogate: str = "rect"       # plain LIF neurons (lif, sma): rect (STAA eq. 5) | atan (SpikingJelly ATan, alpha 2)
     detach_reset: bool = False    # plain LIF neurons: no gradient through the reset (the SMA authors' choice)

@@ -11,9 +11,10 @@ conv_k (C -> C, padding k//2), BatchNorm and a LIF to X, giving spikes S_i; then
     channel attention  A_C,i = softmax_i( conv1x1_i( ReLU( conv1x1_{C -> C/4}(z_c) ) ) )   (T, B, C)
     temporal attention A_T,i = softmax_i( fc_i( ReLU( fc_{T -> T/4}(z_t) ) ) )             (T, B)
     O = sum_i A_T,i * A_C,i * S_i,   real-valued: the block's BatchNorm and LIF make it spikes.
-AZO, in training only: at the least-attended timesteps (fraction `azo_t`, never t = 0) and
-channels (fraction `azo_c`), ranked by the batch-mean attention sum_i A_T,i A_C,i, the output
-keeps its value from the previous timestep.  Never at evaluation.
+AZO, in training only: at the least-attended timesteps (fraction `azo_t`, never t = 0) and, at
+those timesteps, the least-attended channels (fraction `azo_c`), ranked by the batch-mean attention
+sum_i A_T,i A_C,i, the output keeps its value from the previous timestep (the authors' RTR = 4,
+RCR = 10: azo_t = 0.25, azo_c = 0.1).  Never at evaluation.
 """
 from __future__ import annotations
 
@@ -73,16 +74,16 @@ class MultiscaleAttention(nn.Module):
         return out
 
     def zone_out(self, out: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
-        """Keep the previous timestep's output at the least-attended timesteps and channels."""
+        """Keep the previous timestep's output at the least-attended channels of the least-attended
+        timesteps: n_t = int(azo_t T) timesteps among t >= 1 (the authors' T // RTR, t = 0 never),
+        and at those the n_c = int(azo_c C) channels of least attention there (C // RCR)."""
         T, _, C = score.shape
         keep = torch.zeros(T, C, dtype=torch.bool, device=out.device)
-        n_t, n_c = int(self.azo_t * (T - 1)), int(self.azo_c * C)
-        if n_t:
+        n_t, n_c = min(int(self.azo_t * T), T - 1), int(self.azo_c * C)
+        if n_t and n_c:
             t_rank = score.mean(dim=(1, 2))[1:].argsort()[:n_t] + 1
-            keep[t_rank] = True
-        if n_c:
-            c_rank = score.mean(dim=(0, 1)).argsort()[:n_c]
-            keep[1:, c_rank] = True
+            c_rank = score[t_rank].mean(dim=(0, 1)).argsort()[:n_c]
+            keep[t_rank[:, None], c_rank[None, :]] = True
         zoned = [out[0]]
         for t in range(1, T):
             zoned.append(torch.where(keep[t][None, :, None, None], zoned[-1], out[t]))

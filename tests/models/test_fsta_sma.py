@@ -67,6 +67,9 @@ def test_sma_attention_is_a_distribution_over_branches_and_azo_only_trains():
     zoned = m(x)
     kept = (zoned[1:] == zoned[:-1]).all(dim=(1, 3, 4))   # (T-1, C): positions holding t-1's value
     assert out.abs().sum() > 0 and kept.any() and not torch.equal(zoned, out)
+    # n_t = int(0.5 * 4) = 2 timesteps, at each n_c = int(0.5 * 8) = 4 channels: 8 (t, c) pairs, and
+    # no channel held at every step (zoning is per selected timestep, not per channel throughout)
+    assert int(kept.sum()) >= 8 and not kept.all(0).any()
 
 
 def test_sma_sits_between_conv_and_batchnorm_in_the_authors_blocks():
