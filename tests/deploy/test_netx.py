@@ -25,7 +25,7 @@ from models.checkpoint import model_from_checkpoint
 from models.config import ModelConfig
 from deploy.host import host_currents
 from simulate.engine import Simulator
-from deploy.to_netx import netx_readout
+from simulate.netx import netx_readout
 
 ROOT = Path(__file__).resolve().parents[2]
 
