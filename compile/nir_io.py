@@ -28,13 +28,12 @@ import nir
 import numpy as np
 
 from compile.graph import Graph
-from compile.nir_peers import PEERS, PeerForm, PeerRefused, neuron_param_shape
+from compile.nir_peers import DT, PEERS, PeerForm, PeerRefused, neuron_param_shape
 from compile.nodes import (LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
                            per_channel)
 from spikefold import validate
 from spikefold.cli import InputError
 
-DT = 1e-4          # seconds per step; snnTorch's importer hard-codes this dt, Norse takes it as dt=
 SPIKE_RULE = "v >= v_threshold"
 DISCRETISATION = {
     "euler": ("forward Euler: v[t] = (1 - dt/tau) v[t-1] + (dt/tau) (v_leak + r I[t]); "
@@ -492,7 +491,7 @@ def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
         raise NIRFormatError(str(e)) from None
     try:
         g = nir.read(path, type_check=False)
-        form = json.loads(_text(g.metadata["spikefold"])).get("form") if "spikefold" in (g.metadata or {}) else None
+        form = spikefold_metadata(g).get("form") if "spikefold" in (g.metadata or {}) else None
         if not (form in PEERS and PEERS[form].channel_params):  # (C, 1, 1) neuron arrays: no NIR type match
             g.infer_types()
             g.check_types()

@@ -27,6 +27,9 @@ from compile.graph import Graph
 from compile.nodes import LIF, per_channel
 
 
+DT = 1e-4          # seconds per step; snnTorch's importer hard-codes this dt, Norse takes it as dt=
+
+
 class PeerRefused(ValueError):
     """str(e): one line naming the peer and what in the graph it cannot represent."""
 
@@ -38,17 +41,19 @@ class PeerForm:
     gain: "weights" | "r" (module docstring); integration: "euler" | "zoh"; dt: seconds per
     step written into tau (the reader's default); pool: "avg" | "sum"; channel_params: neuron
     arrays shaped (C, 1, 1); v_reset: write the field; uniform: LIF fields the reader needs to be
-    one value per layer; unsupported: our node type name -> why the reader cannot take it;
-    caveat: what the reader still does its own way after import (said at export)."""
+    one value per layer; needs_leak: the reader refuses M = 0 (tau/dt = 1); unsupported: our node
+    type name -> why the reader cannot take it; caveat: what the reader still does its own way
+    after import (said at export)."""
     name: str
     reader: str
     gain: str = "weights"
     integration: str = "euler"
-    dt: float = 1e-4
+    dt: float = DT
     pool: str = "avg"
     channel_params: bool = False
     v_reset: bool = True
     uniform: tuple[str, ...] = ()
+    needs_leak: bool = False
     unsupported: dict = field(default_factory=dict)
     caveat: str = ""
 
@@ -84,7 +89,7 @@ class PeerForm:
                 if n > 1:
                     raise PeerRefused(f"{self.reader} takes one {what} per LIF layer; node {name} has {n} "
                                       f"different values (per-channel {'leaks' if what == 'tau' else what})")
-            if self.name == "spikingjelly" and np.any(leak <= 0):
+            if self.needs_leak and np.any(leak <= 0):
                 raise PeerRefused(f"{self.reader} needs tau/dt > 1 (a leak M > 0); node {name} has M = 0")
 
 
@@ -108,7 +113,7 @@ PEERS: dict[str, PeerForm] = {f.name: f for f in (
     # spikingjelly/activation_based/nir_exchange/from_nir.py (2.0): LIFNode(tau/dt,
     # decay_input=False) for r = tau/dt; tau, r, v_threshold, v_reset uniform; fires at v >= v_th.
     PeerForm("spikingjelly", "spikingjelly.activation_based.nir_exchange.import_from_nir (2.0)", gain="r",
-             uniform=("tau", "v_threshold")),
+             uniform=("tau", "v_threshold"), needs_leak=True),
     # sinabs/nir.py (3.1.3): LIFSqueeze(tau_mem=tau in steps, norm_input=False), i.e.
     # v = exp(-1/tau) v + I, r and v_reset ignored; `any(node.v_leak)` needs 1-D or (C, 1, 1)
     # arrays; SumPool2d only; reads with nir <= 1.0.4, which has no v_reset.

@@ -32,6 +32,9 @@ from deploy.program import Program
 from deploy.constants import VTH_MAX
 
 
+READOUT_DU, READOUT_DV = 4095, 0   # the readout layer's CUBA neurons: current cleared each step, v kept
+
+
 class NetxUnsupported(ValueError):
     """str(e): one line naming the first layer netx cannot express."""
 
@@ -113,7 +116,7 @@ def write_netx(program: Program, path) -> None:
             if s.dst == "readout":
                 k = s.out_shape[0]
                 g["bias"] = np.rint(np.asarray(program.readout_bias) * program.readout_scale)
-                _neuron(g, np.full(k, 4095), np.zeros(k), np.full(k, VTH_MAX))
+                _neuron(g, np.full(k, READOUT_DU), np.full(k, READOUT_DV), np.full(k, VTH_MAX))
             else:
                 layer = program.neurons[s.dst]
                 g["bias"] = layer.bias_mant.reshape(layer.shape[0], -1)[:, 0].astype(np.float64)

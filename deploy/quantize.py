@@ -170,10 +170,7 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         host_fed = name == syn[host_name][1]
         if host_fed:     # the host's currents take any scale; recurrent weights reach it by weight_exp
             c = VTH_TARGET / float(np.max(node.v_th))
-            qin = {n: _quantize_weights(graph.nodes[n].weight, c,
-                                        min(7, _weight_exp(c, _weight_ratio(graph.nodes[n].weight))))
-                   if not _is_conv(graph, n) else _quantize_weights(graph.nodes[n].weight, c, 0, conv=True)
-                   for n in rec}
+            qin = {n: _quantize_input(graph, n, c, max_exp=7) for n in rec}
         else:
             c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
         bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
@@ -242,15 +239,21 @@ def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tupl
     if dense_exp and all(isinstance(graph.nodes[n], Linear) for n in ins):  # weight_exp buys resolution
         while c * 2 * v_th <= VTH_TARGET and c * 2 * v_th <= VTH_MAX:
             c *= 2
-    qin = {}
-    for n in ins:
-        conv = _is_conv(graph, n)
-        qin[n] = _quantize_weights(graph.nodes[n].weight, c, 0 if conv else _weight_exp(c, ratio[n]), conv)
-    return c, qin
+    return c, {n: _quantize_input(graph, n, c, ratio[n]) for n in ins}
 
 
 def _is_conv(graph: Graph, name: str) -> bool:
     return isinstance(graph.nodes[name], Conv2d)
+
+
+def _quantize_input(graph: Graph, name: str, c: float, ratio: float | None = None,
+                    max_exp: int | None = None) -> tuple[np.ndarray, dict]:
+    """Synapse layer `name` into a layer of scale c: a Conv at weight_exp 0 (it has none), a Dense
+    at the weight_exp that lets its weights (own largest scale `ratio`) reach c, at most max_exp."""
+    conv = _is_conv(graph, name)
+    w = graph.nodes[name].weight
+    exp = 0 if conv else _weight_exp(c, _weight_ratio(w) if ratio is None else ratio)
+    return _quantize_weights(w, c, exp if max_exp is None else min(max_exp, exp), conv)
 
 
 def _weight_exp(c: float, ratio: float) -> int:

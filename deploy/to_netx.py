@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from compile.nir_io import NIRFormatError
-from deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir
+from deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir, test_inputs
 from deploy.netx import NetxUnsupported, chain, write_netx
 from deploy.quantize import quantize
 from models.data import DatasetNotFound
@@ -36,14 +36,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.output) if args.output else Path(args.nir_file).with_suffix(".net")
     validate.outputs([out], [args.nir_file])
-    measured = None
+    measured, x = None, None
     try:
-        graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
+        if args.inputs or args.data:
+            graph, x, y, name = load_graph_and_inputs(args)
+        else:
+            graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
+            if graph.meta.get("nir", {}).get("dataset"):
+                x, y, name = test_inputs(graph, None, args.data_root, args.samples)
         program = quantize(graph, netx=True)
         layers = chain(program)
-        if args.inputs or args.data or graph.meta.get("nir", {}).get("dataset"):
-            graph, x, y, name = load_graph_and_inputs(args)
-            program = quantize(graph, netx=True)
+        if x is not None:
             chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
             exported = netx_readout(program, x).argmax(1)
             measured = (name, len(x), y, chip, exported)

@@ -18,13 +18,12 @@ Every conv is followed by BN and the configured neuron; the classifier has no ne
 
 from __future__ import annotations
 
-from models.sma import place_sma
-
 from torch import nn
 
 from models.config import ModelConfig
 from models.layers import BasicBlock, Classifier, ConvBNSpike, SpikingNet, avg_pool
 from models.neurons import make_neuron
+from models.sma import place_sma
 from models.time_distributed import TimeDistributed
 
 

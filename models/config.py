@@ -72,7 +72,7 @@ class ModelConfig:
         if self.stem_pool not in ("avg", "max"):
             raise ValueError(f"stem_pool must be avg or max (got {self.stem_pool!r})")
         if self.surrogate not in SURROGATES:
-            raise ValueError(f"surrogate must be rect or atan (got {self.surrogate!r})")
+            raise ValueError(f"surrogate must be one of {', '.join(SURROGATES)} (got {self.surrogate!r})")
 
     def to_dict(self) -> dict:
         return asdict(self)

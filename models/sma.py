@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.layers import ConvBNSpike
 from models.lif import LIF
 from models.time_distributed import TimeDistributed
 
@@ -121,7 +122,6 @@ def sma_units(spec: str, n: int) -> list[int]:
 
 def place_sma(model: nn.Module, cfg) -> nn.Module:
     """Turn the chosen conv-BN-LIF units of `model` into conv-SMA-BN-LIF units, in place."""
-    from models.layers import ConvBNSpike
     units = [(path, m) for path, m in model.named_modules() if isinstance(m, ConvBNSpike)]
     for i in sma_units(cfg.sma_units, len(units)):
         path, unit = units[i]

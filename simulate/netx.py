@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from deploy.constants import VTH_MAX, VTH_SHIFT
-from deploy.netx import as_exported
+from deploy.netx import READOUT_DU, READOUT_DV, as_exported
 from deploy.program import Program
 from simulate.engine import Simulator
 from simulate.lif_int import lif_step
@@ -18,7 +18,7 @@ BATCH = 256
 def netx_readout(program: Program, x: torch.Tensor) -> torch.Tensor:
     """(B, K) membrane potentials of the netx file's readout layer after program.steps steps:
     the exported network (as_exported) run in the fast simulator, and its last dense layer's
-    CUBA neurons (du 4095, dv 0, never firing, bias round(bias * readout_scale) << 6 from step 0)
+    CUBA neurons (READOUT_DU, READOUT_DV, never firing, bias round(bias * readout_scale) << 6 from step 0)
     stepped by the same integer LIF step, fed what the readout synapse delivers each step from
     the previous step's spikes."""
     exported = as_exported(program)
@@ -34,6 +34,6 @@ def netx_readout(program: Program, x: torch.Tensor) -> torch.Tensor:
         a = torch.cat([torch.zeros_like(a[:1]), a])
         u = v = torch.zeros_like(a[0])
         for t in range(len(a)):
-            u, v, *_ = lif_step(u, v, a[t], 4095.0, 0.0, bias, vth64)
+            u, v, *_ = lif_step(u, v, a[t], float(READOUT_DU), float(READOUT_DV), bias, vth64)
         out.append(v)
     return torch.cat(out)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from models.data.cifar import AUGMENTS
 from models.data.errors import DatasetNotFound
 
 
@@ -17,6 +18,7 @@ class DatasetInfo:
     events: bool       # True: samples are (T, C, H, W) event frames
     build: Callable    # (root, train, timesteps, size, augment) -> Dataset
     bundled: bool = False  # True: made locally, needs no --data-root
+    augments: tuple = ("standard",)   # the training augmentations the dataset offers
 
 
 def _digits(root, train, timesteps, size, augment):
@@ -54,8 +56,8 @@ def _imagenet(root, train, timesteps, size, augment):
 DATASETS = {
     "digits": DatasetInfo(10, 1, 8, False, _digits, bundled=True),
     "digits-dvs": DatasetInfo(10, 2, 8, True, _digits_dvs, bundled=True),
-    "cifar10": DatasetInfo(10, 3, 32, False, _cifar(10)),
-    "cifar100": DatasetInfo(100, 3, 32, False, _cifar(100)),
+    "cifar10": DatasetInfo(10, 3, 32, False, _cifar(10), augments=AUGMENTS),
+    "cifar100": DatasetInfo(100, 3, 32, False, _cifar(100), augments=AUGMENTS),
     "cifar10-dvs": DatasetInfo(10, 2, 48, True, _cifar10_dvs),
     "dvs-gesture": DatasetInfo(11, 2, 64, True, _dvs_gesture),
     "imagenet": DatasetInfo(1000, 3, 224, False, _imagenet),
@@ -72,6 +74,8 @@ def load_dataset(name: str, root: str | Path | None, train: bool, timesteps: int
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
     if not info.bundled and root is None:
         raise DatasetNotFound(f"{name}: needs --data-root, a local directory holding its files")
-    if augment != "standard" and not name.startswith("cifar1"):
-        raise ValueError(f"augment {augment!r} applies to cifar10 and cifar100 only (got dataset {name})")
+    if augment not in info.augments:
+        offers = [n for n, i in DATASETS.items() if augment in i.augments]
+        raise ValueError(f"augment {augment!r} applies to {' and '.join(offers) or 'no dataset'} only "
+                         f"(got dataset {name})")
     return info.build(root, train, timesteps, size or info.size, augment)
