@@ -70,9 +70,13 @@ class _Moments:
         return self.sum / per_t, np.sqrt(np.maximum(var, 0.0))
 
 
-def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False) -> dict:
+def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False,
+              device: torch.device | str | None = None) -> dict:
     """{module path: stats} for every STAA-LIF (AttentionStats) and FSTA-LIF (GainStats) in `model`,
-    over `batches` of inputs."""
+    over `batches` of inputs; run on `device` (default: where the model is), the model returned
+    to its own device afterwards.  Statistics are accumulated in float64 on the CPU; on a GPU the
+    float32 forward rounds differently, so they agree with the CPU's to float32 precision, not
+    bit for bit."""
     moments, hooks, calls = {}, [], {}
 
     def track(key):
@@ -117,17 +121,19 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
 
             hooks.append(mod.fsta.register_forward_hook(hook_fsta))
     was_training = model.training
-    model.eval()
+    home = next(model.parameters()).device
+    device = torch.device(device) if device is not None else home
+    model.eval().to(device)
     samples = 0
     try:
         with torch.no_grad():
             for x in tqdm(batches, desc="calibrate", disable=quiet, leave=False):
-                model(x)
+                model(x.to(device))
                 samples += x.shape[0]
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
+        model.train(was_training).to(home)
     stats = {}
     for path, mod in model.named_modules():
         if isinstance(mod, FSTALIF):

@@ -64,13 +64,13 @@ class GraphNet(nn.Module):
                 y = seq.reshape(T * B, *seq.shape[2:])
             else:
                 y = ins[0] if len(ins) == 1 else torch.stack(ins).sum(0)
-                y = self._apply(name, node, y, T, B)
+                y = self._node(name, node, y, T, B)
             flat[name] = y
             if isinstance(node, Output):
                 out = y.view(T, B, *y.shape[1:])
         return out
 
-    def _apply(self, name, node, x, T, B):
+    def _node(self, name, node, x, T, B):
         if isinstance(node, Conv2d):
             return F.conv2d(x, self.weights[_key(name)], self.biases[_key(name)], node.stride, node.padding)
         if isinstance(node, Linear):
@@ -80,7 +80,7 @@ class GraphNet(nn.Module):
                 x = torch.cat([x.new_zeros(d, *x.shape[1:]), x[:T - d]]).flatten(0, 1)
             return F.linear(x, self.weights[_key(name)], self.biases[_key(name)])
         if isinstance(node, BatchNorm):
-            return F.batch_norm(x, _t(node.mean), _t(node.var), _t(node.gamma), _t(node.beta),
+            return F.batch_norm(x, *(_t(a).to(x.device) for a in (node.mean, node.var, node.gamma, node.beta)),
                                 False, 0.0, node.eps)
         if isinstance(node, AvgPool2d):
             return F.avg_pool2d(x, node.kernel)
@@ -116,7 +116,7 @@ class GraphNet(nn.Module):
             drive = x[t]
             for r in rec:
                 node_r = self.graph.nodes[r]
-                y = self._apply(r, node_r, s.flatten(1) if isinstance(node_r, Linear) else s, 1, s.shape[0])
+                y = self._node(r, node_r, s.flatten(1) if isinstance(node_r, Linear) else s, 1, s.shape[0])
                 drive = drive + y.view_as(s)
             i = drive if a is None else a * i + drive
             if self.record is not None:  # v before reset, for near-threshold diagnostics

@@ -27,10 +27,10 @@ class FinetuneConfig:
 
 
 def finetune(graph: Graph, loader, cfg: FinetuneConfig, train_cfg: TrainConfig,
-             quiet: bool = True) -> tuple[Graph, list]:
-    """(graph with fine-tuned weights, per-epoch mean training loss)."""
+             quiet: bool = True, device: torch.device | str = "cpu") -> tuple[Graph, list]:
+    """(graph with fine-tuned weights, per-epoch mean training loss), trained on `device`."""
     torch.manual_seed(cfg.seed)
-    net = GraphNet(graph)
+    net = GraphNet(graph).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
     steps = max(1, cfg.epochs * len(loader))
@@ -40,6 +40,7 @@ def finetune(graph: Graph, loader, cfg: FinetuneConfig, train_cfg: TrainConfig,
         net.train()
         total = n = 0
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             loss = loss_fn(train_cfg, net(x), y)
             opt.zero_grad()
             loss.backward()

@@ -33,16 +33,19 @@ def record_spikes(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor
 
 
 def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
-            near: float = 1e-5) -> dict:
+            near: float = 1e-5, device: torch.device | str = "cpu") -> dict:
     """Accuracy (%) of `model` and of each graph in `graphs` ({label: Graph}) over `batches` of
     (x, y), plus, per graph and per LIF node, the fraction of (t, sample, neuron) spikes equal to
     the model's, the count of positions where they differ, and how many of those differing
     positions have the graph's membrane potential within `near` of the threshold."""
-    nets = {k: GraphNet(g).eval() for k, g in graphs.items()}
+    home = next(model.parameters()).device
+    model.to(device)
+    nets = {k: GraphNet(g).eval().to(device) for k, g in graphs.items()}
     correct = {"model": 0, **{k: 0 for k in graphs}}
     agree = {k: {} for k in graphs}
     total = 0
     for x, y in tqdm(batches, desc="measure", disable=quiet, leave=False):
+        x, y = x.to(device), y.to(device)
         logits, ref = record_spikes(model, x)
         correct["model"] += int((logits.mean(0).argmax(1) == y).sum())
         total += len(y)
@@ -60,8 +63,9 @@ def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
                                                "differ_near_threshold": 0})
                 d["positions"] += s.numel()
                 d["differ"] += int(differ.sum())
-                v_th = torch.as_tensor(np.asarray(node.v_th, dtype=np.float32))
+                v_th = torch.as_tensor(np.asarray(node.v_th, dtype=np.float32), device=v.device)
                 d["differ_near_threshold"] += int((differ & ((v - v_th).abs() < near)).sum())
+    model.to(home)
     acc = {k: 100.0 * c / max(total, 1) for k, c in correct.items()}
     for k in agree:
         for d in agree[k].values():

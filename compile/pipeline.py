@@ -32,7 +32,7 @@ def exact_prefix(model, input_shape) -> Graph:
 
 
 def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
-          quiet: bool = True) -> Graph:
+          quiet: bool = True, device=None) -> Graph:
     if fold not in FOLD_MODES:
         raise ValueError(f"fold must be one of {FOLD_MODES} (got {fold!r})")
     graph = exact_prefix(model, input_shape)
@@ -40,7 +40,7 @@ def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
     if (staa or fsta) and fold == "calibrated":
         if calib_batches is None:
             raise ValueError("calibrated folding needs calibration batches")
-        stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet)
+        stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet, device=device)
         graph = fold_global_context(graph, stats)
         graph = fold_step_attention(fold_position_encoding(graph), stats)
         graph = fold_fsta(graph, stats)

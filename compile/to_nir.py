@@ -31,6 +31,7 @@ from compile.nir_peers import PEERS
 from compile.passes import fold_neuron_gain
 from compile.pipeline import FOLD_MODES, FoldRefused, lower
 from spikefold import validate
+from spikefold.distributed import pick_device
 from spikefold.atomic import atomic_write_set, json_writer
 from models.checkpoint import CheckpointError, model_from_checkpoint
 from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
@@ -61,6 +62,9 @@ def parse_args(argv=None):
                         "by spikefold, Norse at dt=1e-4, and by SpikingJelly and snnTorch where each layer "
                         "has one leak)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where calibration, fine-tuning and the measurement run (auto: CUDA when present; "
+                        "on a GPU their float results agree with the CPU's to float32 precision)")
     return p.parse_args(argv)
 
 
@@ -119,8 +123,9 @@ def run(args) -> dict:
     calib = None
     if needs_calib:
         calib = [x for x, _ in DataLoader(_subset(train_ds, args.calib_samples), args.batch_size)]
+    device = pick_device(args.device)
     graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), args.fold, calib,
-                  quiet=args.quiet)
+                  quiet=args.quiet, device=device)
     t_lower = time.perf_counter() - t0
     report = {"checkpoint": str(ckpt_path), "checkpoint_sha256": sha256(ckpt_path),
               "output": str(out), "spikefold_version": __version__, "fold": args.fold,
@@ -132,7 +137,7 @@ def run(args) -> dict:
         loader = DataLoader(train_ds, args.batch_size, shuffle=True,
                             generator=torch.Generator().manual_seed(0))
         tuned, history = finetune(graph, loader, FinetuneConfig(args.finetune_epochs, args.finetune_lr),
-                                  tcfg, quiet=args.quiet)
+                                  tcfg, quiet=args.quiet, device=device)
         graphs["finetuned"] = tuned
         report["finetune"] = {"epochs": args.finetune_epochs, "lr": args.finetune_lr,
                               "loss_per_epoch": history}
@@ -141,7 +146,7 @@ def run(args) -> dict:
         test_ds = _subset(load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size),
                           args.eval_samples)
         report["measure"] = compare(model, graphs, DataLoader(test_ds, args.batch_size),
-                                    quiet=args.quiet)
+                                    quiet=args.quiet, device=device)
     final = graphs.get("finetuned", graph)
     meta = {"fold": args.fold, "checkpoint_sha256": report["checkpoint_sha256"],
             "spikefold_version": __version__, "arch": cfg.arch, "neuron": cfg.neuron,

@@ -33,10 +33,36 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
                    help="steps per sample for static --inputs (default: the file's metadata)")
 
 
-def load_graph_and_inputs(args):
-    """(graph, x, y or None, name of the inputs) for the NIR commands' common options."""
+class Samples:
+    """Inputs with their labels (or none), read one batch at a time: a dataset's test split, each
+    sample loaded only when its batch is (memory grows with the batch, not the split), or arrays
+    already in memory (a user's --inputs).  `batch(range)` -> (x, y or None)."""
+
+    def __init__(self, x=None, y=None, dataset=None, n: int = 0, name: str = ""):
+        self.x, self.y, self.dataset, self.name = x, y, dataset, name
+        self.n = len(x) if x is not None else n
+        self.labelled = y is not None or dataset is not None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batch(self, idx: range) -> tuple:
+        if self.x is not None:
+            return self.x[idx.start:idx.stop], None if self.y is None else self.y[idx.start:idx.stop]
+        items = [self.dataset[i] for i in idx]
+        x = torch.stack([item[0] for item in items])
+        validate.finite_array(f"dataset {self.name}", "test inputs", x.numpy())
+        return x, torch.tensor([int(item[1]) for item in items])
+
+
+def load_graph_and_inputs(args, lazy: bool = False):
+    """(graph, x, y or None, name of the inputs) for the NIR commands' common options; with
+    `lazy`, (graph, Samples, name), a dataset's samples read when their batch is."""
     if args.inputs is None:
         graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
+        if lazy:
+            ds, n, name = test_split(graph, args.data, args.data_root, args.samples)
+            return graph, Samples(dataset=ds, n=n, name=name), name
         x, y, name = test_inputs(graph, args.data, args.data_root, args.samples)
         return graph, x, y, name
     x, y = user_inputs(args.inputs)
@@ -60,6 +86,8 @@ def load_graph_and_inputs(args):
         x, y = x[:args.samples], None if y is None else y[:args.samples]
     if bool(((x == 0) | (x == 1)).all()):      # spikes: the first synapse runs on the chip, not the host
         graph = spikes_on_chip(graph)
+    if lazy:
+        return graph, Samples(x, y), Path(args.inputs).name
     return graph, x, y, Path(args.inputs).name
 
 
@@ -89,6 +117,16 @@ def user_inputs(path) -> tuple:
 
 def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
     """(x, y, dataset name): the first `samples` test inputs of the graph's dataset (0: all)."""
+    ds, n, name = test_split(graph, dataset, root, samples)
+    x = torch.stack([ds[i][0] for i in range(n)])
+    validate.finite_array(f"dataset {name}", "test inputs", x.numpy())
+    y = torch.tensor([int(ds[i][1]) for i in range(n)])
+    return x, y, name
+
+
+def test_split(graph, dataset: str | None, root: str | None, samples: int):
+    """(test dataset, samples to use, dataset name): the graph's dataset (or `dataset`), its
+    first `samples` test samples (0: all)."""
     info = graph.meta.get("nir", {})
     name = dataset or info.get("dataset")
     if name is None:
@@ -97,11 +135,7 @@ def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     shape = graph.nodes[next(iter(graph.nodes))].shape
     ds = load_dataset(name, root, False, int(graph.meta["timesteps"]), shape[-1])
-    n = len(ds) if samples <= 0 else min(samples, len(ds))
-    x = torch.stack([ds[i][0] for i in range(n)])
-    validate.finite_array(f"dataset {name}", "test inputs", x.numpy())
-    y = torch.tensor([int(ds[i][1]) for i in range(n)])
-    return x, y, name
+    return ds, len(ds) if samples <= 0 else min(samples, len(ds)), name
 
 
 def quantize_file(graph, source, netx: bool = False):
@@ -112,4 +146,5 @@ def quantize_file(graph, source, netx: bool = False):
         raise InputError(f"{source}: {str(e).splitlines()[0]}") from None
 
 
-__all__ = ["add_nir_args", "load_graph_and_inputs", "quantize_file", "read_nir", "test_inputs", "user_inputs"]
+__all__ = ["Samples", "add_nir_args", "load_graph_and_inputs", "quantize_file", "read_nir", "test_inputs",
+           "test_split", "user_inputs"]

@@ -18,9 +18,10 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
     rank = len(program.input_shape)
     encode_input(x, program.timesteps, rank)                  # refuses a shape of the wrong rank
     frames = x.unsqueeze(1) if x.dim() == rank + 1 else x
-    flat = frames.reshape(-1, *frames.shape[2:]).double()
-    w = torch.as_tensor(h.weight, dtype=torch.float64)
-    b = None if h.bias is None else torch.as_tensor(h.bias, dtype=torch.float64)
+    # on the CPU wherever the chip is simulated: a GPU's float64 conv may round a tie the other way
+    flat = frames.reshape(-1, *frames.shape[2:]).double().cpu()
+    w = torch.as_tensor(h.weight, dtype=torch.float64, device="cpu")
+    b = None if h.bias is None else torch.as_tensor(h.bias, dtype=torch.float64, device="cpu")
     if h.kind == "spikes":
         cur = flat
     else:

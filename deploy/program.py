@@ -91,10 +91,11 @@ class Program:
         """Logits (T, B, K) float64 from the readout's integer activations (T, B, K): a / scale +
         bias, then, for an LI readout, v[t] = leak v[t-1] + gain (a[t] / scale + bias) in float on
         the host (the chip's synapses deliver a; the integrator is the host's)."""
-        y = readout.double() / self.readout_scale + torch.as_tensor(np.asarray(self.readout_bias, np.float64))
+        as_t = lambda a: torch.as_tensor(np.asarray(a, np.float64), device=readout.device)
+        y = readout.double() / self.readout_scale + as_t(self.readout_bias)
         if self.readout_leak is None:
             return y
-        leak, gain = (torch.as_tensor(np.asarray(a, np.float64)) for a in (self.readout_leak, self.readout_gain))
+        leak, gain = (as_t(a) for a in (self.readout_leak, self.readout_gain))
         v, out = torch.zeros_like(y[0]), []
         for t in range(len(y)):
             v = leak * v + gain * y[t]

@@ -11,7 +11,6 @@ cross-entropy on the logits averaged over T (or TET's per-timestep loss with
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from models.config import ModelConfig, check_ranges
 from models.data import DATASETS, DatasetNotFound, load_dataset
 from models.data.cifar import AUGMENTS
 from models.version import __version__
-from spikefold import validate
+from spikefold import distributed, validate
 
 
 @dataclass
@@ -93,21 +92,6 @@ def evaluate(model: nn.Module, loader: DataLoader, device) -> float:
     return 100.0 * correct / max(total, 1)
 
 
-def _setup_distributed(device_kind: str):
-    """(rank, world, device) from torchrun's environment; world = 1 without it."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    use_cuda = torch.cuda.is_available() and device_kind != "cpu"
-    if world > 1:
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-        rank, local = dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0"))
-    else:
-        rank, local = 0, 0
-    if use_cuda:
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    return rank, world, torch.device("cpu")
-
-
 LEAK_RANGE = (0.0, 1.0 - 2.0 ** -12)   # M: the chip's dv = round(4096 (1 - M)) needs M <= 1 - 1/4096
                                        # for a nonzero leak (NIR's tau = dt/(1-M) is finite) and M >= 0
 
@@ -126,7 +110,7 @@ def constrain_leaks(model: nn.Module) -> None:
 def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
           quiet: bool = False) -> tuple[nn.Module, dict]:
     """Train and write the checkpoint to `out` (rank 0); returns (model, last metrics)."""
-    rank, world, device = _setup_distributed(tcfg.device)
+    rank, world, device = distributed.setup(tcfg.device)
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     torch.manual_seed(tcfg.seed)

@@ -42,6 +42,7 @@ the Bernoulli spikes of `bernoulli_neurons`, a stated assumption).  `count.py` a
 from __future__ import annotations
 
 from collections import defaultdict
+from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
@@ -152,9 +153,12 @@ class Counter:
                     row["outputs"] += y.numel()
                     row["nonzero_outputs"] += int(torch.count_nonzero(y))
                 return
-            spike, rate = syops_spike_rate(x)
-            row["spike_input"] = spike
-            row["syops_acs" if spike else "syops_macs"] += ops * rate if spike else ops
+            spike, _ = syops_spike_rate(x)
+            row["spike_input"] = row["spike_input"] or spike    # on any call
+            if spike:                                 # ops * rate, rate = sum / numel, as an exact fraction
+                row["syops_acs"] += Fraction(ops) * Fraction(float(x.sum(dtype=torch.float64))) / x.numel()
+            else:
+                row["syops_macs"] += ops
             if isinstance(m, CONNECTIONS):
                 row["nb_acs" if neurobench_spiking(x) else "nb_macs"] += effective_pairs(m, x)
                 sample = tuple(x.shape[1:]) if isinstance(m, nn.Conv2d) else (x.shape[-1],)
@@ -163,7 +167,7 @@ class Counter:
                     self._dense[key] = dense_pairs(m, sample)
                 row["nb_dense"] += self._dense[key] * (x.numel() // int(torch.tensor(sample).prod()))
                 if not in_neuron:                     # every call holds all T steps of its samples
-                    row["ann_macs"] += ann_macs(m, y) / self.T
+                    row["ann_macs"] += Fraction(ann_macs(m, y), self.T)
         return hook
 
     def close(self) -> None:
@@ -171,11 +175,28 @@ class Counter:
             h.remove()
         self.hooks = []
 
+    def state(self) -> dict:
+        """What `merge` needs from a Counter of another process (picklable)."""
+        return {"samples": self.samples, "types": dict(self.types),
+                "layers": {k: dict(v) for k, v in self.layers.items()}}
+
+    def merge(self, state: dict) -> None:
+        """Add another Counter's counts (its `state()`): the sums are integers or exact fractions,
+        so merging in any order gives the counts of one Counter over all the batches."""
+        self.samples += state["samples"]
+        self.types.update(state["types"])
+        for name, row in state["layers"].items():
+            mine = self.layers[name]
+            for k, v in row.items():
+                mine[k] = (mine[k] or v) if k == "spike_input" else mine[k] + v
+
     def rows(self) -> list[dict]:
-        """Per counted module, per sample: {layer, type, calls, spike_input, <FIELDS>}."""
+        """Per counted module, per sample: {layer, type, calls, spike_input, <FIELDS>}.  Counts
+        are summed exactly (integers, and fractions where syops scales by a rate or the ANN
+        convention divides by T) and rounded to float once, here."""
         n = max(self.samples, 1)
         return [{"layer": name, "type": self.types[name], "calls": r["calls"],
-                 "spike_input": bool(r["spike_input"]), **{k: r[k] / n for k in FIELDS}}
+                 "spike_input": bool(r["spike_input"]), **{k: float(Fraction(r[k]) / n) for k in FIELDS}}
                 for name, r in self.layers.items()]
 
     def totals(self) -> dict:

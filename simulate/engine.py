@@ -5,8 +5,19 @@ what it computed from the spikes of step t - 1), but organised layer by layer:
 the network is feed-forward, so each synapse layer is applied once to the spikes
 of all steps and all samples (one batched conv or matmul), and each neuron layer
 then steps through time with the integer LIF step of `simulate.lif_int`, all
-neurons at once.  Integer weights times 0/1 spikes are summed in float32 where
-no sum can reach 2**24 and in float64 otherwise, so the sums are exact.
+neurons at once.
+
+Exact integers in float: integer weights times 0/1 spikes are summed in float32
+where no sum can reach 2**24 (every partial sum is then an exact integer, in any
+order) and in float64 otherwise; a layer's states stay in float32 while its
+inputs, biases and states provably stay below 2**24 (checked per batch from the
+inputs' range), and fall back to float64 otherwise.  Synapse layers whose
+weights connect each channel only to itself (the relays and identity shortcuts
+deploy.quantize adds) run as depthwise convs.  On CPU the convs run in
+channels-last layout (oneDNN's fast path).  On a GPU the convs run in float64
+and are rounded, since cuDNN may choose Winograd or FFT algorithms whose float32
+rounding errors can reach 0.5 on sums near 2**24; everything else is the same
+code on the device of the Simulator.
 
 Counts (per layer and in total, over the batch): spikes, synaptic events (each
 spike times its real fan-out, border positions of a padded conv reaching fewer
@@ -19,6 +30,7 @@ model (simulate/chip.py) needs.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,21 +40,50 @@ import torch.nn.functional as F
 from deploy.program import Program, SynapseLayer
 from deploy.host import host_currents, host_macs
 from deploy.weights import lava_weights
-from deploy.constants import ACT_SHIFT, CONV_ACC_BITS, DU_MAX, INT32, UV_MAX, VTH_SHIFT
-from simulate.lif_int import lif_step, lif_steps_current_free, wrap24, wrap32, wrap_signed
+from deploy.constants import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
+                              VTH_SHIFT)
+from simulate.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
 
 EXACT_F32 = 1 << 24
+# how a layer ran (Simulator.paths counts them per run, so tests can show each is exercised)
+PATHS = ("states float32", "states float32, split decay", "states float64", "u wraps", "stepwise",
+         "conv", "conv, sum-pooled", "conv, odd map pooled", "depthwise", "per-channel", "dense")
 
 
 def fanout(s: SynapseLayer) -> torch.Tensor:
-    """Number of synapses leaving each source neuron, shape in_shape (structural: zero weights count)."""
+    """Number of synapses leaving each source neuron, shape in_shape, float64 on the CPU
+    (structural: zero weights count)."""
     if s.kind == "dense":
-        return torch.full(s.in_shape, float(s.weight.shape[0]), dtype=torch.float64)
-    ones = torch.ones(1, *s.out_shape, dtype=torch.float64)
-    k = torch.ones(s.weight.shape, dtype=torch.float64)
+        return torch.full(s.in_shape, float(s.weight.shape[0]), dtype=torch.float64, device="cpu")
+    ones = torch.ones(1, *s.out_shape, dtype=torch.float64, device="cpu")
+    k = torch.ones(s.weight.shape, dtype=torch.float64, device="cpu")
     back = F.conv_transpose2d(ones, k, None, s.stride, s.padding,
                               output_padding=_output_padding(s))
     return back[0]
+
+
+def by_neuron(x: torch.Tensor) -> torch.Tensor:
+    """(steps, B, *shape) -> (steps, B, neurons), a view in memory order (for channels-last
+    states the neurons run H, W, C): reductions over it take the fast contiguous path."""
+    if x.dim() == 5 and not x.is_contiguous():
+        x = x.permute(0, 1, 3, 4, 2)
+    return x.reshape(*x.shape[:2], -1)
+
+
+def in_c_order(per_neuron: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(steps, neurons) reduced over by_neuron(like) back to neurons in C order (C, H, W)."""
+    if like.dim() == 5 and not like.is_contiguous():
+        S, _, C, H, W = like.shape
+        return per_neuron.view(S, H, W, C).permute(0, 3, 1, 2).reshape(S, -1)
+    return per_neuron
+
+
+def count_nonzero(x: torch.Tensor) -> torch.Tensor:
+    """Nonzero entries of each step of x (steps, B, *shape), float64 (steps,).  |sign| summed over
+    the batch in x's dtype (exact: each sum is at most B < 2**24), then over neurons in float64;
+    several times faster on CPU than x.ne(0).sum()."""
+    flat = by_neuron(x)
+    return flat.abs().sign_().sum(dim=1).double().sum(dim=1)
 
 
 def _output_padding(s: SynapseLayer) -> tuple:
@@ -55,51 +96,155 @@ def _output_padding(s: SynapseLayer) -> tuple:
 
 @dataclass
 class SimResult:
-    logits: torch.Tensor                      # (T, B, K) float: a / readout_scale + bias
-    readout: torch.Tensor                     # (T, B, K) int64: what the readout synapse delivered
-    spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool (full mode, if recorded)
+    logits: torch.Tensor                      # (T, B, K) float: a / readout_scale + bias (CPU)
+    readout: torch.Tensor                     # (T, B, K) int64: what the readout synapse delivered (CPU)
+    spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool (full mode, if recorded; CPU)
     counts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """How one synapse layer runs.  `weight` (float32 or float64, on the device) is applied as a
+    conv with `stride`, `padding` and `groups` (C for channel-diagonal weights, stored (C, 1, kh, kw);
+    1 otherwise), after sum-pooling the spikes by `pool` when the layer's kernel is a smaller one
+    spread over pool x pool blocks; as a per-channel product (`pointwise`: a diagonal 1x1 conv of
+    stride 1, weight (C, 1, 1)); or as a matmul (dense).  `bound` is the largest |activation| it
+    can deliver (before a wrap)."""
+    weight: torch.Tensor
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    groups: int = 1
+    pool: tuple | None = None
+    pointwise: bool = False
+    bound: float = 0.0
+
+
+def pooled_kernel(w: np.ndarray, stride: tuple, padding: tuple) -> np.ndarray | None:
+    """The kernel k such that conv(x, w, stride s, padding p) = conv(sum_pool_s(x), k, stride 1,
+    padding p / s), or None.  It exists when every s x s block of w holds one value and s divides
+    the kernel size and the padding: what deploy folds an average pool followed by a conv (or a
+    strided shortcut) into.  Both sides add the same integer products, regrouped, so the result
+    is identical; the pooled form costs 1 / (sh sw) of the multiplies."""
+    sh, sw = stride
+    kh, kw = w.shape[2:]
+    if (sh, sw) == (1, 1) or kh % sh or kw % sw or padding[0] % sh or padding[1] % sw:
+        return None
+    small = w[:, :, ::sh, ::sw]
+    if not np.array_equal(np.repeat(np.repeat(small, sh, axis=2), sw, axis=3), w):
+        return None
+    return small
+
+
+def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -> Kernel:
+    w = lava_weights(s.weight) if s.kind == "dense" else s.weight     # what Dense does on step 1
+    bound = float(np.abs(w).reshape(w.shape[0], -1).sum(1).max())
+    exact32 = bound < EXACT_F32 and (device.type == "cpu" or s.kind == "dense")
+    dtype = torch.float32 if exact32 else torch.float64
+    opts = {"bound": bound * (1 << s.weight_exp) if s.kind == "dense" and s.weight_exp > 0 else bound}
+    if s.kind == "conv":
+        opts.update(stride=tuple(s.stride), padding=tuple(s.padding))
+        small = pooled_kernel(w, tuple(s.stride), tuple(s.padding))
+        if small is not None:
+            w = small
+            opts.update(pool=tuple(s.stride), stride=(1, 1),
+                        padding=(s.padding[0] // s.stride[0], s.padding[1] // s.stride[1]))
+        if w.shape[0] == w.shape[1] > 1:
+            diag = np.arange(w.shape[0])
+            off = w.copy()
+            off[diag, diag] = 0
+            if not off.any():                    # each channel feeds only itself
+                w = w[diag, diag][:, None]
+                opts["groups"] = w.shape[0]
+                if w.shape[2:] == (1, 1) and opts["stride"] == (1, 1) and opts["padding"] == (0, 0):
+                    opts["pointwise"], w = True, w.reshape(-1, 1, 1)
+    w = torch.as_tensor(w, dtype=dtype, device=device)
+    if channels_last and w.dim() == 4:          # else oneDNN reorders the weights on every call
+        w = w.contiguous(memory_format=torch.channels_last)
+    return Kernel(w, **opts)
 
 
 class Simulator:
     """mode="full": every layer for all T + depth steps of a chip run (what Lava does, spike for
     spike).  mode="window": each layer only for the T steps its data passes through it
     (steps start .. start + T - 1); before them it provably rests at zero, after them it can no
-    longer reach the readout window, so logits are identical and counts are per inference."""
+    longer reach the readout window, so logits are identical and counts are per inference.
+    device: where the tensors live ("cpu", "cuda", ...); results come back on the CPU."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, device: str | torch.device = "cpu"):
         self.p = program
+        self.device = torch.device(device)
+        self.channels_last = self.device.type == "cpu"
         self.order = sorted(program.neurons, key=lambda n: program.neurons[n].start)
         self.params = {}
         for name, n in program.neurons.items():
-            f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64)
-            self.params[name] = {"du": f(n.du), "dv": f(n.dv), "vth64": f(n.vth) * (1 << VTH_SHIFT),
-                                 "bias": f(n.bias_mant * (1 << n.bias_exp).astype(np.int64)),
+            bias = np.asarray(n.bias_mant * (1 << n.bias_exp).astype(np.int64))
+            vth64 = np.asarray(n.vth) * (1 << VTH_SHIFT)
+            f = lambda a: self._param(a, n.shape)
+            self.params[name] = {"du": f(n.du), "dv": f(n.dv), "vth64": f(vth64), "bias": f(bias),
+                                 "bias_max": float(np.abs(bias).max()), "vth64_max": float(np.max(vth64)),
+                                 "keep_odd_max": float(odd_part(DECAY_UNITY - (np.asarray(n.dv) + DV_OFFSET)).max()),
                                  "current_free": bool(np.all(n.du == DU_MAX))}
-        self.weights, self.fanout = {}, {}
-        for name, s in program.synapses.items():
-            w = lava_weights(s.weight) if s.kind == "dense" else s.weight  # what Dense does on step 1
-            bound = np.abs(w).reshape(w.shape[0], -1).sum(1).max()
-            dtype = torch.float32 if bound < EXACT_F32 else torch.float64
-            self.weights[name] = torch.as_tensor(w, dtype=dtype)
-            self.fanout[name] = fanout(s)
+        self.paths = Counter()
+        self.kernels = {name: kernel(s, self.device, self.channels_last) for name, s in program.synapses.items()}
+        self.fanout = {name: fanout(s) for name, s in program.synapses.items()}
+
+    def _param(self, x, shape: tuple) -> torch.Tensor:
+        """A per-neuron parameter as a float64 tensor on the device, as small as its values allow:
+        0-d if uniform, (C, 1, 1) if uniform over each channel's positions, else `shape` in the
+        states' memory layout (mismatched strides cost elementwise kernels their vector path)."""
+        x = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
+        as_t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64, device=self.device)
+        if x.size and (x == x.flat[0]).all():
+            return as_t(x.flat[0])
+        if len(shape) == 3 and (x == x[:, :1, :1]).all():
+            return as_t(x[:, :1, :1])
+        t = as_t(x)
+        return t.permute(1, 2, 0).contiguous().permute(2, 0, 1) if self.channels_last and len(shape) == 3 else t
 
     def synapse(self, name: str, spikes: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Activations (n, B, *out) (float64 integers) from spikes (n, B, *in); and the number of
-        conv accumulators that wrapped to 24 bits."""
-        s, w = self.p.synapses[name], self.weights[name]
-        flat = spikes.reshape(-1, *s.in_shape).to(w.dtype)
+        """Activations (n, B, *out) (integers in float32 or float64) from spikes (n, B, *in) (0/1 in
+        any float or bool dtype); and the number of conv accumulators that wrapped to 24 bits."""
+        s, k = self.p.synapses[name], self.kernels[name]
+        flat = spikes.reshape(-1, *s.in_shape).to(k.weight.dtype)
+        n_wrap = 0
         if s.kind == "conv":
-            y = F.conv2d(flat, w, None, s.stride, s.padding).double()
-            n_wrap = 0
-            if y.numel() and float(y.abs().max()) >= UV_MAX:   # Lava's signed_clamp(bits=24): a modulo
-                wrapped = wrap_signed(y, CONV_ACC_BITS)
-                n_wrap, y = int((wrapped != y).sum()), wrapped
+            if k.pool is not None:                 # sum pooling: averages of 0/1 values times 4 are exact
+                pad_h, pad_w = (-flat.shape[2]) % k.pool[0], (-flat.shape[3]) % k.pool[1]
+                if pad_h or pad_w:
+                    flat = F.pad(flat, (0, pad_w, 0, pad_h))
+                    self.paths["conv, odd map pooled"] += 1
+                flat = F.avg_pool2d(flat, k.pool).mul_(k.pool[0] * k.pool[1])
+            self.paths["per-channel" if k.pointwise else "depthwise" if k.groups > 1 else
+                       "conv, sum-pooled" if k.pool else "conv"] += 1
+            if k.pointwise:
+                y = flat * k.weight
+            else:
+                if self.channels_last:
+                    flat = flat.contiguous(memory_format=torch.channels_last)
+                y = F.conv2d(flat, k.weight, None, k.stride, k.padding, groups=k.groups)
+                if self.device.type != "cpu":
+                    y = y.round_()
+            if k.pool is not None:
+                y = y[:, :, :s.out_shape[1], :s.out_shape[2]]
+            if y.numel() and k.bound >= UV_MAX:
+                lo, hi = y.aminmax()
+                if max(float(hi), -float(lo)) >= UV_MAX:   # Lava's signed_clamp(bits=24): a modulo
+                    y = y.double()
+                    wrapped = wrap_signed(y, CONV_ACC_BITS)
+                    n_wrap, y = int((wrapped != y).sum()), wrapped
         else:
-            y = (flat.flatten(1) @ w.T).double()
-            e, n_wrap = s.weight_exp, 0
+            self.paths["dense"] += 1
+            y = flat.flatten(1) @ k.weight.T
+            e = s.weight_exp
             y = y * (1 << e) if e >= 0 else torch.floor(y / (1 << -e))
         return y.view(*spikes.shape[:2], *s.out_shape), n_wrap
+
+    def _zeros(self, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+        """Zeros (steps, B, C, H, W) in the layout the convs produce (channels-last on CPU)."""
+        if self.channels_last and len(shape) == 5:
+            S, B, C, H, W = shape
+            return torch.zeros((S, B, H, W, C), dtype=dtype, device=self.device).permute(0, 1, 4, 2, 3)
+        return torch.zeros(shape, dtype=dtype, device=self.device)
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, record: bool = False, mode: str = "full") -> SimResult:
@@ -107,27 +252,33 @@ class Simulator:
             raise ValueError(f"mode must be 'full' or 'window' (got {mode!r})")
         p = self.p
         T, steps = p.timesteps, p.steps
-        host = host_currents(p, x).double()
+        host = host_currents(p, x)
+        big = host.numel() and int(host.abs().max()) >= EXACT_F32
+        host = host.to(self.device, torch.float64 if big else torch.float32)
         B = host.shape[1]
         span = {n: (0, steps) if mode == "full" else (p.neurons[n].start, p.neurons[n].start + T)
                 for n in self.order}
         span["readout"] = (p.depth, p.depth + T)
         spikes, counts = {}, {"layers": {}, "synapses": {}}
-        incoming = {n: [] for n in span}    # dst -> [(first step, activations)]
+        incoming = {n: [] for n in span}    # dst -> [(first step, activations, bound)]
         for name in self.order:
             n = p.neurons[name]
             lo, hi = span[name]
             parts = incoming.pop(name)
-            if len(parts) == 1 and parts[0][0] == lo and len(parts[0][1]) == hi - lo:
+            fresh = len(parts) == 1 and parts[0][0] == lo and len(parts[0][1]) == hi - lo
+            if fresh:
                 a = parts[0][1]                    # the common case: one input covering the span
             else:
-                a = torch.zeros(hi - lo, B, *n.shape, dtype=torch.float64)
+                bound = sum(b for _, _, b in parts) + (float(host.abs().max()) if name == p.host.dst else 0.0)
+                wide = bound >= EXACT_F32 or any(y.dtype == torch.float64 for _, y, _ in parts)
+                a = self._zeros((hi - lo, B, *n.shape), torch.float64 if wide else torch.float32)
                 if name == p.host.dst:
                     a[: T - lo] += host[lo:T]
-                for first, y in parts:
+                for first, y, _ in parts:
                     a[first - lo: first - lo + len(y)] += y
-            out = self._neurons(name, a, lo, counts)
-            spikes[name] = out
+            out = self._neurons(name, a, lo, counts, owned=True)
+            if record:
+                spikes[name] = out.cpu().contiguous().bool()
             for syn in p.outputs_of(name):
                 if p.synapses[syn].dst == name:      # recurrent: applied step by step in _neurons
                     continue
@@ -135,11 +286,11 @@ class Simulator:
                 d_lo, d_hi = span[dst]
                 s_lo, s_hi = max(lo, d_lo - lag), min(hi, d_hi - lag)   # source steps that reach dst
                 y, n_wrap = self.synapse(syn, out[s_lo - lo: max(s_lo, s_hi) - lo])
-                incoming[dst].append((s_lo + lag, y))
+                incoming[dst].append((s_lo + lag, y, self.kernels[syn].bound))
                 counts["synapses"][syn] = {"conv_wraps": n_wrap}
         parts = incoming.pop("readout")
-        assert all(first == p.depth and len(y) == T for first, y in parts)
-        ro = sum(y for _, y in parts)
+        assert all(first == p.depth and len(y) == T for first, y, _ in parts)
+        ro = sum(y.double() for _, y, _ in parts).cpu()
         logits = p.logits(ro)
         keys = ("spikes", "synaptic_events", "neuron_updates", "active_updates", "u_wraps", "v_saturations")
         tot = {k: sum(l[k] for l in counts["layers"].values()) for k in keys}
@@ -147,41 +298,25 @@ class Simulator:
         tot["host_macs"] = host_macs(p, x)
         tot["samples"], tot["mode"] = B, mode
         counts["total"] = tot
-        return SimResult(logits.float(), ro.round().to(torch.int64), spikes if record else {}, counts)
+        return SimResult(logits.float(), ro.round().to(torch.int64), spikes, counts)
 
-    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict) -> torch.Tensor:
-        """Step one neuron layer through its span; a: (steps, B, *shape) input activations."""
+    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict, owned: bool = False) -> torch.Tensor:
+        """Step one neuron layer through its span; a: (steps, B, *shape) input activations (integers
+        in float32 or float64; overwritten when `owned`).  Returns spikes (steps, B, *shape) bool."""
         n, prm = self.p.neurons[name], self.params[name]
         steps = a.shape[0]
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
         wraps = sats = 0
         rec = [k for k in self.p.inputs_of(name) if self.p.synapses[k].src == name]
+        active = count_nonzero(a)
         if prm["current_free"] and not rec:
-            gain = 1 << ACT_SHIFT
-            lo_a, hi_a = a.aminmax() if a.numel() else (a.new_zeros(()), a.new_zeros(()))
-            if max(float(hi_a), -float(lo_a)) * gain > UV_MAX:
-                c = wrap32(a * gain)
-                wrapped = wrap24(c)
-                wraps, c = int((wrapped != c).sum()), wrapped
-                c[bias_on:] += prm["bias"]
-            elif bias_on == 0:
-                c = torch.add(prm["bias"], a, alpha=gain)    # one pass: a * 64 + bias
-            else:
-                c = a * gain
-                c[bias_on:] += prm["bias"]
-            # |v| grows by at most max|c| per step (the decay only shrinks it): clip only if needed
-            if steps:
-                lo_c, hi_c = c.flatten(1).aminmax(dim=1)
-                per_step = torch.maximum(hi_c, -lo_c)
-                bound, peak = float(per_step.sum()), float(per_step.max())
-            else:
-                bound = peak = 0.0
-            out, sats = lif_steps_current_free(c, prm["dv"], prm["vth64"], bound > UV_MAX - 1,
-                                               overflow=peak + UV_MAX >= INT32)
+            out, wraps, sats = self._current_free(prm, a, bias_on, owned)
         else:
-            u = torch.zeros(a.shape[1:], dtype=torch.float64)
+            self.paths["stepwise"] += 1
+            a = a.double()
+            u = torch.zeros(a.shape[1:], dtype=torch.float64, device=self.device)
             v = torch.zeros_like(u)
-            out = torch.empty(a.shape, dtype=torch.bool)
+            out = torch.empty(a.shape, dtype=torch.bool, device=self.device)
             zero = torch.zeros_like(prm["bias"])
             conv_wraps = dict.fromkeys(rec, 0)
             for i in range(steps):
@@ -190,18 +325,20 @@ class Simulator:
                     if i > 0:
                         y, n_wrap = self.synapse(k, out[i - 1: i])
                         a_i, conv_wraps[k] = a_i + y[0], conv_wraps[k] + n_wrap
-                        a[i] = a_i                 # so the active count sees the recurrent input
+                        active[i] = count_nonzero(a_i[None])[0]   # the active count sees the recurrent input
                 u, v, out[i], u_raw, v_raw = lif_step(u, v, a_i, prm["du"], prm["dv"],
                                                       prm["bias"] if i >= bias_on else zero, prm["vth64"])
                 wraps += int((u_raw != u).sum())
                 sats += int((v_raw.abs() > UV_MAX - 1).sum())
-        for k in rec:
-            counts["synapses"][k] = {"conv_wraps": conv_wraps[k]}
+            out = out.to(torch.float32)
+            for k in rec:
+                counts["synapses"][k] = {"conv_wraps": conv_wraps[k]}
         size = int(np.prod(n.shape))
-        per_step = out.view(steps, -1, size).sum(1, dtype=torch.float64)     # (steps, neurons)
+        # (steps, neurons): float32 sums over the batch are exact (each below 2**24)
+        per_step = in_c_order(by_neuron(out).sum(dim=1), out).cpu().double()
         fired = per_step.sum(0)
         events = {s: per_step @ self.fanout[s].flatten() for s in self.p.outputs_of(name)}
-        active = torch.count_nonzero(a.view(steps, -1), dim=1).double()
+        active = active.cpu()
         counts["layers"][name] = {
             "neurons": size, "spikes": int(fired.sum()),
             "synaptic_events": sum(float(e.sum()) for e in events.values()),
@@ -211,3 +348,40 @@ class Simulator:
             "fired": fired.view(n.shape), "active_per_step": active,
             "events_per_step": events}
         return out
+
+    def _current_free(self, prm: dict, a: torch.Tensor, bias_on: int, owned: bool) -> tuple:
+        """A layer whose u is cleared every step (du = 4095): u = wrap24(a << 6) needs no state, so
+        every step's drive c = u + bias is computed at once and only v steps through time
+        (lif_steps_current_free).  Returns spikes, u wraps, v saturations."""
+        steps, gain = a.shape[0], 1 << ACT_SHIFT
+        if not steps:
+            return torch.empty(a.shape, dtype=torch.float32, device=self.device), 0, 0
+        flat_a = by_neuron(a)
+        per_step = torch.maximum(flat_a.amax(dim=(1, 2)), -flat_a.amin(dim=(1, 2))).cpu()   # max |a| per step
+        a_max, bias_max = float(per_step.max()), prm["bias_max"]
+        wraps = 0
+        if a_max * gain >= UV_MAX:                   # u can wrap (to 24 bits, or int32 first)
+            self.paths["u wraps"] += 1
+            c = wrap32(a.double() * gain)
+            wrapped = wrap24(c)
+            wraps, c = int((wrapped != c).sum()), wrapped
+            c[bias_on:] += prm["bias"]
+            lo_c, hi_c = c.flatten(1).aminmax(dim=1)
+            per_c = torch.maximum(hi_c, -lo_c).cpu()
+        else:                                        # |c| <= 2**23 + |bias|
+            dtype = torch.float32 if a_max * gain + bias_max < EXACT_F32 else torch.float64
+            c = a.mul_(gain) if owned and a.dtype == dtype else a.to(dtype).mul_(gain)
+            if bias_max:
+                c[bias_on:] += prm["bias"].to(dtype)
+            per_c = per_step * gain + torch.where(torch.arange(steps, device="cpu") >= bias_on, bias_max, 0.0)
+        # |v| grows by at most max|c| per step (the decay only shrinks it): clip only if needed
+        bound, peak = float(per_c.sum()), float(per_c.max())
+        saturate = bound > UV_MAX - 1
+        # after a step, v <= vth * 64 (else it fired and reset) and v >= -min(bound, 2**23 - 1)
+        v_max = max(prm["vth64_max"], min(bound, UV_MAX - 1))
+        split = c.dtype == torch.float32 and v_max * prm["keep_odd_max"] >= EXACT_F32
+        self.paths["states float64" if c.dtype == torch.float64 else
+                   "states float32, split decay" if split else "states float32"] += 1
+        out, sats, _ = lif_steps_current_free(c, prm["dv"], prm["vth64"], saturate,
+                                           overflow=peak + UV_MAX >= INT32, split=split)
+        return out, wraps, sats

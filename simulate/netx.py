@@ -31,7 +31,7 @@ def netx_readout(program: Program, x: torch.Tensor) -> torch.Tensor:
     for i in range(0, len(x), BATCH):
         spikes = sim.run(x[i:i + BATCH], record=True).spikes[src]        # (steps, B, *shape)
         a, _ = sim.synapse(ro, spikes[:-1])                               # delivered on steps 1..
-        a = torch.cat([torch.zeros_like(a[:1]), a])
+        a = torch.cat([torch.zeros_like(a[:1]), a]).double()             # lif_step works in float64
         u = v = torch.zeros_like(a[0])
         for t in range(len(a)):
             u, v, *_ = lif_step(u, v, a[t], float(READOUT_DU), float(READOUT_DV), bias, vth64)

@@ -52,6 +52,23 @@ class ChipAccumulator:
                 for syn, e in layer["events_per_step"].items():
                     _add(self.events_per_step[variant], syn, e)
 
+    def state(self) -> dict:
+        """What `merge` needs from an accumulator of another process (picklable)."""
+        return {k: getattr(self, k) for k in ("samples", "sums", "host_macs", "fired", "active_per_step",
+                                                "events_per_step")}
+
+    def merge(self, state: dict) -> None:
+        """Add another accumulator's sums (its `state()`): every figure is a sum of integers, exact
+        in float64 in any order, so merged accumulators equal one that saw every batch."""
+        self.samples += state["samples"]
+        self.host_macs += state["host_macs"]
+        for variant, sums in state["sums"].items():
+            for k, v in sums.items():
+                self.sums[variant][k] += v
+            for key in ("fired", "active_per_step", "events_per_step"):
+                for name, value in state[key][variant].items():
+                    _add(getattr(self, key)[variant], name, value)
+
     def per_sample(self, variant: str) -> dict:
         """The variant's per-neuron and per-step figures divided by the samples seen (numpy)."""
         n = max(self.samples, 1)

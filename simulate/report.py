@@ -44,7 +44,7 @@ from simulate.chip import VARIANTS, ChipModel
 from simulate.energy import ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, chip_key, energies, network_terms
 from simulate.engine import Simulator
 from simulate.ops import ChipAccumulator
-from spikefold import validate
+from spikefold import distributed, validate
 from spikefold.atomic import atomic_write_set, json_writer, text_writer
 from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 
@@ -64,7 +64,11 @@ def parse_args(argv=None):
     p.add_argument("--data-root", default=None)
     p.add_argument("--samples", type=nonneg_int, default=0, help="test samples (0: the whole split)")
     p.add_argument("--calib-samples", type=positive_int, default=256)
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128,
+                   help="samples per batch: memory grows with it, not with the test split")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where the float network and the chip simulator run (auto: CUDA when present); "
+                        "under torchrun each process uses GPU LOCAL_RANK")
     p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
                    help="refuse a checkpoint or NIR file declaring more MiB of arrays")
     p.add_argument("--chip-param", action="append", default=[], metavar="[PROFILE.]NAME=VALUE",
@@ -88,6 +92,8 @@ def run(args, argv) -> dict:
     out = Path(args.out) if args.out else Path(args.checkpoint).parent / "report"
     validate.outputs([out], [args.checkpoint, args.nir], directory=True)
     validate.outputs([out / f for f in OUTPUTS], [args.checkpoint, args.nir])
+    rank, world, device = distributed.setup(args.device)
+    args.quiet = args.quiet or rank != 0
     profiles = profiles_with_overrides(args.chip_param)
     model, ckpt = model_from_checkpoint(args.checkpoint, args.max_mb)
     cfg = model.cfg
@@ -113,33 +119,47 @@ def run(args, argv) -> dict:
         folded_label = "folded (calibrated) here, not fine-tuned"
     program = quantize_file(graph, args.nir or args.checkpoint)
     steps.update()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
-    folded, sim = GraphNet(graph).eval(), Simulator(program)
+    folded, sim = GraphNet(graph).eval().to(device), Simulator(program, device)
     counter = Counter(model, cfg.timesteps)          # (a), (b), (d): the network as built
     chip = ChipAccumulator(program)                  # (c): the deployed program
-    preds = {"float": [], "folded": [], "chip": []}
-    labels, float_spikes = [], {}
+    per_batch, float_spikes = {}, {}
     overflow = {"u_wraps": 0, "v_saturations": 0, "conv_wraps": 0}
-    loader = DataLoader(test, args.batch_size)
+    mine = distributed.batches(len(test), args.batch_size, rank, world)
+    loader = DataLoader(Subset(test, [i for _, idx in mine for i in idx]), args.batch_size)
     try:
-        for x, y in tqdm(loader, desc="simulate", disable=args.quiet, leave=False):
-            logits, spk = record_spikes(model, x.to(device))   # one float forward: predictions, rates, counts
-            preds["float"].append(logits.mean(0).argmax(1).cpu())
+        for (k, _), (x, y) in zip(mine, tqdm(loader, desc="simulate", disable=args.quiet, leave=False)):
+            x = x.to(device)
+            logits, spk = record_spikes(model, x)   # one float forward: predictions, rates, counts
             with torch.no_grad():
-                preds["folded"].append(folded(x).mean(0).argmax(1))
-            for k, s in spk.items():
-                float_spikes[k] = float_spikes.get(k, 0.0) + float(s.sum())
+                fold_pred = folded(x).mean(0).argmax(1)
+            for name, s in spk.items():
+                float_spikes[name] = float_spikes.get(name, 0.0) + float(s.sum())
             deployed = sim.run(x, mode="full")                 # what Lava runs, spike for spike
             streamed = sim.run(x, mode="window")
-            preds["chip"].append(deployed.logits.mean(0).argmax(1))
+            per_batch[k] = {"float": logits.mean(0).argmax(1).cpu(), "folded": fold_pred.cpu(),
+                            "chip": deployed.logits.mean(0).argmax(1), "labels": y}
             chip.add(deployed, streamed)
-            for k in overflow:
-                overflow[k] += deployed.counts["total"][k]
-            labels.append(y)
+            for key in overflow:
+                overflow[key] += deployed.counts["total"][key]
     finally:
         counter.close()
     steps.update()
+    states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "overflow": overflow,
+                                 "counter": counter.state(), "chip": chip.state()}, world)
+    if states is None:                               # not rank 0: rank 0 writes the report
+        return None
+    for st in states[1:]:
+        per_batch.update(st["batches"])
+        counter.merge(st["counter"])
+        chip.merge(st["chip"])
+        for name, v in st["float_spikes"].items():
+            float_spikes[name] = float_spikes.get(name, 0.0) + v
+        for key in overflow:
+            overflow[key] += st["overflow"][key]
+    order = sorted(per_batch)
+    labels = [per_batch[k]["labels"] for k in order]
+    preds = {v: [per_batch[k][v] for k in order] for v in ("float", "folded", "chip")}
     y = torch.cat(labels)
     preds = {k: torch.cat(v) for k, v in preds.items()}
     n = len(y)
@@ -169,7 +189,7 @@ def run(args, argv) -> dict:
         "command": "python simulate/report.py " + " ".join(shlex.quote(a) for a in argv),
         "checkpoint": args.checkpoint, "folded_graph": folded_label, "dataset": dataset, "samples": n,
         "batch_size": args.batch_size,   # syops' spike test and Linear bias are per call: (a) depends on it
-        "float_device": device, "arch": cfg.arch, "neuron": cfg.neuron, "timesteps": cfg.timesteps,
+        "float_device": device.type, "arch": cfg.arch, "neuron": cfg.neuron, "timesteps": cfg.timesteps,
         "accuracy": accuracy, "agreement": agreement,
         "firing_rates": {name: {"chip": chip_ops["rates"][name], "float": fr} for name, fr in zip(layers, rates_float)},
         "operations_per_inference": {
@@ -401,23 +421,35 @@ def run_graph(args, argv) -> dict:
     validate.outputs([out / f for f in GRAPH_OUTPUTS], [args.nir, args.inputs])
     profiles = profiles_with_overrides(args.chip_param)
     args.nir_file = args.nir
-    graph, x, y, inputs = load_graph_and_inputs(args)
+    graph, samples, inputs = load_graph_and_inputs(args, lazy=True)
     program = quantize_file(graph, args.nir)
     T = int(graph.meta["timesteps"])
-    net, sim, chip = GraphNet(graph).eval(), Simulator(program), ChipAccumulator(program)
-    preds = {"float graph": [], "chip": []}
-    float_spikes = {}
-    for i in tqdm(range(0, len(x), args.batch_size), desc="simulate", disable=args.quiet, leave=False):
-        xb = x[i:i + args.batch_size]
+    rank, world, device = distributed.setup(args.device)
+    args.quiet = args.quiet or rank != 0
+    net, sim, chip = GraphNet(graph).eval().to(device), Simulator(program, device), ChipAccumulator(program)
+    per_batch, float_spikes = {}, {}
+    for k, idx in tqdm(distributed.batches(len(samples), args.batch_size, rank, world), desc="simulate",
+                       disable=args.quiet, leave=False):
+        xb, yb = samples.batch(idx)
         with torch.no_grad():
-            preds["float graph"].append(net(xb, record=True).mean(0).argmax(1))
-        for k, (s, _) in net.record.items():
-            float_spikes[k] = float_spikes.get(k, 0.0) + float(s.sum())
+            float_pred = net(xb.to(device), record=True).mean(0).argmax(1).cpu()
+        for name, (s, _) in net.record.items():
+            float_spikes[name] = float_spikes.get(name, 0.0) + float(s.sum())
         deployed, streamed = sim.run(xb, mode="full"), sim.run(xb, mode="window")
-        preds["chip"].append(deployed.logits.mean(0).argmax(1))
+        per_batch[k] = {"float graph": float_pred, "chip": deployed.logits.mean(0).argmax(1), "labels": yb}
         chip.add(deployed, streamed)
+    states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "chip": chip.state()}, world)
+    if states is None:                               # not rank 0: rank 0 writes the report
+        return None
+    for st in states[1:]:
+        per_batch.update(st["batches"])
+        chip.merge(st["chip"])
+        for name, v in st["float_spikes"].items():
+            float_spikes[name] = float_spikes.get(name, 0.0) + v
+    preds = {v: [per_batch[k][v] for k in sorted(per_batch)] for v in ("float graph", "chip")}
+    y = torch.cat([per_batch[k]["labels"] for k in sorted(per_batch)]) if samples.labelled else None
     preds = {k: torch.cat(v) for k, v in preds.items()}
-    n = len(x)
+    n = len(samples)
     accuracy = None if y is None else {k: 100.0 * float((v == y).float().mean()) for k, v in preds.items()}
     agreement = 100.0 * float((preds["float graph"] == preds["chip"]).float().mean())
     own = lambda *kinds: [k for k in graph.of_type(*kinds) if graph.nodes[k].source not in ADDED]   # the user's
@@ -495,6 +527,10 @@ def main(argv=None) -> int:
         r = run(args, argv) if args.checkpoint else run_graph(args, argv)
     except (CheckpointError, NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
+    finally:
+        distributed.finish()
+    if r is None:                                    # a rank other than 0 under torchrun
+        return 0
     a, e = r["accuracy"], r["energy"]
     if args.checkpoint is None:
         print(f"wrote {r['out']}/report.md, report.json and 3 plots ({r['samples']} samples of {r['inputs']}, "

@@ -2,50 +2,91 @@
 
     python simulate/run.py model.nir [--samples N] [--data digits] [--data-root DIR]
     python simulate/run.py g.nir --dt 1e-3 --inputs x.npz                # any NIR graph, your inputs
+    torchrun --nproc_per_node 4 simulate/run.py model.nir               # over 4 processes (or GPUs)
 
 Prints the chip's accuracy next to the float graph's (the same NIR file run in
 PyTorch), how often their predictions agree, and the operation counts per sample.
+Samples are read and simulated --batch-size at a time (memory grows with the
+batch, not the split); under torchrun the batches are shared out over the
+processes and the figures are those of one process over all of them.
 """
 from __future__ import annotations
 
 import sys
 
 import torch
+from tqdm import tqdm
 
 from compile.executor import GraphNet
 from compile.nir_io import NIRFormatError
 from deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
 from models.data import DatasetNotFound
 from simulate.engine import Simulator
-from spikefold.cli import ArgumentParser, command, fail
+from spikefold import distributed
+from spikefold.cli import ArgumentParser, command, fail, positive_int
+
+COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps")
+
+
+def simulate(args) -> dict | None:
+    """{'name', 'n', 'chip', 'float', 'y', 'counts', 'clips'} on rank 0 (None on the others)."""
+    rank, world, device = distributed.setup(args.device)
+    graph, samples, name = load_graph_and_inputs(args, lazy=True)
+    program = quantize_file(graph, args.nir_file)
+    sim, net = Simulator(program, device), GraphNet(graph).eval().to(device)
+    per_batch, counts = {}, dict.fromkeys(COUNTS, 0)
+    mine = distributed.batches(len(samples), args.batch_size, rank, world)
+    for k, idx in tqdm(mine, desc="simulate", disable=rank != 0, leave=False):
+        x, y = samples.batch(idx)
+        r = sim.run(x, mode="window")
+        with torch.no_grad():
+            fl = net(x.to(device)).mean(0).argmax(1).cpu()
+        per_batch[k] = (r.logits.mean(0).argmax(1), fl, y)
+        for c in COUNTS:
+            counts[c] += r.counts["total"][c]
+    states = distributed.gather((per_batch, counts), world)
+    if states is None:
+        return None
+    for batches, more in states[1:]:
+        per_batch.update(batches)
+        for c in COUNTS:
+            counts[c] += more[c]
+    order = [per_batch[k] for k in sorted(per_batch)]
+    cat = lambda i: torch.cat([b[i] for b in order]) if order else torch.zeros(0, dtype=torch.int64)
+    return {"name": name, "n": len(samples), "chip": cat(0), "float": cat(1),
+            "y": cat(2) if samples.labelled else None, "counts": counts, "clips": program.report["clips"],
+            "processes": world}
 
 
 @command
 def main(argv=None) -> int:
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
     add_nir_args(p, 0, "test samples (0: the whole split)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="samples simulated at once")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where the simulator and the float graph run (auto: CUDA when present)")
     args = p.parse_args(argv)
     try:
-        graph, x, y, name = load_graph_and_inputs(args)
-        program = quantize_file(graph, args.nir_file)
-        r = Simulator(program).run(x, mode="window")
+        r = simulate(args)
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
-    with torch.no_grad():
-        fl = GraphNet(graph)(x).mean(0).argmax(1)
-    chip = r.logits.mean(0).argmax(1)
-    c, n = r.counts["total"], len(x)
+    finally:
+        distributed.finish()
+    if r is None:                                    # a rank other than 0 under torchrun
+        return 0
+    chip, fl, y, c, n = r["chip"], r["float"], r["y"], r["counts"], max(r["n"], 1)
     same = f"same prediction {100 * float((chip == fl).float().mean()):.2f}%"
+    where = f" ({r['processes']} processes)" if r["processes"] > 1 else ""
     if y is None:
-        print(f"{name}, {n} samples (no labels): {same}; predictions {chip.tolist()[:20]}"
-              f"{' ...' if n > 20 else ''}")
+        print(f"{r['name']}, {r['n']} samples{where} (no labels): {same}; predictions {chip.tolist()[:20]}"
+              f"{' ...' if r['n'] > 20 else ''}")
     else:
-        print(f"{name}, {n} samples: chip simulator {100 * float((chip == y).float().mean()):.2f}%, "
+        print(f"{r['name']}, {r['n']} samples{where}: chip simulator {100 * float((chip == y).float().mean()):.2f}%, "
               f"float graph {100 * float((fl == y).float().mean()):.2f}%, {same}")
     print(f"per sample: {c['spikes'] / n:,.0f} spikes, {c['synaptic_events'] / n:,.0f} synaptic events, "
           f"{c['neuron_updates'] / n:,.0f} neuron updates, {c['host_macs'] / n:,.0f} host MACs; "
           f"u wraps {c['u_wraps']}, v saturations {c['v_saturations']}, conv wraps {c['conv_wraps']}, "
-          f"clipped values {program.report['clips']}")
+          f"clipped values {r['clips']}")
     return 0
 
 

@@ -6,13 +6,15 @@ Lava's Dense truncates), Dense weight_exp in -3..3, strided and padded convs, ra
 start steps, and inputs large enough to wrap u and saturate v.  Every neuron's spikes at
 every step and every readout activation must be identical.
 """
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
 
 from deploy.lava_graph import run_lava
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from simulate.engine import Simulator
+from simulate.engine import PATHS, Simulator
 
 T = 4
 
@@ -31,6 +33,8 @@ def neurons(rng, shape, start, slow_leak=False):
     size = shape
     du = np.full(size, 4095) if rng.random() < 0.5 else rng.integers(0, 4096, size)
     dv = rng.integers(0, 300, size) if slow_leak else rng.integers(0, 4096, size)
+    if rng.random() < 0.3:      # leaks of 1, 1/2, 1/4: v (4096 - dv) / 4096 is exact in float32 on any v
+        dv = np.full(size, int(rng.choice([0, 2048, 3072])))
     vth = rng.integers(0, 3000, size)
     mant = rng.integers(-4096, 4096, size) * (rng.random(size) < 0.5)
     exp = rng.integers(0, 8, size)
@@ -45,7 +49,7 @@ def random_program(seed: int, aligned: bool = False) -> tuple[Program, torch.Ten
     """aligned: each layer's bias starts on the step its data first arrives and no shortcut skips
     a layer, as in every program deploy.quantize makes (what the window mode relies on)."""
     rng = np.random.default_rng(seed)
-    c_in, side = int(rng.integers(1, 3)), int(rng.integers(4, 7))
+    c_in, side = int(rng.integers(1, 3)), int(rng.integers(4, 8))
     in_shape = (c_in, side, side)
     c0 = int(rng.integers(2, 5))
     h_shape = (c0, side, side)
@@ -66,8 +70,19 @@ def random_program(seed: int, aligned: bool = False) -> tuple[Program, torch.Ten
             if min(out[1:]) < 1:   # too small a map for this kernel: a 1x1 conv instead
                 k, stride, pad = 1, 1, 0
                 out = conv_out(shape, out[0], k, stride, pad)
-            syn[f"s{i + 1}"] = SynapseLayer("conv", cur, name, weights(rng, (out[0], shape[0], k, k)), 0,
-                                            (stride, stride), (pad, pad), shape, out)
+            w = weights(rng, (out[0], shape[0], k, k))
+            form = rng.choice(["plain", "pooled", "diagonal"]) if not residual else "plain"
+            if form == "pooled" and min(shape[1:]) >= 4:   # an average pool folded into the conv
+                stride, k, pad = 2, 2 * int(rng.integers(1, 3)), 2 * int(rng.integers(0, 2))
+                out = conv_out(shape, out[0], k, stride, pad)
+                w = np.repeat(np.repeat(weights(rng, (out[0], shape[0], k // 2, k // 2)), 2, 2), 2, 3)
+            elif form == "diagonal":                       # a relay or identity shortcut
+                if rng.random() < 0.5:                     # a relay: one weight per channel
+                    k, stride, pad = 1, 1, 0
+                out = conv_out(shape, shape[0], k, stride, pad)
+                w = np.zeros((shape[0], shape[0], k, k), np.int64)
+                w[np.arange(shape[0]), np.arange(shape[0])] = weights(rng, (shape[0], k, k))
+            syn[f"s{i + 1}"] = SynapseLayer("conv", cur, name, w, 0, (stride, stride), (pad, pad), shape, out)
         else:
             out = (int(rng.integers(3, 12)),)
             syn[f"s{i + 1}"] = SynapseLayer("dense", cur, name, weights(rng, (out[0], int(np.prod(shape)))),
@@ -96,17 +111,23 @@ def test_random_program_matches_lava_spike_for_spike(seed):
 
 
 def test_the_random_programs_exercise_what_they_claim():
-    """Across the 30 programs: wraps and saturations happen, some layers fire a lot, some little."""
+    """Across the 30 programs: wraps and saturations happen, some layers fire a lot, some little,
+    and every way the simulator runs a layer is taken (float32 states with the direct and the
+    split decay, float64 states, u wraps; pooled, depthwise and per-channel synapse kernels, on
+    odd map sizes too)."""
     totals = {"u_wraps": 0, "v_saturations": 0, "spikes": 0}
-    residual = 0
+    residual, paths = 0, Counter()
     for seed in range(30):
         prog, x = random_program(seed)
-        c = Simulator(prog).run(x).counts["total"]
+        sim = Simulator(prog)
+        c = sim.run(x).counts["total"]
         for k in totals:
             totals[k] += c[k]
         residual += "short" in prog.synapses
+        paths.update(sim.paths)
     assert totals["u_wraps"] > 0 and totals["v_saturations"] > 0 and totals["spikes"] > 100
     assert residual >= 5
+    assert set(paths) == set(PATHS), paths
 
 
 @pytest.mark.parametrize("seed", [0, 3, 7])

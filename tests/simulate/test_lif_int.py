@@ -1,8 +1,9 @@
 """simulate.lif_int: hand-derived trajectories, and the vectorised loop against the step function."""
 import numpy as np
+import pytest
 import torch
 
-from simulate.lif_int import lif_step, lif_steps_current_free, wrap32
+from simulate.lif_int import decay_f32, lif_step, lif_steps_current_free, odd_part, wrap32
 
 
 def run(a, du, dv, bias, vth, u0=0.0, v0=0.0):
@@ -68,9 +69,43 @@ def test_vectorised_loop_equals_the_step_function():
     bias = torch.as_tensor(rng.integers(-5000, 5000, shape), dtype=torch.float64)
     vth = torch.as_tensor(rng.integers(0, 2000, shape), dtype=torch.float64) * 64
     c = a * 64 + bias
-    fast, _ = lif_steps_current_free(c, dv, vth)
+    fast, _, _ = lif_steps_current_free(c, dv, vth)
     u = v = torch.zeros(shape, dtype=torch.float64)
     for t in range(steps):
         u, v, s, _, _ = lif_step(u, v, a[t], 4095, dv, bias, vth, current_free=True)
-        assert torch.equal(fast[t], s)
+        assert torch.equal(fast[t].bool(), s)
     assert 0 < fast.float().mean() < 1
+
+
+def test_float32_decay_is_exact_where_the_direct_product_is_not():
+    """decay_f32 against float64 on every k = 4096 - dv and states across the 24-bit range; the
+    plain float32 product rounds for some of them (why the split exists)."""
+    rng = np.random.default_rng(1)
+    v = np.concatenate([rng.integers(-(2**23 - 1), 2**23, 4000), [0, 1, -1, 4095, -4096, 2**23 - 1, -(2**23 - 1)]])
+    k = np.arange(1, 4097)
+    V, K = (torch.as_tensor(a, dtype=torch.float64) for a in np.meshgrid(v, k))
+    exact = torch.trunc(V * K / 4096)
+    assert torch.equal(decay_f32(V.float(), K.float()).double(), exact)
+    direct = torch.div(V.float() * K.float(), 4096, rounding_mode="trunc").double()
+    assert not torch.equal(direct, exact)
+    # where the caller's bound holds (|v| * odd_part(k) < 2**24) the direct product is exact
+    ok = torch.as_tensor(np.abs(V.numpy()) * odd_part(K.numpy().astype(np.int64)) < 2**24)
+    assert ok.any() and torch.equal(direct[ok], exact[ok])
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_float32_loop_equals_float64(split):
+    """The hot loop in float32 (states up to 2**23: drives near 2**22, half the thresholds out of
+    reach) is the float64 loop, spike for spike and in the final v, with the split decay; with
+    the direct product only where the leaks are powers of two."""
+    rng = np.random.default_rng(2)
+    steps, shape = 8, (3, 50, 40)
+    c = torch.as_tensor(rng.integers(-(2**22), 2**22, (steps, *shape)), dtype=torch.float64)
+    dv = rng.integers(0, 4096, shape) if split else rng.choice([0, 2048, 3072], shape)
+    dv = torch.as_tensor(dv, dtype=torch.float64)
+    vth = torch.as_tensor(rng.integers(2**10, 2**17, shape), dtype=torch.float64) * 64
+    ref, sats, v = lif_steps_current_free(c, dv, vth)
+    got, sats32, v32 = lif_steps_current_free(c.float(), dv, vth, split=split)
+    assert got.dtype == torch.float32 and sats32 == sats > 0
+    assert torch.equal(got.double(), ref) and 0 < ref.mean() < 1
+    assert torch.equal(v32.double(), v) and v.abs().max() > 2**22
