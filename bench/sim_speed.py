@@ -12,9 +12,12 @@ itself) and quantised, then one batch of random inputs runs through
             and simulate/run.py use for the chip's accuracy and counts,
 
 alternating, best of --repeats each, in this one process (the machine is noisy:
-only ratios measured in one run mean anything).  Peak memory is the largest
-resident set above the one before the phase, sampled every 2 ms from
-/proc/self/statm.  Prints sim/float, samples/s of each, the firing rate the
+only ratios measured in one run mean anything).  Peak memory is measured apart,
+in a fresh process per network and phase: the largest resident set above the
+one before the phase, sampled every millisecond from /proc/self/statm, with
+glibc told to map every block above 64 KiB on its own and to give freed memory
+back (mallopt, malloc_trim), so the resident set follows the tensors alive (that
+setting slows allocation, hence not in the timed process).  Prints sim/float, samples/s of each, the firing rate the
 random weights give, peak memory; writes OUT.md and OUT.json.
 
 Inputs are static frames (B, C, H, W), repeated over T as the network's direct
@@ -24,8 +27,10 @@ normal for the others (normalised images).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -46,6 +51,8 @@ NETS = {  # arch -> (input size, channels, classes, T, default batch)
     "resnet18": (224, 3, 1000, 4, 16),
 }
 PAGE = os.sysconf("SC_PAGE_SIZE")
+LIBC = ctypes.CDLL("libc.so.6")
+M_MMAP_THRESHOLD = -3
 
 
 def rss() -> int:
@@ -57,6 +64,7 @@ class PeakRSS:
     """Largest resident set size (bytes) above the one at entry, sampled every 2 ms."""
 
     def __enter__(self):
+        LIBC.malloc_trim(0)
         self.base = self.peak = rss()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
@@ -64,7 +72,7 @@ class PeakRSS:
         return self
 
     def _watch(self):
-        while not self.stop.wait(0.002):
+        while not self.stop.wait(0.001):
             self.peak = max(self.peak, rss())
 
     def __exit__(self, *exc):
@@ -94,9 +102,9 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def measure(arch: str, neuron: str, batch: int, repeats: int) -> dict:
-    size, c_in, classes, T, default = NETS[arch]
-    batch = batch or default
+def build(arch: str, neuron: str, batch: int):
+    """(model, batch of inputs, quantised program), the same in every process (seeded)."""
+    size, c_in, classes, T, _ = NETS[arch]
     torch.manual_seed(0)
     cfg = ModelConfig(arch=arch, neuron=neuron, num_classes=classes, in_channels=c_in, input_size=size,
                       timesteps=T)
@@ -104,6 +112,32 @@ def measure(arch: str, neuron: str, batch: int, repeats: int) -> dict:
     x = torch.rand(batch, c_in, size, size) if arch == "digitnet" else torch.randn(batch, c_in, size, size)
     settle_batchnorm(model, x)
     program = quantize(lower(model, (c_in, size, size), "calibrated", [x]))
+    return model, x, program
+
+
+def peak_mb(arch: str, neuron: str, batch: int, phase: str) -> float:
+    """Peak memory (MiB above the start) of one float forward or one simulator run, measured
+    in a fresh process (`--memory`)."""
+    r = subprocess.run([sys.executable, __file__, "--memory", f"{arch},{neuron},{batch},{phase}"],
+                       capture_output=True, text=True, check=True)
+    return float(r.stdout.split()[-1])
+
+
+def memory_of(spec: str) -> float:
+    arch, neuron, batch, phase = spec.split(",")
+    LIBC.mallopt(M_MMAP_THRESHOLD, 64 * 1024)       # fixed: glibc's adaptive threshold would cache
+    model, x, program = build(arch, neuron, int(batch))
+    sim = Simulator(program)
+    run = (lambda: model(x)) if phase == "float" else (lambda: sim.run(x, mode="window"))
+    with PeakRSS() as m, torch.no_grad():
+        run()
+    return m.used / 2**20
+
+
+def measure(arch: str, neuron: str, batch: int, repeats: int) -> dict:
+    size, c_in, classes, T, default = NETS[arch]
+    batch = batch or default
+    model, x, program = build(arch, neuron, batch)
     sim = Simulator(program)
     with torch.no_grad():
         model(x)                                     # warm-up both
@@ -113,17 +147,14 @@ def measure(arch: str, neuron: str, batch: int, repeats: int) -> dict:
         with torch.no_grad():
             t_float.append(timed(lambda: model(x))[0])
         t_sim.append(timed(lambda: sim.run(x, mode="window"))[0])
-    with PeakRSS() as m_float, torch.no_grad():
-        model(x)
-    with PeakRSS() as m_sim:
-        sim.run(x, mode="window")
+    peak = {phase: peak_mb(arch, neuron, batch, phase) for phase in ("float", "sim")}
     neurons = sum(float(torch.tensor(l.shape).prod()) for l in program.neurons.values())
     rate = r.counts["total"]["spikes"] / (neurons * T * batch)
     f, s = min(t_float), min(t_sim)
     return {"arch": arch, "neuron": neuron, "input": [c_in, size, size], "timesteps": T, "batch": batch,
             "float_s": f, "sim_s": s, "ratio": s / f, "float_samples_per_s": batch / f,
-            "sim_samples_per_s": batch / s, "float_peak_mb": m_float.used / 2**20,
-            "sim_peak_mb": m_sim.used / 2**20, "firing_rate": rate, "layers": len(program.neurons)}
+            "sim_samples_per_s": batch / s, "float_peak_mb": peak["float"],
+            "sim_peak_mb": peak["sim"], "firing_rate": rate, "layers": len(program.neurons)}
 
 
 def main() -> int:
@@ -134,9 +165,13 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default=None, help="write OUT.md and OUT.json")
+    p.add_argument("--memory", default=None, help=argparse.SUPPRESS)   # ARCH,NEURON,BATCH,PHASE: one measurement
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.memory:
+        print(f"{memory_of(args.memory):.1f}")
+        return 0
     rows = []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"best of {args.repeats}, window mode")

@@ -64,19 +64,21 @@ class StepAttention(nn.Module):
     AvgPool is global over H, W; Conv1: C -> C/reduction, Conv2: back to C,
     both 1x1 with bias (the bias of Conv2 lets the gate be pinned to exactly 1
     with +inf, which the tests use to neutralise SA).  alpha = 2 (paper).
+    `scale` multiplies the gate (1: eq. 12; 2: a gate that starts near 1, not 0.5).
     """
 
-    def __init__(self, channels: int, reduction: int = 16, alpha: float = 2.0):
+    def __init__(self, channels: int, reduction: int = 16, alpha: float = 2.0, scale: float = 1.0):
         super().__init__()
         hidden = max(1, channels // reduction)
-        self.alpha = alpha
+        self.alpha, self.scale = alpha, scale
         self.fc1 = nn.Conv2d(channels, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, channels, 1)
 
     def gate(self, u: torch.Tensor) -> torch.Tensor:
-        """The per-channel gate in (0, 1), shape (N, C, 1, 1)."""
+        """The per-channel gate in (0, scale), shape (N, C, 1, 1)."""
         pooled = self.alpha * as_map(u).mean(dim=(2, 3), keepdim=True)
-        return torch.sigmoid(self.fc2(torch.relu(self.fc1(pooled))))
+        g = torch.sigmoid(self.fc2(torch.relu(self.fc1(pooled))))
+        return g if self.scale == 1.0 else g * self.scale
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         g = self.gate(u)

@@ -44,6 +44,8 @@ class ModelConfig:
     gc_pool: str = "sum"
     sa_reduction: int = 16
     sa_alpha: float = 2.0
+    sa_scale: float = 1.0         # SA gate = sa_scale * sigmoid(...): 1 is eq. (12), whose gate starts near 0.5 and
+                                  # halves the input; 2 starts it near 1 (issue 15's probe, bench/ablation_staa.py)
     tsrd_beta: float = 0.0        # TSRD probability (training only)
     fsta_decay: float = 0.25      # FSTA networks' LIF: V = decay * H + I (reference code)
     fsta_v_th: float = 0.5        # and its threshold
@@ -62,6 +64,7 @@ class ModelConfig:
               "tau": (1.0, None, False), "v_th": (0.0, None, True),
               "surrogate_width": (0.0, None, True), "gc_ratio": (1, None, False),
               "sa_reduction": (1, None, False), "sa_alpha": (None, None, False),
+              "sa_scale": (0.0, None, True),
               "tsrd_beta": (0.0, 1.0, False), "fsta_decay": (0.0, 1.0, False),
               "fsta_v_th": (0.0, None, True), "azo_t": (0.0, 1.0, False), "azo_c": (0.0, 1.0, False)}
 

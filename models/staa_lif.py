@@ -33,7 +33,7 @@ class STAALIF(nn.Module):
     def __init__(self, channels: int, timesteps: int, tau: float = 2.0, v_th: float = 1.0,
                  surrogate_width: float = 1.0, gc: bool = True, pe: bool = True,
                  sa: bool = True, adaptive: bool = True, gc_ratio: int = 4,
-                 gc_pool: str = "sum", sa_reduction: int = 16, sa_alpha: float = 2.0,
+                 gc_pool: str = "sum", sa_reduction: int = 16, sa_alpha: float = 2.0, sa_scale: float = 1.0,
                  tsrd_beta: float = 0.0):
         super().__init__()
         if not 0.0 <= tsrd_beta <= 1.0:
@@ -43,7 +43,7 @@ class STAALIF(nn.Module):
         self.pos = nn.Parameter(torch.zeros(timesteps, channels)) if pe else None
         self.gc_in = GlobalContext(channels, gc_ratio, gc_pool) if gc else None
         self.gc_mem = GlobalContext(channels, gc_ratio, gc_pool) if gc else None
-        self.sa = StepAttention(channels, sa_reduction, sa_alpha) if sa else None
+        self.sa = StepAttention(channels, sa_reduction, sa_alpha, sa_scale) if sa else None
         m0, n0 = torch.full((channels,), 1.0 - 1.0 / tau), torch.full((channels,), 1.0 / tau)
         if adaptive:
             self.m, self.n = nn.Parameter(m0), nn.Parameter(n0)

@@ -22,7 +22,9 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from models.attention import GlobalContext, StepAttention
 from models.backbones import build_model
+from models.staa_lif import STAALIF
 from models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
 from spikefold.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
 from models.config import ModelConfig, check_ranges
@@ -47,6 +49,7 @@ class TrainConfig:
     loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t) | mse: of the T-averaged logits to one-hot targets (the SMA authors')
     augment: str = "standard"     # CIFAR: standard | autoaugment | cutout | autoaugment+cutout (models/data/cifar.py)
     optimizer: str = "sgd"        # sgd (momentum, the STAA recipe) | adamw (the SMA authors': lr 1e-4, weight decay 1e-3)
+    attention_lr: float = 1.0     # learning rate of the attention parameters (STAA's GC, SA, PE) as a multiple of lr
     tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
     seed: int = 0
     workers: int = 0
@@ -56,6 +59,7 @@ class TrainConfig:
     RANGES = {"epochs": (1, None, False), "batch_size": (1, None, False), "lr": (0.0, None, True),
               "momentum": (0.0, 1.0, False), "weight_decay": (0.0, None, False),
               "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, None, False),
+              "attention_lr": (0.0, None, False),
               "workers": (0, None, False), "threads": (0, None, False)}
 
     def __post_init__(self):
@@ -92,6 +96,20 @@ def evaluate(model: nn.Module, loader: DataLoader, device) -> float:
     return 100.0 * correct / max(total, 1)
 
 
+def param_groups(model: nn.Module, lr: float, attention_scale: float) -> list[dict]:
+    """Optimiser parameter groups: the attention parameters (STAA's GC and SA modules and its
+    position encoding) at lr * attention_scale, every other parameter at lr."""
+    attention = set()
+    for m in model.modules():
+        if isinstance(m, (GlobalContext, StepAttention)):
+            attention.update(id(p) for p in m.parameters())
+        if isinstance(m, STAALIF) and m.pos is not None:
+            attention.add(id(m.pos))
+    rest = [p for p in model.parameters() if id(p) not in attention]
+    att = [p for p in model.parameters() if id(p) in attention]
+    return [{"params": rest, "lr": lr}] + ([{"params": att, "lr": lr * attention_scale}] if att else [])
+
+
 LEAK_RANGE = (0.0, 1.0 - 2.0 ** -12)   # M: the chip's dv = round(4096 (1 - M)) needs M <= 1 - 1/4096
                                        # for a nonzero leak (NIR's tau = dt/(1-M) is finite) and M >= 0
 
@@ -123,10 +141,11 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     test_loader = DataLoader(test_set, 256, num_workers=tcfg.workers)
 
     model = build_model(mcfg).to(device)
+    groups = param_groups(model, tcfg.lr, tcfg.attention_lr)
     if tcfg.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
     else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=tcfg.lr, momentum=tcfg.momentum,
+        optimizer = torch.optim.SGD(groups, lr=tcfg.lr, momentum=tcfg.momentum,
                                     weight_decay=tcfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=tcfg.epochs)
     start, history = 0, []

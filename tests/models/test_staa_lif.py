@@ -113,3 +113,22 @@ def test_tsrd_in_training_replaces_aggregation_by_addition_after_step_0():
 def test_rejects_more_steps_than_positions():
     with pytest.raises(ValueError, match="T=2"):
         STAALIF(4, timesteps=2)(torch.zeros(3, 1, 4))
+
+
+def test_sa_scale_multiplies_the_gate_and_attention_lr_is_its_own_group():
+    """Issue 15's probes: sa_scale 2 gives the gate of eq. 12 times two (near 1 at the start, not
+    0.5); attention_lr puts GC, SA and PE parameters in their own optimiser group."""
+    from models.backbones import build_model
+    from models.config import ModelConfig
+    from models.train import param_groups
+    torch.manual_seed(0)
+    one, two = (build_model(ModelConfig(sa_scale=s)) for s in (1.0, 2.0))
+    two.load_state_dict(one.state_dict())
+    sa1, sa2 = (next(m for m in net.modules() if isinstance(m, StepAttention)) for net in (one, two))
+    u = torch.randn(5, 16, 4, 4)
+    assert torch.allclose(sa2.gate(u), 2 * sa1.gate(u)) and 0.4 < float(sa1.gate(u).mean()) < 0.6
+    rest, att = param_groups(one, 0.1, 0.25)
+    expected = {id(p) for m in one.modules() if isinstance(m, (GlobalContext, StepAttention))
+                for p in m.parameters()} | {id(m.pos) for m in one.modules() if getattr(m, "pos", None) is not None}
+    assert {id(p) for p in att["params"]} == expected and att["lr"] == 0.025 and rest["lr"] == 0.1
+    assert len(rest["params"]) + len(att["params"]) == len(list(one.parameters()))
