@@ -99,7 +99,7 @@ def dense_pairs(m: nn.Module, sample_shape: tuple) -> float:
     """NeuroBench's `Dense` for ONE input sample of `sample_shape` (every input and weight taken
     as nonzero; a padded conv's border taps reach fewer inputs).  It depends on shapes only, so
     the Counter computes it once per module and shape and multiplies by the samples in a call."""
-    ones = torch.ones((1, *sample_shape), dtype=torch.float64)
+    ones = torch.ones((1, *sample_shape), dtype=torch.float64, device=m.weight.device)
     return _pairs(m, ones, torch.ones_like(m.weight, dtype=torch.float64))
 
 
@@ -231,5 +231,6 @@ def bernoulli_neurons(model: nn.Module, p: float, seed: int = 0):
     Only outputs change: a neuron's own count (its input elements) is unaffected and the
     layers after it see the Bernoulli spikes, whatever the order of hook registration."""
     gen = torch.Generator().manual_seed(seed)
-    return [m.register_forward_hook(lambda mod, i, o: (torch.rand(o.shape, generator=gen) < p).to(o.dtype))
+    return [m.register_forward_hook(
+                lambda mod, i, o: (torch.rand(o.shape, generator=gen, device="cpu") < p).to(o.device, o.dtype))
             for m in model.modules() if isinstance(m, NEURON_TYPES)]

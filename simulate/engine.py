@@ -13,11 +13,16 @@ order) and in float64 otherwise; a layer's states stay in float32 while its
 inputs, biases and states provably stay below 2**24 (checked per batch from the
 inputs' range), and fall back to float64 otherwise.  Synapse layers whose
 weights connect each channel only to itself (the relays and identity shortcuts
-deploy.quantize adds) run as depthwise convs.  On CPU the convs run in
-channels-last layout (oneDNN's fast path).  On a GPU the convs run in float64
-and are rounded, since cuDNN may choose Winograd or FFT algorithms whose float32
-rounding errors can reach 0.5 on sums near 2**24; everything else is the same
-code on the device of the Simulator.
+deploy.quantize adds) run as depthwise convs or per-channel products, and
+kernels an average pool was folded into (each pool-sized block one value) as a
+sum pool and the small conv: the same integer sums, regrouped, at a fraction of
+the multiplies (`kernel`, `pooled_kernel`).  On CPU the convs run in
+channels-last layout (oneDNN's fast path, direct convolution).  On a GPU every
+synapse layer runs in float64 and convs are rounded to integers, since cuDNN may
+choose Winograd or FFT algorithms (and matmuls TF32) whose float32 errors can
+reach 0.5 on sums near 2**24, while float64's stay far below it; everything else
+is the same code on the device of the Simulator, and the host layer's currents
+are computed on the CPU (deploy.host), so every device gives the same integers.
 
 Counts (per layer and in total, over the batch): spikes, synaptic events (each
 spike times its real fan-out, border positions of a padded conv reaching fewer
@@ -138,7 +143,7 @@ def pooled_kernel(w: np.ndarray, stride: tuple, padding: tuple) -> np.ndarray | 
 def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -> Kernel:
     w = lava_weights(s.weight) if s.kind == "dense" else s.weight     # what Dense does on step 1
     bound = float(np.abs(w).reshape(w.shape[0], -1).sum(1).max())
-    exact32 = bound < EXACT_F32 and (device.type == "cpu" or s.kind == "dense")
+    exact32 = bound < EXACT_F32 and device.type == "cpu"     # GPUs: float64 (TF32, Winograd, FFT)
     dtype = torch.float32 if exact32 else torch.float64
     opts = {"bound": bound * (1 << s.weight_exp) if s.kind == "dense" and s.weight_exp > 0 else bound}
     if s.kind == "conv":
