@@ -153,10 +153,10 @@ class Counter:
                     row["outputs"] += y.numel()
                     row["nonzero_outputs"] += int(torch.count_nonzero(y))
                 return
-            spike, _ = syops_spike_rate(x)
+            spike, rate = syops_spike_rate(x)
             row["spike_input"] = row["spike_input"] or spike    # on any call
-            if spike:                                 # ops * rate, rate = sum / numel, as an exact fraction
-                row["syops_acs"] += Fraction(ops) * Fraction(float(x.sum(dtype=torch.float64))) / x.numel()
+            if spike:                                 # ops * syops' own float32 rate, summed exactly
+                row["syops_acs"] += Fraction(ops) * Fraction(rate)
             else:
                 row["syops_macs"] += ops
             if isinstance(m, CONNECTIONS):

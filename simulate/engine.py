@@ -173,7 +173,8 @@ class Simulator:
     spike).  mode="window": each layer only for the T steps its data passes through it
     (steps start .. start + T - 1); before them it provably rests at zero, after them it can no
     longer reach the readout window, so logits are identical and counts are per inference.
-    device: where the tensors live ("cpu", "cuda", ...); results come back on the CPU."""
+    device: where the tensors live ("cpu", "cuda", ...); results come back on the CPU.
+    `paths` counts, over the runs so far, which way each layer ran (PATHS)."""
 
     def __init__(self, program: Program, device: str | torch.device = "cpu"):
         self.p = program
@@ -281,7 +282,7 @@ class Simulator:
                     a[: T - lo] += host[lo:T]
                 for first, y, _ in parts:
                     a[first - lo: first - lo + len(y)] += y
-            out = self._neurons(name, a, lo, counts, owned=True)
+            out = self._neurons(name, a, lo, counts)
             if record:
                 spikes[name] = out.cpu().contiguous().bool()
             for syn in p.outputs_of(name):
@@ -305,9 +306,10 @@ class Simulator:
         counts["total"] = tot
         return SimResult(logits.float(), ro.round().to(torch.int64), spikes, counts)
 
-    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict, owned: bool = False) -> torch.Tensor:
+    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict) -> torch.Tensor:
         """Step one neuron layer through its span; a: (steps, B, *shape) input activations (integers
-        in float32 or float64; overwritten when `owned`).  Returns spikes (steps, B, *shape) bool."""
+        in float32 or float64, made for this layer alone: overwritten).  Returns spikes (steps, B,
+        *shape) as 0/1 floats in a's layout."""
         n, prm = self.p.neurons[name], self.params[name]
         steps = a.shape[0]
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
@@ -315,7 +317,7 @@ class Simulator:
         rec = [k for k in self.p.inputs_of(name) if self.p.synapses[k].src == name]
         active = count_nonzero(a)
         if prm["current_free"] and not rec:
-            out, wraps, sats = self._current_free(prm, a, bias_on, owned)
+            out, wraps, sats = self._current_free(prm, a, bias_on)
         else:
             self.paths["stepwise"] += 1
             a = a.double()
@@ -354,7 +356,7 @@ class Simulator:
             "events_per_step": events}
         return out
 
-    def _current_free(self, prm: dict, a: torch.Tensor, bias_on: int, owned: bool) -> tuple:
+    def _current_free(self, prm: dict, a: torch.Tensor, bias_on: int) -> tuple:
         """A layer whose u is cleared every step (du = 4095): u = wrap24(a << 6) needs no state, so
         every step's drive c = u + bias is computed at once and only v steps through time
         (lif_steps_current_free).  Returns spikes, u wraps, v saturations."""
@@ -375,7 +377,7 @@ class Simulator:
             per_c = torch.maximum(hi_c, -lo_c).cpu()
         else:                                        # |c| <= 2**23 + |bias|
             dtype = torch.float32 if a_max * gain + bias_max < EXACT_F32 else torch.float64
-            c = a.mul_(gain) if owned and a.dtype == dtype else a.to(dtype).mul_(gain)
+            c = a.to(dtype).mul_(gain)              # in place when a is already in dtype
             if bias_max:
                 c[bias_on:] += prm["bias"].to(dtype)
             per_c = per_step * gain + torch.where(torch.arange(steps, device="cpu") >= bias_on, bias_max, 0.0)

@@ -145,18 +145,8 @@ def run(args, argv) -> dict:
     finally:
         counter.close()
     steps.update()
-    states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "overflow": overflow,
-                                 "counter": counter.state(), "chip": chip.state()}, world)
-    if states is None:                               # not rank 0: rank 0 writes the report
-        return None
-    for st in states[1:]:
-        per_batch.update(st["batches"])
-        counter.merge(st["counter"])
-        chip.merge(st["chip"])
-        for name, v in st["float_spikes"].items():
-            float_spikes[name] = float_spikes.get(name, 0.0) + v
-        for key in overflow:
-            overflow[key] += st["overflow"][key]
+    if not gather_into(world, per_batch, float_spikes, chip, counter, overflow):
+        return None                                  # not rank 0: rank 0 writes the report
     order = sorted(per_batch)
     labels = [per_batch[k]["labels"] for k in order]
     preds = {v: [per_batch[k][v] for k in order] for v in ("float", "folded", "chip")}
@@ -222,6 +212,27 @@ def run(args, argv) -> dict:
     steps.close()
     report["out"] = str(out)
     return report
+
+
+def gather_into(world: int, per_batch: dict, float_spikes: dict, chip: ChipAccumulator,
+                counter: Counter | None = None, overflow: dict | None = None) -> bool:
+    """Under torchrun, every rank's results merged into rank 0's objects, in place: predictions by
+    batch number, float spike sums, chip and network counts, overflow counts (all sums of integers
+    or exact fractions, so the merge is the single process's result).  False on other ranks."""
+    states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "chip": chip.state(),
+                                 "counter": counter and counter.state(), "overflow": overflow}, world)
+    if states is None:
+        return False
+    for st in states[1:]:
+        per_batch.update(st["batches"])
+        chip.merge(st["chip"])
+        for name, v in st["float_spikes"].items():
+            float_spikes[name] = float_spikes.get(name, 0.0) + v
+        if counter is not None:
+            counter.merge(st["counter"])
+        for key in overflow or ():
+            overflow[key] += st["overflow"][key]
+    return True
 
 
 def price(program, chip: ChipAccumulator, profiles: dict) -> tuple[dict, dict]:
@@ -438,14 +449,8 @@ def run_graph(args, argv) -> dict:
         deployed, streamed = sim.run(xb, mode="full"), sim.run(xb, mode="window")
         per_batch[k] = {"float graph": float_pred, "chip": deployed.logits.mean(0).argmax(1), "labels": yb}
         chip.add(deployed, streamed)
-    states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "chip": chip.state()}, world)
-    if states is None:                               # not rank 0: rank 0 writes the report
-        return None
-    for st in states[1:]:
-        per_batch.update(st["batches"])
-        chip.merge(st["chip"])
-        for name, v in st["float_spikes"].items():
-            float_spikes[name] = float_spikes.get(name, 0.0) + v
+    if not gather_into(world, per_batch, float_spikes, chip):
+        return None                                  # not rank 0: rank 0 writes the report
     preds = {v: [per_batch[k][v] for k in sorted(per_batch)] for v in ("float graph", "chip")}
     y = torch.cat([per_batch[k]["labels"] for k in sorted(per_batch)]) if samples.labelled else None
     preds = {k: torch.cat(v) for k, v in preds.items()}

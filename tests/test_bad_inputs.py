@@ -205,9 +205,16 @@ def test_report_refuses_an_existing_file_as_out_before_running(good, tmp_path, c
 
 
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    # the child gets Ctrl-C as a user's command does, whatever this runner inherited: a run
+    # started in the background by a shell without job control ignores SIGINT (and Python then
+    # installs no KeyboardInterrupt handler), and a blocked SIGINT would be inherited too
+    def as_from_a_terminal():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     p = subprocess.Popen([sys.executable, str(ROOT / "models" / "train.py"), "--epochs", "1000",
                           "--neuron", "lif", "-o", str(tmp_path / "c.pt")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=as_from_a_terminal)
     p.stdout.readline()                        # the first epoch's line: inside the loop now
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
