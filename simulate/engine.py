@@ -52,7 +52,8 @@ from simulate.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24,
 EXACT_F32 = 1 << 24
 # how a layer ran (Simulator.paths counts them per run, so tests can show each is exercised)
 PATHS = ("states float32", "states float32, split decay", "states float64", "u wraps", "stepwise",
-         "conv", "conv, sum-pooled", "conv, odd map pooled", "depthwise", "per-channel", "dense")
+         "conv", "conv, sum-pooled", "conv, odd map pooled", "depthwise", "per-channel", "dense",
+         "full run, rest skipped")
 
 
 def fanout(s: SynapseLayer) -> torch.Tensor:
@@ -65,6 +66,20 @@ def fanout(s: SynapseLayer) -> torch.Tensor:
     back = F.conv_transpose2d(ones, k, None, s.stride, s.padding,
                               output_padding=_output_padding(s))
     return back[0]
+
+
+def first_active(program: Program, order: list) -> dict:
+    """{layer: the first step at which it can hold a nonzero state}: its bias start, the first
+    step anything can reach it (an input's own first step + 1 + delay; the host's currents from
+    step 0), whichever is earlier.  Before it a layer rests at zero in a full run: in deployed
+    programs (bias starts where data arrives) that is every step before `start`; `order` must list
+    each layer after its inputs (recurrent synapses aside), as the Simulator's does."""
+    first = {}
+    for name in order:
+        arrive = [first.get(s.src, 0) + 1 + s.delay for s in program.synapses.values()
+                  if s.dst == name and s.src != name]
+        first[name] = min([program.neurons[name].start, *arrive] + ([0] if name == program.host.dst else []))
+    return first
 
 
 def by_neuron(x: torch.Tensor) -> torch.Tensor:
@@ -170,7 +185,8 @@ def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -
 
 class Simulator:
     """mode="full": every layer for all T + depth steps of a chip run (what Lava does, spike for
-    spike).  mode="window": each layer only for the T steps its data passes through it
+    spike; the steps before a layer's `first_active` one are counted, not computed: it rests at
+    zero there).  mode="window": each layer only for the T steps its data passes through it
     (steps start .. start + T - 1); before them it provably rests at zero, after them it can no
     longer reach the readout window, so logits are identical and counts are per inference.
     device: where the tensors live ("cpu", "cuda", ...); results come back on the CPU.
@@ -191,6 +207,7 @@ class Simulator:
                                  "keep_odd_max": float(odd_part(DECAY_UNITY - (np.asarray(n.dv) + DV_OFFSET)).max()),
                                  "current_free": bool(np.all(n.du == DU_MAX))}
         self.paths = Counter()
+        self.first_active = first_active(program, self.order)
         self.kernels = {name: kernel(s, self.device, self.channels_last) for name, s in program.synapses.items()}
         self.fanout = {name: fanout(s) for name, s in program.synapses.items()}
 
@@ -262,7 +279,7 @@ class Simulator:
         big = host.numel() and int(host.abs().max()) >= EXACT_F32
         host = host.to(self.device, torch.float64 if big else torch.float32)
         B = host.shape[1]
-        span = {n: (0, steps) if mode == "full" else (p.neurons[n].start, p.neurons[n].start + T)
+        span = {n: (self.first_active[n], steps) if mode == "full" else (p.neurons[n].start, p.neurons[n].start + T)
                 for n in self.order}
         span["readout"] = (p.depth, p.depth + T)
         spikes, counts = {}, {"layers": {}, "synapses": {}}
@@ -282,9 +299,10 @@ class Simulator:
                     a[: T - lo] += host[lo:T]
                 for first, y, _ in parts:
                     a[first - lo: first - lo + len(y)] += y
-            out = self._neurons(name, a, lo, counts)
+            rest = lo if mode == "full" else 0       # full mode: steps 0 .. lo - 1 provably at rest
+            out = self._neurons(name, a, lo, counts, rest)
             if record:
-                spikes[name] = out.cpu().contiguous().bool()
+                spikes[name] = F.pad(out.cpu().contiguous().bool(), (0, 0) * (out.dim() - 1) + (rest, 0))
             for syn in p.outputs_of(name):
                 if p.synapses[syn].dst == name:      # recurrent: applied step by step in _neurons
                     continue
@@ -306,10 +324,12 @@ class Simulator:
         counts["total"] = tot
         return SimResult(logits.float(), ro.round().to(torch.int64), spikes, counts)
 
-    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict) -> torch.Tensor:
+    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict, rest: int = 0) -> torch.Tensor:
         """Step one neuron layer through its span; a: (steps, B, *shape) input activations (integers
         in float32 or float64, made for this layer alone: overwritten).  Returns spikes (steps, B,
-        *shape) as 0/1 floats in a's layout."""
+        *shape) as 0/1 floats in a's layout.  `rest`: steps before the span at which the layer
+        provably rests at zero (no input, no bias, no spike; `first_active`): counted as updates,
+        and as zeros in the per-step figures, without being computed."""
         n, prm = self.p.neurons[name], self.params[name]
         steps = a.shape[0]
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
@@ -343,13 +363,16 @@ class Simulator:
         size = int(np.prod(n.shape))
         # (steps, neurons): float32 sums over the batch are exact (each below 2**24)
         per_step = in_c_order(by_neuron(out).sum(dim=1), out).cpu().double()
+        if rest:
+            self.paths["full run, rest skipped"] += 1
+            per_step = F.pad(per_step, (0, 0, rest, 0))
         fired = per_step.sum(0)
         events = {s: per_step @ self.fanout[s].flatten() for s in self.p.outputs_of(name)}
-        active = active.cpu()
+        active = F.pad(active.cpu(), (rest, 0))
         counts["layers"][name] = {
             "neurons": size, "spikes": int(fired.sum()),
             "synaptic_events": sum(float(e.sum()) for e in events.values()),
-            "neuron_updates": size * steps * a.shape[1], "active_updates": int(active.sum()),
+            "neuron_updates": size * (rest + steps) * a.shape[1], "active_updates": int(active.sum()),
             "u_wraps": wraps, "v_saturations": sats, "relay": n.relay,
             # for the chip's time and traffic (simulate/chip.py), over the steps of this run's span
             "fired": fired.view(n.shape), "active_per_step": active,
