@@ -11,21 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import torch
 
-from sim_speed import build           # bench/ is on the path of a bench script: one network builder
+from sim_speed import best_of, build  # bench/ is on a bench script's path: one builder, one timer
 from simulate.engine import Simulator
-
-
-def best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> int:
@@ -42,9 +32,9 @@ def main() -> int:
         every.first_active = dict.fromkeys(every.first_active, 0)
         same = torch.equal(skip.run(x).readout, every.run(x).readout)
         ok = ok and same
-        t_skip = best(lambda: skip.run(x, mode="full"), args.repeats)
-        t_every = best(lambda: every.run(x, mode="full"), args.repeats)
-        t_window = best(lambda: skip.run(x, mode="window"), args.repeats)
+        t_skip = best_of(lambda: skip.run(x, mode="full"), args.repeats)
+        t_every = best_of(lambda: every.run(x, mode="full"), args.repeats)
+        t_window = best_of(lambda: skip.run(x, mode="window"), args.repeats)
         print(f"{arch} (depth {program.depth}, {program.steps} steps): full, every step {t_every:.2f} s; "
               f"full, rest skipped {t_skip:.2f} s ({t_skip / t_every:.2f}x); window {t_window:.2f} s; "
               f"same readout: {same}")

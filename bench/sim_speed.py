@@ -96,10 +96,16 @@ def settle_batchnorm(model, x) -> None:
     model.eval()
 
 
-def timed(fn) -> tuple[float, object]:
+def timed(fn) -> float:
+    """Seconds one call of fn takes."""
     t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+    fn()
+    return time.perf_counter() - t0
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    """The least of `repeats` timings of fn (the other benches use it too)."""
+    return min(timed(fn) for _ in range(repeats))
 
 
 def build(arch: str, neuron: str, batch: int):
@@ -145,8 +151,8 @@ def measure(arch: str, neuron: str, batch: int, repeats: int) -> dict:
     t_float, t_sim = [], []
     for _ in range(repeats):                         # alternate, so drift hits both alike
         with torch.no_grad():
-            t_float.append(timed(lambda: model(x))[0])
-        t_sim.append(timed(lambda: sim.run(x, mode="window"))[0])
+            t_float.append(timed(lambda: model(x)))
+        t_sim.append(timed(lambda: sim.run(x, mode="window")))
     peak = {phase: peak_mb(arch, neuron, batch, phase) for phase in ("float", "sim")}
     neurons = sum(float(torch.tensor(l.shape).prod()) for l in program.neurons.values())
     rate = r.counts["total"]["spikes"] / (neurons * T * batch)

@@ -31,16 +31,8 @@ from models.checkpoint import model_from_checkpoint
 from models.config import ModelConfig
 from models.data import load_dataset
 from models.train import TrainConfig, train
+from sim_speed import best_of          # bench/ is on a bench script's path
 from simulate.engine import Simulator
-
-
-def best_of(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> int:

@@ -118,9 +118,7 @@ def user_inputs(path) -> tuple:
 def test_inputs(graph, dataset: str | None, root: str | None, samples: int):
     """(x, y, dataset name): the first `samples` test inputs of the graph's dataset (0: all)."""
     ds, n, name = test_split(graph, dataset, root, samples)
-    x = torch.stack([ds[i][0] for i in range(n)])
-    validate.finite_array(f"dataset {name}", "test inputs", x.numpy())
-    y = torch.tensor([int(ds[i][1]) for i in range(n)])
+    x, y = Samples(dataset=ds, n=n, name=name).batch(range(n))
     return x, y, name
 
 

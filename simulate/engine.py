@@ -98,6 +98,12 @@ def in_c_order(per_neuron: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return per_neuron
 
 
+def max_abs_per_step(x: torch.Tensor) -> torch.Tensor:
+    """max |x| over each step of x (steps, B, *shape), on the CPU (steps,)."""
+    flat = by_neuron(x)
+    return torch.maximum(flat.amax(dim=(1, 2)), -flat.amin(dim=(1, 2))).cpu()
+
+
 def count_nonzero(x: torch.Tensor) -> torch.Tensor:
     """Nonzero entries of each step of x (steps, B, *shape), float64 (steps,).  |sign| summed over
     the batch in x's dtype (exact: each sum is at most B < 2**24), then over neurons in float64;
@@ -276,8 +282,8 @@ class Simulator:
         p = self.p
         T, steps = p.timesteps, p.steps
         host = host_currents(p, x)
-        big = host.numel() and int(host.abs().max()) >= EXACT_F32
-        host = host.to(self.device, torch.float64 if big else torch.float32)
+        host_max = float(host.abs().max()) if host.numel() else 0.0
+        host = host.to(self.device, torch.float64 if host_max >= EXACT_F32 else torch.float32)
         B = host.shape[1]
         span = {n: (self.first_active[n], steps) if mode == "full" else (p.neurons[n].start, p.neurons[n].start + T)
                 for n in self.order}
@@ -292,7 +298,7 @@ class Simulator:
             if fresh:
                 a = parts[0][1]                    # the common case: one input covering the span
             else:
-                bound = sum(b for _, _, b in parts) + (float(host.abs().max()) if name == p.host.dst else 0.0)
+                bound = sum(b for _, _, b in parts) + (host_max if name == p.host.dst else 0.0)
                 wide = bound >= EXACT_F32 or any(y.dtype == torch.float64 for _, y, _ in parts)
                 a = self._zeros((hi - lo, B, *n.shape), torch.float64 if wide else torch.float32)
                 if name == p.host.dst:
@@ -386,8 +392,7 @@ class Simulator:
         steps, gain = a.shape[0], 1 << ACT_SHIFT
         if not steps:
             return torch.empty(a.shape, dtype=torch.float32, device=self.device), 0, 0
-        flat_a = by_neuron(a)
-        per_step = torch.maximum(flat_a.amax(dim=(1, 2)), -flat_a.amin(dim=(1, 2))).cpu()   # max |a| per step
+        per_step = max_abs_per_step(a)
         a_max, bias_max = float(per_step.max()), prm["bias_max"]
         wraps = 0
         if a_max * gain >= UV_MAX:                   # u can wrap (to 24 bits, or int32 first)
@@ -396,8 +401,7 @@ class Simulator:
             wrapped = wrap24(c)
             wraps, c = int((wrapped != c).sum()), wrapped
             c[bias_on:] += prm["bias"]
-            lo_c, hi_c = c.flatten(1).aminmax(dim=1)
-            per_c = torch.maximum(hi_c, -lo_c).cpu()
+            per_c = max_abs_per_step(c)
         else:                                        # |c| <= 2**23 + |bias|
             dtype = torch.float32 if a_max * gain + bias_max < EXACT_F32 else torch.float64
             c = a.to(dtype).mul_(gain)              # in place when a is already in dtype
