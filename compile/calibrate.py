@@ -7,7 +7,7 @@ per timestep t and channel c, the mean over calibration samples of
     gate[t, c]   SA's gate sigmoid(...)(U[t])    (eq. 12, multiplies U)
 and their standard deviation over samples and timesteps, which says how far
 a constant is from the real, input-dependent value.  Likewise FSTA's input gain
-g[t, h, w] (models/fsta.py).
+g[t, h, w] (models/fsta.py), and SMA's branch attention A[i, t, c] (models/sma.py).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from models.fsta import FSTALIF
+from models.sma import SMAConvBNSpike
 from models.staa_lif import STAALIF
 
 
@@ -25,6 +26,15 @@ from models.staa_lif import STAALIF
 class GainStats:
     """FSTA's input gain g = FSTA(x) / x: mean over samples per (t, h, w), (T, H, W), and its std
     over samples and timesteps per (h, w)."""
+    mean_t: np.ndarray
+    std: np.ndarray
+    samples: int
+
+
+@dataclass(frozen=True)
+class MixStats:
+    """SMA's attention A (branches, T, B, C) of one unit: mean over samples per timestep
+    (T, branches, C), and its std over samples and timesteps (branches, C)."""
     mean_t: np.ndarray
     std: np.ndarray
     samples: int
@@ -72,7 +82,8 @@ class _Moments:
 
 def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False,
               device: torch.device | str | None = None) -> dict:
-    """{module path: stats} for every STAA-LIF (AttentionStats) and FSTA-LIF (GainStats) in `model`,
+    """{module path: stats} for every STAA-LIF (AttentionStats), FSTA-LIF (GainStats) and SMA unit
+    (MixStats) in `model`,
     over `batches` of inputs; run on `device` (default: where the model is), the model returned
     to its own device afterwards.  Statistics are accumulated in float64 on the CPU; on a GPU the
     float32 forward rounds differently, so they agree with the CPU's to float32 precision, not
@@ -120,6 +131,13 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
                 moments[(path, "gain")].add_steps(m.gain(x)[:, :, 0])          # (T, B, H, W)
 
             hooks.append(mod.fsta.register_forward_hook(hook_fsta))
+        if isinstance(mod, SMAConvBNSpike):
+            track((path, "mix"))
+
+            def hook_sma(m, inp, out, path=path):
+                moments[(path, "mix")].add_steps(out.permute(1, 2, 0, 3))           # (T, B, n, C)
+
+            hooks.append(mod.sma.attention.register_forward_hook(hook_sma))
     was_training = model.training
     home = next(model.parameters()).device
     device = torch.device(device) if device is not None else home
@@ -138,6 +156,8 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
     for path, mod in model.named_modules():
         if isinstance(mod, FSTALIF):
             stats[path] = GainStats(*moments[(path, "gain")].result(), samples)
+        if isinstance(mod, SMAConvBNSpike):
+            stats[path] = MixStats(*moments[(path, "mix")].result(), samples)
         if isinstance(mod, STAALIF):
             got = {part: moments[(path, part)].result() if (path, part) in moments else (None, None)
                    for part in ("c_in", "c_mem", "gate")}

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from compile.graph import Graph
-from compile.nodes import (AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
+from compile.nodes import (SMA, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, StaaLIF)
+from compile.passes.fold_batchnorm import scale_shift
 from models.fsta import FSTALIF
 from models.sma import SMAConvBNSpike
 from models.layers import BasicBlock, Classifier, SpikingNet, TimeDistributed
@@ -77,13 +78,7 @@ class _Tracer:
         if isinstance(m, nn.Conv2d):
             return [self.conv(m, path, srcs)]
         if isinstance(m, nn.BatchNorm2d):
-            if m.running_mean is None:
-                raise UnsupportedModule(f"{path}: BatchNorm2d without running statistics is not supported")
-            node = BatchNorm(_np(m.running_mean), _np(m.running_var),
-                             _np(m.weight) if m.affine else np.ones(m.num_features),
-                             _np(m.bias) if m.affine else np.zeros(m.num_features),
-                             float(m.eps), self.shape(srcs[0]), path)
-            return [self.add(path, node, srcs)]
+            return [self.add(path, self.batchnorm(m, path, self.shape(srcs[0])), srcs)]
         if isinstance(m, nn.AvgPool2d):
             k, s = _pair(m.kernel_size), _pair(m.stride if m.stride is not None else m.kernel_size)
             if k != s or _pair(m.padding) != (0, 0) or m.ceil_mode:
@@ -100,11 +95,7 @@ class _Tracer:
                                         f"gets shape {self.shape(srcs[0])}")
             return [self.add(path, Linear(_np(m.weight), bias, (m.out_features,), path), srcs)]
         if isinstance(m, SMAConvBNSpike):
-            raise UnsupportedModule(
-                f"{path}: SMA between a conv and its BatchNorm cannot be lowered to a chip: its four branch "
-                f"convs read the block conv's real-valued output, which spikes cannot carry between two "
-                f"synapse layers (exact only as one dense synapse matrix per branch, which compile/ does "
-                f"not express)")
+            return self.lower(m.lif, f"{path}.lif", [self.add(path, self.sma(m, path, srcs), srcs)])
         if isinstance(m, FSTALIF):
             shape = self.shape(srcs[0])
             node = FstaLIF(np.full(shape[0], float(m.decay)), np.ones(shape[0]), float(m.v_th), shape, path)
@@ -113,24 +104,63 @@ class _Tracer:
             return [self.add(path, self.staa(m, path, self.shape(srcs[0])), srcs)]
         if isinstance(m, TorchLIF):
             shape = self.shape(srcs[0])
-            mm, nn_ = m.coefficients(torch.zeros(1, *shape))
-            leak = np.broadcast_to(np.asarray(_as_np(mm), dtype=np.float64).reshape(-1), (shape[0],))
-            gain = np.broadcast_to(np.asarray(_as_np(nn_), dtype=np.float64).reshape(-1), (shape[0],))
-            return [self.add(path, LIF(leak.copy(), gain.copy(), float(m.v_th), shape, path), srcs)]
+            return [self.add(path, LIF(*self.lif(m, shape), float(m.v_th), shape, path), srcs)]
         raise UnsupportedModule(f"{path or '<model>'}: {type(m).__name__} is not supported by compile/")
 
     def conv(self, m: nn.Conv2d, path: str, srcs) -> str:
+        return self.add(path, self.conv_node(m, path, self.shape(srcs[0])), srcs)
+
+    @staticmethod
+    def conv_node(m: nn.Conv2d, path: str, in_shape: tuple) -> Conv2d:
         if m.groups != 1 or _pair(m.dilation) != (1, 1) or m.padding_mode != "zeros" \
                 or isinstance(m.padding, str):
             raise UnsupportedModule(f"{path}: Conv2d with groups, dilation, string padding or "
                                     f"non-zero padding mode is not supported")
-        c, h, w = self.shape(srcs[0])
+        c, h, w = in_shape
         if c != m.in_channels:
             raise UnsupportedModule(f"{path}: Conv2d expects {m.in_channels} channels, gets {c}")
         k, s, p = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
         out = (m.out_channels, (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1)
         bias = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
-        return self.add(path, Conv2d(_np(m.weight), bias, s, p, out, path), srcs)
+        return Conv2d(_np(m.weight), bias, s, p, out, path)
+
+    def batchnorm(self, m: nn.BatchNorm2d, path: str, shape: tuple) -> BatchNorm:
+        if m.running_mean is None:
+            raise UnsupportedModule(f"{path}: BatchNorm2d without running statistics is not supported")
+        return BatchNorm(_np(m.running_mean), _np(m.running_var),
+                         _np(m.weight) if m.affine else np.ones(m.num_features),
+                         _np(m.bias) if m.affine else np.zeros(m.num_features), float(m.eps), shape, path)
+
+    @staticmethod
+    def lif(m: TorchLIF, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """(leak, gain), each (C,), of a plain LIF module."""
+        mm, nn_ = m.coefficients(torch.zeros(1, *shape))
+        return tuple(np.broadcast_to(np.asarray(_as_np(a), dtype=np.float64).reshape(-1), (shape[0],)).copy()
+                     for a in (mm, nn_))
+
+    def sma(self, m: SMAConvBNSpike, path: str, srcs) -> SMA:
+        """One SMA node for the unit's conv, SMA and BatchNorm (branch BatchNorms folded)."""
+        conv = self.conv_node(m.conv.module, f"{path}.conv", self.shape(srcs[0]))
+        weights, scales, shifts, leaks, gains, v_th = [], [], [], [], [], []
+        for i, branch in enumerate(m.sma.branches):
+            seq, lif = branch[0].module, branch[1]
+            if not isinstance(lif, TorchLIF) or seq[0].bias is not None:
+                raise UnsupportedModule(f"{path}.sma.branches.{i}: only bias-free convs into plain LIFs are supported")
+            bc = seq[0]
+            if _pair(bc.stride) != (1, 1) or _pair(bc.padding) != (bc.kernel_size[0] // 2,) * 2 or bc.groups != 1:
+                raise UnsupportedModule(f"{path}.sma.branches.{i}: a branch conv must keep the map's size")
+            scale, shift = scale_shift(self.batchnorm(seq[1], f"{path}.sma.branches.{i}.0.1", conv.shape))
+            weights.append(_np(bc.weight))
+            scales.append(scale)
+            shifts.append(shift)
+            leak, gain = self.lif(lif, conv.shape)
+            leaks.append(leak)
+            gains.append(gain)
+            v_th.append(float(lif.v_th))
+        bn_scale, bn_shift = scale_shift(self.batchnorm(m.bn.module, f"{path}.bn", conv.shape))
+        return SMA(conv.weight, conv.bias, conv.stride, conv.padding, tuple(weights), np.stack(scales),
+                   np.stack(shifts), np.stack(leaks), np.stack(gains), np.array(v_th), bn_scale, bn_shift,
+                   self.shape(srcs[0]), conv.shape, path)
 
     def staa(self, m: STAALIF, path: str, shape: tuple) -> StaaLIF:
         return StaaLIF(leak=_np(m.m), gain=_np(m.n), v_th=float(m.v_th), shape=shape,

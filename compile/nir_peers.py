@@ -42,8 +42,9 @@ class PeerForm:
     step written into tau (the reader's default); pool: "avg" | "sum"; channel_params: neuron
     arrays shaped (C, 1, 1); v_reset: write the field; uniform: LIF fields the reader needs to be
     one value per layer; needs_leak: the reader refuses M = 0 (tau/dt = 1); unsupported: our node
-    type name -> why the reader cannot take it; caveat: what the reader still does its own way
-    after import (said at export)."""
+    type name -> why the reader cannot take it; chain_only: why the reader cannot take a graph
+    with branches (a node feeding or fed by several), empty if it can; caveat: what the reader
+    still does its own way after import (said at export)."""
     name: str
     reader: str
     gain: str = "weights"
@@ -55,6 +56,7 @@ class PeerForm:
     uniform: tuple[str, ...] = ()
     needs_leak: bool = False
     unsupported: dict = field(default_factory=dict)
+    chain_only: str = ""
     caveat: str = ""
 
     def leak_to_tau(self, leak: np.ndarray) -> np.ndarray:
@@ -76,6 +78,12 @@ class PeerForm:
 
     def check(self, graph: Graph) -> None:
         """PeerRefused naming the first node this peer's reader cannot represent."""
+        if self.chain_only:
+            for name in graph.nodes:
+                if len(graph.succs(name)) > 1 or len(graph.preds(name)) > 1:
+                    raise PeerRefused(f"{self.reader} cannot read a graph with branches (node {name} "
+                                      f"{'feeds' if len(graph.succs(name)) > 1 else 'is fed by'} several): "
+                                      f"{self.chain_only}")
         for name, node in graph.nodes.items():
             why = self.unsupported.get(type(node).__name__)
             if why:
@@ -104,7 +112,11 @@ PEERS: dict[str, PeerForm] = {f.name: f for f in (
     PeerForm("portable", "spikefold, Norse (dt=1e-4), SpikingJelly and snnTorch (one leak per layer)"),
     # norse/torch/utils/import_nir.py: LIFBoxCell(tau_mem_inv=1/tau, v_th, v_leak), r ignored,
     # per-neuron arrays kept, dt an argument defaulting to 1e-3; SumPool2d as LPPool2d(p=1), no AvgPool2d.
-    PeerForm("norse", "norse.torch.from_nir", dt=1e-3, pool="sum"),
+    # Norse 1.1 runs the import in nirtorch 2.6's legacy GraphExecutor, whose forward returns the
+    # output of the last node in its execution order: the output node only in a chain.
+    PeerForm("norse", "norse.torch.from_nir", dt=1e-3, pool="sum",
+             chain_only="its nirtorch GraphExecutor returns the last node it runs (nirtorch/graph_executor.py, "
+                        "forward), which in a branching graph is not the output"),
     # snntorch/import_nir.py: beta = 1 - 1e-4/tau (per neuron), threshold / the first unique
     # r dt/tau unless that is 1, one threshold per layer; AvgPool2d kept.
     PeerForm("snntorch", "snntorch.import_nir.import_from_nir", gain="r", uniform=("v_threshold",),

@@ -7,7 +7,7 @@ A node's input is the sum of the outputs of all nodes with an edge into it
 (NIR's fan-in rule), so a residual addition is two edges into one neuron.
 
 Before lowering a graph may hold nodes NIR has no name for (BatchNorm,
-StaaLIF); the passes in `compile.passes` remove them.
+StaaLIF, FstaLIF, SMA); the passes in `compile.passes` remove them.
 """
 from __future__ import annotations
 
@@ -146,6 +146,38 @@ class FstaLIF:
     leak: np.ndarray
     gain: np.ndarray
     v_th: float
+    shape: tuple
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class SMA:
+    """conv -> SMA -> BatchNorm of one SMA unit (models/sma.py) while its attention is live; the
+    block's LIF follows as its own node.  Input x (C_in, H_in, W_in) spikes; output (C, H, W):
+
+        X      = conv2d(x, weight, stride, padding) + bias                      real-valued
+        S_i[t] = LIF_i( branch_scale[i] * conv2d(X[t], branch_weights[i], pad k_i // 2)
+                        + branch_shift[i] )          (branch BatchNorm folded; LIF_i: leak[i],
+                                                      gain[i], v_th[i], hard reset, rule "ge")
+        y[t]   = bn_scale * sum_i A_i[t](S) * S_i[t] + bn_shift                  per channel
+
+    A (branches, T, B, C): SMA's attention, a function of the branch spikes computed by the
+    checkpoint's module at `source`; `fold_sma` replaces it by constants measured there.
+    Per-channel arrays are (C,), per-branch ones (branches, C); in_shape is x's (C_in, H_in, W_in).
+    """
+    weight: np.ndarray
+    bias: np.ndarray
+    stride: tuple
+    padding: tuple
+    branch_weights: tuple          # (C, C, k_i, k_i) each
+    branch_scale: np.ndarray
+    branch_shift: np.ndarray
+    leak: np.ndarray
+    gain: np.ndarray
+    v_th: np.ndarray               # (branches,)
+    bn_scale: np.ndarray
+    bn_shift: np.ndarray
+    in_shape: tuple
     shape: tuple
     source: str = ""
 

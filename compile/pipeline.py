@@ -3,9 +3,11 @@
     trace -> fold_batchnorm -> materialize_shortcuts -> fold_avgpool
           -> [fold_global_context -> fold_position_encoding -> fold_step_attention]  (STAA)
           -> [fold_fsta]                                                            (FSTA)
+          -> [fold_sma]                                                             (SMA)
           -> lower_staa -> fold_neuron_gain
 
-fold="calibrated" measures GC contexts and SA gates on `calib_batches`;
+fold="calibrated" measures GC contexts, SA gates, FSTA gains and SMA's attention
+on `calib_batches`;
 fold="none" applies only the exact passes and refuses a network that still
 has live attention (or a Pos that varies over t) with a one-line error.
 """
@@ -13,9 +15,9 @@ from __future__ import annotations
 
 from compile.calibrate import calibrate
 from compile.graph import Graph
-from compile.nodes import FstaLIF, StaaLIF
+from compile.nodes import SMA, FstaLIF, StaaLIF
 from compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_global_context, fold_neuron_gain,
-                            fold_position_encoding, fold_step_attention, lower_staa,
+                            fold_position_encoding, fold_sma, fold_step_attention, lower_staa,
                             materialize_shortcuts)
 from compile.from_torch import trace
 
@@ -36,14 +38,17 @@ def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
     if fold not in FOLD_MODES:
         raise ValueError(f"fold must be one of {FOLD_MODES} (got {fold!r})")
     graph = exact_prefix(model, input_shape)
-    staa, fsta = graph.of_type(StaaLIF), graph.of_type(FstaLIF)
-    if (staa or fsta) and fold == "calibrated":
+    staa, fsta, sma = graph.of_type(StaaLIF), graph.of_type(FstaLIF), graph.of_type(SMA)
+    if (staa or fsta or sma) and fold == "calibrated":
         if calib_batches is None:
             raise ValueError("calibrated folding needs calibration batches")
         stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet, device=device)
         graph = fold_global_context(graph, stats)
         graph = fold_step_attention(fold_position_encoding(graph), stats)
-        graph = fold_fsta(graph, stats)
+        graph = fold_sma(fold_fsta(graph, stats), stats)
+    elif sma:
+        raise FoldRefused(f"node {sma[0]} ({graph.nodes[sma[0]].source}): SMA's attention weights depend on "
+                          f"the branch spikes and cannot be folded exactly; use --fold calibrated")
     elif fsta:
         raise FoldRefused(f"node {fsta[0]} ({graph.nodes[fsta[0]].source}): FSTA's input-dependent gain "
                           f"cannot be folded exactly; use --fold calibrated")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from compile.graph import Graph, update
-from compile.nodes import AvgPool2d, Conv2d, Flatten, Linear
+from compile.nodes import SMA, AvgPool2d, Conv2d, Flatten, Linear
 
 
 def expand(weight: np.ndarray, k: tuple) -> np.ndarray:
@@ -29,11 +29,12 @@ def fold_avgpool(graph: Graph) -> Graph:
         changed = {}
         for succ in graph.succs(name):
             node = graph.nodes[succ]
-            if isinstance(node, Conv2d):
+            if isinstance(node, (Conv2d, SMA)):        # SMA: its block conv reads the pool
                 changed[succ] = update(
                     node, weight=expand(node.weight, pool.kernel),
                     stride=tuple(s * k for s, k in zip(node.stride, pool.kernel)),
-                    padding=tuple(p * k for p, k in zip(node.padding, pool.kernel)))
+                    padding=tuple(p * k for p, k in zip(node.padding, pool.kernel)),
+                    **({"in_shape": in_shape} if isinstance(node, SMA) else {}))
             elif isinstance(node, Flatten) and len(graph.succs(succ)) == 1 and \
                     isinstance(graph.nodes[graph.succs(succ)[0]], Linear):
                 fc_name = graph.succs(succ)[0]

@@ -11,6 +11,12 @@ from compile.graph import Graph, update
 from compile.nodes import SYNAPTIC, BatchNorm
 
 
+def scale_shift(bn: BatchNorm) -> tuple[np.ndarray, np.ndarray]:
+    """BN(x) = scale * x + shift per channel: (gamma / sqrt(var + eps), beta - scale * mean)."""
+    scale = bn.gamma / np.sqrt(bn.var + bn.eps)
+    return scale, bn.beta - scale * bn.mean
+
+
 def fold_batchnorm(graph: Graph) -> Graph:
     for name in graph.of_type(BatchNorm):
         bn = graph.nodes[name]
@@ -19,8 +25,8 @@ def fold_batchnorm(graph: Graph) -> Graph:
         if not isinstance(layer, SYNAPTIC) or len(graph.succs(preds[0])) != 1:
             raise ValueError(f"node {name}: BatchNorm must follow exactly one conv/linear "
                              f"layer that feeds nothing else")
-        scale = bn.gamma / np.sqrt(bn.var + bn.eps)
+        scale, shift = scale_shift(bn)
         weight = layer.weight * scale.reshape(-1, *([1] * (layer.weight.ndim - 1)))
-        bias = scale * (layer.bias - bn.mean) + bn.beta
+        bias = scale * layer.bias + shift
         graph = graph.splice(name, {preds[0]: update(layer, weight=weight, bias=bias)})
     return graph

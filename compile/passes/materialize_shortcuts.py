@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from compile.graph import Graph, unique_name
-from compile.nodes import NEURONS, SYNAPTIC, Conv2d, Linear
+from compile.nodes import NEURONS, SMA, SYNAPTIC, Conv2d, Linear
 
 
 def identity_layer(shape: tuple, source: str):
@@ -26,7 +26,7 @@ def materialize_shortcuts(graph: Graph) -> Graph:
     for name, node in graph.nodes.items():
         if isinstance(node, NEURONS):
             for pred in graph.preds(name):
-                if isinstance(graph.nodes[pred], SYNAPTIC):
+                if isinstance(graph.nodes[pred], (*SYNAPTIC, SMA)):   # SMA: its mix synapses, after fold_sma
                     continue
                 new = unique_name({**graph.nodes, **nodes}, f"{name}_identity")
                 nodes[new] = identity_layer(graph.nodes[pred].shape, f"{node.source} (identity shortcut)")

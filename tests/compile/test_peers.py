@@ -152,3 +152,38 @@ def test_fault_flatten_start_dim_0_is_read_as_a_batched_dim(tmp_path):
     g = nir.NIRGraph.from_list(nir.Flatten(input_type={"input": np.array([2, 3])}, start_dim=0, end_dim=-1))
     flatten = next(m for m in from_nir(g).modules() if isinstance(m, torch.nn.Flatten))
     assert flatten(torch.zeros(5, 2, 3)).shape == (30,)
+
+
+def test_norse_form_refuses_a_graph_with_branches(build, tmp_path):
+    """Norse's import runs in nirtorch's legacy GraphExecutor, which returns the last node it ran:
+    on a residual or SMA graph that is not the output (seen: res20m and the SMA digitnet gave
+    their last branch's output), so --for norse refuses branches instead of writing a file Norse misreads."""
+    from compile.nodes import Input, Output
+    g = build.graph([("in", Input((2, 3, 3))), ("a", build.conv(2, 2, (2, 3, 3))), ("la", build.lif((2, 3, 3), gain=1.0)),
+                     ("b", build.conv(2, 2, (2, 3, 3))), ("c", build.conv(2, 2, (2, 3, 3))),
+                     ("lb", build.lif((2, 3, 3), gain=1.0)), ("out", Output((2, 3, 3)))],
+                    [("in", "a"), ("a", "la"), ("la", "b"), ("la", "c"), ("b", "lb"), ("c", "lb"), ("lb", "out")])
+    with pytest.raises(PeerRefused, match=r"cannot read a graph with branches \(node la feeds several\)"):
+        write_nir(g, tmp_path / "r.nir", form=PEERS["norse"])
+    assert not (tmp_path / "r.nir").exists()
+    write_nir(g, tmp_path / "r.nir", form=PEERS["snntorch"])
+
+
+@pytest.mark.parametrize("peer", ["snntorch", "spikingjelly"])
+def test_the_sma_net_reads_right_in_the_peers_that_take_branches(peer, digits_test, tmp_path):
+    """SMA folded: dense branch layers, four branch LIFs summed into the block's, flat layers after."""
+    from models.backbones import build_model
+    from models.config import ModelConfig
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(neuron="sma")).eval()
+    with torch.no_grad():   # untrained: give every layer some activity
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.bias.uniform_(0.0, 1.5)
+    train = load_dataset("digits", None, True, 4)
+    graph = lower(model, (1, 8, 8), "calibrated", [torch.stack([train[i][0] for i in range(64)])])
+    path = tmp_path / f"sma.{peer}.nir"
+    write_nir(graph, path, form=PEERS[peer])
+    r = check(graph, path, peer, digits_test[0][:100])
+    assert len(r["spike_agreement"]) == 7 and min(r["spike_rate"].values()) > 0.01
+    assert min(r["spike_agreement"].values()) == 1.0 and r["output_max_abs_diff"] < 1e-4

@@ -17,10 +17,11 @@ from models.layers import TimeDistributed
 SMALL = {"digitnet": 8, "res19": 8, "res20m": 16, "vgg13": 32, "resnet18": 32, "resnet34": 32}
 
 
-def model_for(arch, neuron, **kw):
+def model_for(arch, neuron, size=None, **kw):
     torch.manual_seed(0)
+    size = size or SMALL[arch]
     cfg = ModelConfig(arch=arch, neuron=neuron, num_classes=5, in_channels=3,
-                      input_size=SMALL[arch], timesteps=2, **kw)
+                      input_size=size, timesteps=2, **kw)
     m = build_model(cfg).eval()
     with torch.no_grad():  # BN away from the identity (the fold has work to do) and every layer firing
         for mod in m.modules():
@@ -29,7 +30,7 @@ def model_for(arch, neuron, **kw):
                 mod.running_var.uniform_(0.5, 1.5)
                 mod.weight.uniform_(1.0, 3.0)
                 mod.bias.uniform_(0.0, 2.0)
-    return m, (3, SMALL[arch], SMALL[arch])
+    return m, (3, size, size)
 
 
 def assert_same_spikes(model, graph, x):
@@ -160,12 +161,42 @@ def test_fsta_fold_is_exact_when_its_gain_does_not_depend_on_the_input():
     assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
 
 
-def test_sma_is_refused_by_name_with_the_reason():
-    """SMA's branch convs read the block conv's real-valued output: two synapse layers with no
-    neuron between them, which a spiking chip cannot carry; the lowering says so, naming the unit."""
-    model, shape = model_for("digitnet", "sma")
-    with pytest.raises(UnsupportedModule, match=r"^body\.1: SMA between a conv and its BatchNorm cannot be lowered"):
-        lower(model, shape, "calibrated", [torch.rand(2, *shape)])
+def pin_sma(model):
+    """SMA's attention with its output layers' weights at zero: softmaxes of biases, a per-branch
+    constant over t (time_out) times a per-branch, per-channel vector (channel_out), far from
+    uniform: attention that no longer depends on the input."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if hasattr(mod, "channel_out"):
+                for f in [*mod.channel_out, *mod.time_out]:
+                    f.weight.zero_()
+                for i, f in enumerate(mod.time_out):
+                    f.bias.fill_(0.7 * i - 1.0)
+                for f in mod.channel_out:
+                    f.bias.uniform_(-2.0, 2.0)
+
+
+@pytest.mark.parametrize("input_size", [8, 4])
+def test_sma_fold_is_exact_when_its_attention_does_not_depend_on_the_input(input_size):
+    """Dense branch matrices conv_i o conv (zero padding between the two, which no single conv
+    has), branch LIFs, the static mix into the block's LIF, the flattened layers after it: with
+    the attention pinned, the folded graph spikes as the model does, branch LIFs included."""
+    model, shape = model_for("digitnet", "sma", input_size)
+    pin_sma(model)
+    with pytest.raises(FoldRefused, match=r"^node body_1 \(body\.1\): SMA's attention weights depend"):
+        lower(model, shape, "none")
+    graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
+    (note,) = [n for n in graph.meta["folds"] if n["pass"] == "fold_sma"]
+    assert note["std_over_samples_and_steps"] < 1e-6 and note["max_deviation_from_mean_over_t"] < 1e-6
+    assert max(note["mean_attention_per_branch"]) > 2 * min(note["mean_attention_per_branch"])
+    assert [n for n in graph.nodes if "branch" in n and n.endswith("lif")] == [
+        f"body_1_branch{i}_lif" for i in range(4)]
+    assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
+    with torch.no_grad():   # attention varying over t: only its mean over t is folded
+        model.body[1].sma.attention.time_out[0].bias.copy_(torch.tensor([-1.0, 1.5]))
+    graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
+    (note,) = [n for n in graph.meta["folds"] if n["pass"] == "fold_sma"]
+    assert note["max_deviation_from_mean_over_t"] > 1e-3
 
 
 def test_res19_tdbn_head_lowers_exactly_and_max_pool_stem_is_refused():

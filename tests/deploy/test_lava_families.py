@@ -1,5 +1,5 @@
-"""FSTA networks, folded with calibration, on Lava: spike for spike equal to the simulator (SMA's
-placement between conv and BatchNorm is refused by the lowering: tests/compile/test_pipeline.py)."""
+"""FSTA and SMA networks, folded with calibration, on Lava: spike for spike equal to the simulator
+(SMA's branches as dense synapses, its block's LIF and the layers after it flat: compile/passes/fold_sma.py)."""
 import pytest
 import torch
 from torch import nn
@@ -13,8 +13,8 @@ from models.data import load_dataset
 from simulate.engine import Simulator
 
 
-@pytest.mark.parametrize("neuron", ["fsta"])
-def test_folded_family_runs_on_lava_as_simulated(neuron, digits_test):
+@pytest.mark.parametrize("neuron, layers", [("fsta", 3), ("sma", 7)])
+def test_folded_family_runs_on_lava_as_simulated(neuron, layers, digits_test):
     torch.manual_seed(0)
     model = build_model(ModelConfig(neuron=neuron)).eval()
     with torch.no_grad():   # untrained, so give every layer some activity
@@ -31,4 +31,4 @@ def test_folded_family_runs_on_lava_as_simulated(neuron, digits_test):
         assert torch.equal(s.bool(), sim.spikes[name]), name
     assert torch.equal(ro, sim.readout)
     assert sum(bool(s.any()) for s in sim.spikes.values()) >= 2 * len(sim.spikes) // 3   # most layers fire
-    assert len(program.neurons) == 3
+    assert len(program.neurons) == layers
