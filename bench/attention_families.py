@@ -1,7 +1,7 @@
 """Digits and digits-dvs accuracy of the four neuron families, side by side, 3 seeds.
 
     python bench/attention_families.py [--epochs 20] [--seeds 0 1 2] [--rows lif staa fsta sma sma-authors]
-                                       [--out bench/results/attention_families]
+                                       [--chip] [--out bench/results/attention_families]
 
 lif (plain LIF), staa (STAA-LIF: GC, PE, SA, adaptive M/N), fsta (FSTA + its reference LIF,
 decay 0.25, threshold 0.5), sma (conv -> SMA -> BN -> LIF in the second of digitnet's three
@@ -10,6 +10,11 @@ recipe (models/train.py defaults: SGD, lr 0.1, CE) and seeds for every row; sma-
 same SMA network with the authors' recipe (AdamW, lr 1e-4, weight decay 1e-3, cosine, MSE to
 one-hot targets, ATan surrogate, detached reset).  Rows not re-run are kept from the JSON
 already at --out.  Writes a Markdown table and JSON beside --out.
+
+--chip also lowers each trained network (compile.pipeline.lower, calibrated on 256 training
+inputs, no fine-tune), quantises it for Loihi (deploy/quantize.py) and runs the whole test split
+through the bit-accurate simulator as deployed (simulate/engine.py, full mode, what Lava runs):
+the folded network's float accuracy and the chip's, beside the checkpoint's.
 """
 from __future__ import annotations
 
@@ -20,11 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
+from compile.executor import GraphNet
+from compile.pipeline import lower
+from deploy.quantize import quantize
 from models.config import ModelConfig
-from models.data import DATASETS
+from models.data import DATASETS, load_dataset
 from models.train import TrainConfig, train
+from simulate.engine import Simulator
 
 ROWS = {
     "lif": ({"neuron": "lif"}, {}),
@@ -35,6 +45,24 @@ ROWS = {
                     {"optimizer": "adamw", "lr": 1e-4, "weight_decay": 1e-3, "loss": "mse"}),
 }
 DATASET_NAMES = ("digits", "digits-dvs")
+CALIB = 256
+
+
+def _split(dataset: str, train_split: bool, n: int | None = None):
+    ds = load_dataset(dataset, None, train_split, 4)
+    idx = range(len(ds) if n is None else min(n, len(ds)))
+    return torch.stack([ds[i][0] for i in idx]), torch.tensor([int(ds[i][1]) for i in idx])
+
+
+def on_chip(model, dataset: str) -> dict:
+    """Test accuracy (%) of `model` folded (float) and on the chip (Loihi fixed point, as deployed)."""
+    x_cal, _ = _split(dataset, True, CALIB)
+    graph = lower(model.eval(), tuple(x_cal.shape[-3:]), "calibrated", [x_cal])
+    x, y = _split(dataset, False)
+    with torch.no_grad():
+        folded = GraphNet(graph).eval()(x).mean(0).argmax(1)
+    chip = Simulator(quantize(graph)).run(x, mode="full").logits.mean(0).argmax(1)
+    return {"folded_acc": 100 * float((folded == y).float().mean()), "chip_acc": 100 * float((chip == y).float().mean())}
 
 
 def main(argv=None) -> int:
@@ -42,6 +70,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p.add_argument("--chip", action="store_true", help="also fold, quantise and simulate each network on the chip")
     p.add_argument("--out", default="bench/results/attention_families")
     a = p.parse_args(argv)
     out = Path(a.out)
@@ -57,10 +86,12 @@ def main(argv=None) -> int:
             model_kw, train_kw = ROWS[row]
             mcfg = ModelConfig(arch="digitnet", in_channels=DATASETS[dataset].channels, timesteps=4, **model_kw)
             t0 = time.time()
-            _, m = train(mcfg, TrainConfig(dataset=dataset, epochs=a.epochs, seed=seed, **train_kw),
-                         str(Path(tmp) / "ckpt.pt"), quiet=True)
-            results.setdefault(row, {}).setdefault(dataset, []).append(
-                {"seed": seed, "test_acc": m["test_acc"], "seconds": round(time.time() - t0, 1)})
+            model, m = train(mcfg, TrainConfig(dataset=dataset, epochs=a.epochs, seed=seed, **train_kw),
+                             str(Path(tmp) / "ckpt.pt"), quiet=True)
+            run = {"seed": seed, "test_acc": m["test_acc"], "seconds": round(time.time() - t0, 1)}
+            if a.chip:
+                run.update(on_chip(model, dataset))
+            results.setdefault(row, {}).setdefault(dataset, []).append(run)
     summary = dict(kept)
     for row, per in results.items():
         for dataset, rs in per.items():
@@ -79,6 +110,20 @@ def main(argv=None) -> int:
             secs = statistics.mean(r["seconds"] for r in s["runs"])
             cells.append(f"{s['mean']:.2f} ± {s['std']:.2f} ({', '.join(f'{x:.2f}' for x in accs)}), {secs:.0f} s")
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    chip_rows = [r for r in ROWS if r in summary and all("chip_acc" in run for d in DATASET_NAMES
+                                                           for run in summary[r][d]["runs"])]
+    if chip_rows:
+        lines += ["", f"Folded (calibrated on {CALIB} training inputs, no fine-tune) and on the chip (Loihi "
+                      f"fixed point, bit-accurate simulator, as deployed): test accuracy (%) mean over the seeds, "
+                      f"checkpoint / folded / chip", "",
+                  "| row | " + " | ".join(DATASET_NAMES) + " |", "|---|" + "---|" * len(DATASET_NAMES)]
+        for row in chip_rows:
+            cells = []
+            for dataset in DATASET_NAMES:
+                runs = summary[row][dataset]["runs"]
+                cells.append(" / ".join(f"{statistics.mean(r[k] for r in runs):.2f}"
+                                        for k in ("test_acc", "folded_acc", "chip_acc")))
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)
