@@ -262,11 +262,12 @@ def choose_tile(shape: tuple, ins: list, profile: Profile, src_neurons: dict | N
             frac = {k: need[k] / profile[PROFILE_FIELD[k]] for k in need}
             yield cc, need, frac, math.ceil(C / cc) * np.ceil(H / hh) * np.ceil(W / ww)
 
+    boxes = list(sweep())                         # every box once (a flat layer of F neurons: F of them)
     # what no box avoids: a limit exceeded even by the box using least of it
-    floor = {k: min(float(frac[k].min()) for _, _, frac, _ in sweep()) for k in own}
+    floor = {k: min(float(frac[k].min()) for _, _, frac, _ in boxes) for k in own}
     bound = {k: max(1.0, floor[k] * (1 + 1e-9)) for k in own}
     best = {}                                     # pass -> (key, tile)
-    for cc, need, frac, cores in sweep():
+    for cc, need, frac, cores in boxes:
         fits_own = np.all([frac[k] <= 1 for k in own], axis=0)
         fits_bound = np.all([frac[k] <= bound[k] for k in own], axis=0)
         keys = {0: np.where(fits_own & (frac["output_axons"] <= 1), cores * 1e12 + cores * need["input_axons"], np.inf),
