@@ -29,3 +29,9 @@ WEIGHT_CLIP_BITS = 8          # Dense: clip_weights(num_bits=8): [0, 255], [-255
 NUM_WEIGHT_BITS = 8           # Dense default; mixed-sign weights lose 1 LSB: (w >> 1) << 1
 CONV_ACC_BITS = 24            # Conv: the accumulated activation wraps to a signed 24-bit value
 WEIGHT_EXP_RANGE = (-8, 7)    # Dense weight_exp (Conv ignores it)
+# Sparse (lava/proc/sparse/models.py, PySparseModelBitAcc) computes what Dense computes (same clip,
+# truncation and weight_exp) from a CSR matrix: only nonzero weights are stored and visited.
+# spikefold's choice, not a published figure: a dense-layer matrix with at most this fraction of
+# nonzero weights is deployed as Sparse (SMA's diagonal mixes, identity relays on flat layers);
+# fuller ones stay Dense.
+SPARSE_MAX_DENSITY = 0.5

@@ -24,6 +24,8 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import DelayDense, Dense
+from lava.proc.sparse.process import DelaySparse, Sparse
+from scipy.sparse import csr_matrix
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
@@ -81,8 +83,13 @@ class LavaNetwork:
                             padding=tuple(s.padding[::-1]), stride=tuple(s.stride[::-1]), name=name)
             else:
                 w = s.weight[:, dense_columns(s.in_shape)] if len(s.in_shape) == 3 else s.weight
-                proc = Dense(weights=w, weight_exp=s.weight_exp, name=name) if not s.delay else \
-                    DelayDense(weights=w, delays=np.full(w.shape, s.delay), weight_exp=s.weight_exp, name=name)
+                if s.kind == "sparse":
+                    w = csr_matrix(w)
+                    proc = Sparse(weights=w, weight_exp=s.weight_exp, name=name) if not s.delay else \
+                        DelaySparse(weights=w, delays=s.delay, weight_exp=s.weight_exp, name=name)
+                else:
+                    proc = Dense(weights=w, weight_exp=s.weight_exp, name=name) if not s.delay else \
+                        DelayDense(weights=w, delays=np.full(w.shape, s.delay), weight_exp=s.weight_exp, name=name)
                 if len(s.in_shape) == 3:
                     src = src.flatten()
             src.connect(proc.s_in)
@@ -116,7 +123,7 @@ class LavaNetwork:
             self.lif[name].v.set(z)
             self.lif[name].bias_mant.set(z)
         for name, s in p.synapses.items():
-            buf = self.syn[name].a_buf if s.kind == "conv" else self.syn[name].a_buff   # DelayDense: all delays
+            buf = self.syn[name].a_buf if s.kind == "conv" else self.syn[name].a_buff   # Delay*: all delays
             buf.set(np.zeros(buf.shape))
 
     def run_sample(self, currents: np.ndarray) -> tuple[np.ndarray, dict]:

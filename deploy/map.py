@@ -10,15 +10,21 @@ that needs the fewest cores while every core keeps, in the worst case, to
 
     neurons             cc * hh * ww                                   <= neurons_per_core
     input axons         sum over input synapses of the distinct source neurons reaching the box
-                        (a conv: C_in x receptive rows x receptive columns; dense: F_in)
+                        (a conv: C_in x receptive rows x receptive columns; dense: F_in;
+                        sparse: the sources with a nonzero weight into the box)
                                                                        <= input_axons
     synaptic memory     sum over input synapses of stored weights x their bit width
                         (a conv stores one kernel per core where the chip shares conv weights,
-                        else one per neuron, border taps excluded; dense: rows x F_in)
+                        else one per neuron, border taps excluded; dense: rows x F_in;
+                        sparse: the box's nonzero weights)
                                                                        <= synaptic_memory_bits
 
 Synapses are structural, as Lava's Dense and Conv hold them (zero weights stored and visited);
-a weight's bit width is what its integers need (sign included).  Output axons (a core's
+Lava's Sparse stores and visits its nonzero weights only (the index a sparse format stores beside
+each weight is not counted: no published per-synapse figure).  For a box of a sparse layer the
+worst case over boxes is the most nonzeros any box of that size receives (axons: at most that
+and F_in) when the layer is flat, else all its nonzeros; each placed core is then counted exactly.
+A weight's bit width is what its integers need (sign included).  Output axons (a core's
 core-to-core fan-out edges: for each of its neurons, the cores that neuron's synapses reach)
 are checked once all layers are cut.  The host's input currents are not counted as axons.  A
 layer that no box fits is cut by the box that breaks its limits least and named, with the limit
@@ -59,6 +65,40 @@ def weight_bits(w: np.ndarray) -> int:
     """Bits a weight of this layer needs in a signed or unsigned format: magnitude + sign."""
     top = int(np.abs(w).max()) if w.size else 0
     return max(1, top.bit_length()) + int(bool((w < 0).any()))
+
+
+@functools.lru_cache(maxsize=256)
+def _nonzero(s: SynapseLayer) -> sparse.csr_matrix:
+    """Where a sparse layer's weights are nonzero, (F_out, F_in) 0/1 in C, H, W order, once per layer."""
+    return sparse.csr_matrix((s.weight != 0).astype(np.float64))
+
+
+@functools.lru_cache(maxsize=256)
+def _row_prefix(s: SynapseLayer) -> np.ndarray:
+    """0, then the running count of a sparse layer's nonzero weights over its output neurons."""
+    return np.concatenate([[0], np.cumsum(np.diff(_nonzero(s).indptr))])
+
+
+@functools.lru_cache(maxsize=256)
+def _widest_fan_out(s: SynapseLayer) -> int:
+    """The most nonzero weights leaving one source neuron of a sparse layer."""
+    return int(np.diff(_nonzero(s).tocsc().indptr).max(initial=0))
+
+
+def _most_per_box(s: SynapseLayer, cc: int) -> int:
+    """The most nonzero weights any box of cc consecutive output neurons of a flat layer receives."""
+    p = _row_prefix(s)
+    starts = np.arange(0, len(p) - 1, cc)
+    return int((p[np.minimum(starts + cc, len(p) - 1)] - p[starts]).max())
+
+
+def _membership(shape: tuple, boxes: list) -> sparse.csr_matrix:
+    """(len(boxes), neurons) 0/1: which neurons (C, H, W order) each (c0, c1, h0, h1, w0, w1) box holds."""
+    idx = np.arange(int(np.prod(shape))).reshape(shape3(shape))
+    cols = [idx[b[0]:b[1], b[2]:b[3], b[4]:b[5]].ravel() for b in boxes]
+    rows = np.repeat(np.arange(len(boxes)), [len(c) for c in cols])
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, np.concatenate(cols) if cols else rows)),
+                             shape=(len(boxes), idx.size))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -133,6 +173,12 @@ class Mapping:
             i, j = np.meshgrid(np.arange(n_src), np.arange(n_dst), indexing="ij")
             return rows * f3.sum(), sparse.coo_matrix((np.repeat(totals, n_dst), (i.ravel(), j.ravel())),
                                                       shape=(n_src, n_dst))
+        if s.kind == "sparse":          # a source neuron reaches the cores holding its nonzero weights
+            f = np.asarray(fired, np.float64).reshape(-1)
+            per = _membership(s.out_shape, dst_boxes) @ _nonzero(s)              # (n_dst, F_in) weights
+            reach = (per > 0).astype(np.float64)
+            src_of = _membership(s.in_shape, [self.cores[i].box for i in src["cores"]])
+            return per @ f, sparse.coo_matrix(src_of.multiply(f[None, :]) @ reach.T)
         f3 = np.asarray(fired, np.float64).reshape(shape3(s.in_shape))
         geo = _Geometry(s)
         events = np.empty(n_dst)
@@ -228,6 +274,14 @@ def _needs(shape: tuple, ins: list, profile: Profile, cc: int, hh: np.ndarray, w
             axons = axons + fin
             bits = bits + neurons * fin * b
             edges = np.maximum(edges, src_neurons.get(s, 0) * groups * np.ceil(H / hh) * np.ceil(W / ww))
+        elif s.kind == "sparse":
+            fin, nnz = int(np.prod(s.in_shape)), int(_row_prefix(s)[-1])
+            most = _most_per_box(s, cc) if H == W == 1 else np.minimum(neurons * fin, nnz)
+            axons = axons + np.minimum(fin, most)
+            bits = bits + most * b
+            reach = _widest_fan_out(s)
+            edges = np.maximum(edges, src_neurons.get(s, 0) *
+                               np.minimum(reach, groups * np.ceil(H / hh) * np.ceil(W / ww)))
         else:
             ci, hin, win = s.in_shape
             kh, kw = s.weight.shape[2:]
@@ -296,6 +350,10 @@ def _core_use(box: tuple, ins: list, profile: Profile) -> dict:
             fin = int(np.prod(s.in_shape))
             axons += fin
             bits += neurons * fin * b
+        elif s.kind == "sparse":
+            into = (_membership(s.out_shape, [box]) @ _nonzero(s)).tocsr()
+            axons += into.nnz
+            bits += int(into.sum()) * b
         else:
             ch, cw = _Geometry(s).counts(box)
             ci, kh, kw = s.in_shape[0], *s.weight.shape[2:]

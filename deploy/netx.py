@@ -101,13 +101,13 @@ def write_netx(program: Program, path) -> None:
         i = 1
         for name in order:
             s = program.synapses[name]
-            if s.kind == "dense" and len(s.in_shape) == 3:
+            if s.kind != "conv" and len(s.in_shape) == 3:
                 layers.create_group(str(i))["type"] = "flatten"
                 i += 1
             if s.weight_exp != 0:
                 raise NetxUnsupported(f"layer {name}: Dense weight_exp {s.weight_exp}; quantize with netx=True")
             g = layers.create_group(str(i))
-            g["type"] = s.kind
+            g["type"] = "conv" if s.kind == "conv" else "dense"   # netx has no sparse layer: the same weights
             g["shape"] = np.array(s.out_shape)
             g["weight"] = s.weight.astype(np.float64)
             if s.kind == "conv":

@@ -58,8 +58,10 @@ class NeuronLayer:
 class SynapseLayer:
     """Integer synapses from neuron layer `src` to `dst` ("readout" for the output):
     a = (W @ spikes) << weight_exp (Dense; >> for negative) or conv(W, spikes) wrapped to
-    24 bits (Conv, which ignores weight_exp); the spikes of step t arrive on step t + 1 + delay."""
-    kind: str                 # "conv" | "dense"
+    24 bits (Conv, which ignores weight_exp); the spikes of step t arrive on step t + 1 + delay.
+    "sparse" computes what "dense" does (Lava's Sparse: the same clip, truncation and weight_exp)
+    but stores and visits only the nonzero weights of W (held here as the full matrix)."""
+    kind: str                 # "conv" | "dense" | "sparse"
     src: str
     dst: str
     weight: np.ndarray        # int64, 8-bit range, already clipped and truncated as Lava would
@@ -69,7 +71,7 @@ class SynapseLayer:
     in_shape: tuple
     out_shape: tuple
     source: str = ""
-    delay: int = 0            # extra steps before delivery (Dense only: Lava's DelayDense)
+    delay: int = 0            # extra steps before delivery (not Conv: Lava's DelayDense, DelaySparse)
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,7 +26,7 @@ from compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Out
 from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from deploy.weights import lava_weights, sign_mode, weight_bound
 from deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
-                                DV_MAX, VTH_MAX)
+                                DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
 CONV_WEIGHT_MAX = 255     # Conv weights: 8-bit magnitude and a sign, odd values kept
@@ -267,7 +267,12 @@ def _synapse(graph: Graph, name: str, src: str, dst: str, q: np.ndarray, exp: in
     if isinstance(node, Conv2d):
         return SynapseLayer("conv", src, dst, q, 0, node.stride, node.padding, in_shape, node.shape,
                             node.source)
-    return SynapseLayer("dense", src, dst, q, exp, (1, 1), (0, 0), in_shape, node.shape, node.source)
+    return SynapseLayer(matrix_kind(q), src, dst, q, exp, (1, 1), (0, 0), in_shape, node.shape, node.source)
+
+
+def matrix_kind(q: np.ndarray) -> str:
+    """"sparse" (Lava's Sparse) for a weight matrix at most SPARSE_MAX_DENSITY full, else "dense"."""
+    return "sparse" if np.count_nonzero(q) <= SPARSE_MAX_DENSITY * q.size else "dense"
 
 
 def _add_relay(neurons: dict, synapses: dict, src: str, start: int, name: str) -> str:
@@ -275,7 +280,7 @@ def _add_relay(neurons: dict, synapses: dict, src: str, start: int, name: str) -
     shape = neurons[src].shape
     conv = len(shape) == 3
     eye = np.eye(shape[0], dtype=np.int64)
-    synapses[f"{name}_syn"] = SynapseLayer("conv" if conv else "dense", src, name,
+    synapses[f"{name}_syn"] = SynapseLayer("conv" if conv else matrix_kind(eye), src, name,
                                            eye[:, :, None, None] if conv else eye, 0, (1, 1), (0, 0),
                                            shape, shape, "relay")
     z = np.zeros(shape, np.int64)

@@ -58,9 +58,11 @@ PATHS = ("states float32", "states float32, split decay", "states float64", "u w
 
 def fanout(s: SynapseLayer) -> torch.Tensor:
     """Number of synapses leaving each source neuron, shape in_shape, float64 on the CPU
-    (structural: zero weights count)."""
+    (structural for Dense and Conv: zero weights count; Sparse: the nonzero ones)."""
     if s.kind == "dense":
         return torch.full(s.in_shape, float(s.weight.shape[0]), dtype=torch.float64, device="cpu")
+    if s.kind == "sparse":
+        return torch.from_numpy(np.count_nonzero(s.weight, axis=0).reshape(s.in_shape).astype(np.float64))
     ones = torch.ones(1, *s.out_shape, dtype=torch.float64, device="cpu")
     k = torch.ones(s.weight.shape, dtype=torch.float64, device="cpu")
     back = F.conv_transpose2d(ones, k, None, s.stride, s.padding,
@@ -162,11 +164,11 @@ def pooled_kernel(w: np.ndarray, stride: tuple, padding: tuple) -> np.ndarray | 
 
 
 def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -> Kernel:
-    w = lava_weights(s.weight) if s.kind == "dense" else s.weight     # what Dense does on step 1
+    w = s.weight if s.kind == "conv" else lava_weights(s.weight)     # what Dense and Sparse do on step 1
     bound = float(np.abs(w).reshape(w.shape[0], -1).sum(1).max())
     exact32 = bound < EXACT_F32 and device.type == "cpu"     # GPUs: float64 (TF32, Winograd, FFT)
     dtype = torch.float32 if exact32 else torch.float64
-    opts = {"bound": bound * (1 << s.weight_exp) if s.kind == "dense" and s.weight_exp > 0 else bound}
+    opts = {"bound": bound * (1 << s.weight_exp) if s.kind != "conv" and s.weight_exp > 0 else bound}
     if s.kind == "conv":
         opts.update(stride=tuple(s.stride), padding=tuple(s.padding))
         small = pooled_kernel(w, tuple(s.stride), tuple(s.padding))

@@ -235,3 +235,52 @@ def test_paper_networks_mapping_is_pinned(arch, pinned):
             fan_in = {v.split(" ")[1]: v for v in m.violations if "input axons" in v}
             assert {k: int(v.split("needs ")[1].split(" ")[0].replace(",", "")) for k, v in fan_in.items()} == {
                 "body_6_1": 128 * 36, "body_9_1": 256 * 36, "body_10_1": 512 * 9, "body_12_1": 512 * 16}
+
+
+def sparse_graph(f_b: int = 8):
+    """in (1, 4, 4) -> host conv -> A (2, 4, 4) -> flatten -> banded fc (each B neuron j reads
+    sources j, j + 8, j + 16, j + 24: 4 of 32) -> B (8,) -> fc -> 3."""
+    rng = np.random.default_rng(3)
+    w = np.zeros((f_b, 32))
+    for j in range(f_b):
+        w[j, j::8] = rng.uniform(0.5, 1.5, 4)
+    lif = lambda c, shape: LIF(np.full(c, 0.5), np.ones(c), 1.0, shape)
+    nodes = {"in": Input((1, 4, 4)), "c0": Conv2d(np.full((2, 1, 1, 1), 1.5), np.zeros(2), (1, 1), (0, 0), (2, 4, 4)),
+             "a": lif(2, (2, 4, 4)), "flat": Flatten((32,)), "band": Linear(w, np.zeros(f_b), (f_b,)),
+             "b": lif(f_b, (f_b,)), "fc": Linear(rng.normal(0, 0.5, (3, f_b)), np.zeros(3), (3,)), "out": Output((3,))}
+    names = list(nodes)
+    return quantize(Graph.build(nodes, list(zip(names[:-1], names[1:])), {"timesteps": 2}))
+
+
+def test_a_sparse_layer_stores_and_reaches_only_its_nonzero_weights():
+    """A quarter-full matrix deploys as Lava's Sparse: a core of 2 B neurons needs the 8 sources
+    with weights into it (Dense: all 32) and their 8 weights (Dense: 64); a source's spike goes
+    to the one core holding its row and counts as 1 event (Dense: 8)."""
+    p = sparse_graph()
+    s = p.synapses["band"]
+    assert s.kind == "sparse" and p.synapses["fc"].kind == "dense"
+    m = map_program(p, small(neurons_per_core=2, input_axons=8))     # Dense's 32 axons would not fit
+    bits = weight_bits(s.weight)
+    assert m.layers["b"]["tile"] == (2, 1, 1) and m.violations == ()
+    for i in m.layers["b"]["cores"]:
+        assert m.cores[i].use["input_axons"] == 8 and m.cores[i].use["synapse_bits"] == 8 * bits
+    fired = np.random.default_rng(1).integers(0, 4, s.in_shape).astype(float)
+    events, messages = m.traffic("band", fired)
+    messages = messages.toarray()
+    flat = fired.reshape(-1)
+    for j, g in enumerate(m.layers["b"]["cores"]):
+        c0, c1 = m.cores[g].box[:2]
+        reach = (s.weight[c0:c1] != 0).any(0)
+        assert events[j] == pytest.approx(float(flat @ (s.weight[c0:c1] != 0).sum(0)))
+        for i, k in enumerate(m.layers["a"]["cores"]):
+            idx = np.arange(32).reshape(2, 4, 4)[slice(*m.cores[k].box[:2]), slice(*m.cores[k].box[2:4]),
+                                                 slice(*m.cores[k].box[4:])].ravel()
+            assert messages[i, j] == pytest.approx(float((flat * reach)[idx].sum()))
+    # every A neuron reaches exactly one core of B: its output axons
+    assert sum(m.cores[i].use["output_axons"] for i in m.layers["a"]["cores"]) == 32
+    sim = Simulator(p)
+    assert torch.equal(sim.fanout["band"], torch.ones(2, 4, 4, dtype=torch.float64))
+    x = torch.rand(3, 1, 4, 4) * 2
+    r = sim.run(x, record=True)
+    spikes_a = float(r.spikes["a"].sum())
+    assert spikes_a > 0 and r.counts["layers"]["a"]["synaptic_events"] == spikes_a

@@ -1,6 +1,6 @@
 """The fast simulator against the real Lava simulator (Loihi2SimCfg fixed_pt), spike for spike.
 
-30 random programs: conv and dense chains, a residual block (two synapse layers summed into
+30 random programs: conv, dense and sparse (Lava's Sparse) chains, a residual block (two synapse layers summed into
 one LIF), per-neuron du/dv/vth/bias, mixed-sign and one-signed weights (odd values, which
 Lava's Dense truncates), Dense weight_exp in -3..3, strided and padded convs, random bias
 start steps, and inputs large enough to wrap u and saturate v.  Every neuron's spikes at
@@ -85,8 +85,11 @@ def random_program(seed: int, aligned: bool = False) -> tuple[Program, torch.Ten
             syn[f"s{i + 1}"] = SynapseLayer("conv", cur, name, w, 0, (stride, stride), (pad, pad), shape, out)
         else:
             out = (int(rng.integers(3, 12)),)
-            syn[f"s{i + 1}"] = SynapseLayer("dense", cur, name, weights(rng, (out[0], int(np.prod(shape)))),
-                                            int(rng.integers(-3, 4)), (1, 1), (0, 0), shape, out)
+            w, kind = weights(rng, (out[0], int(np.prod(shape)))), "dense"
+            own = np.random.default_rng([seed, i])        # its own draws: the other layers stay as they were
+            if own.random() < 0.5:                         # Lava's Sparse: most weights zero, CSR
+                w, kind = w * (own.random(w.shape) < 0.3), "sparse"
+            syn[f"s{i + 1}"] = SynapseLayer(kind, cur, name, w, int(rng.integers(-3, 4)), (1, 1), (0, 0), shape, out)
         neur[name] = neurons(rng, out, start)
         cur, shape = name, out
     if residual:   # a shortcut from n0 straight into the last layer, summed at its a_in
@@ -116,7 +119,7 @@ def test_the_random_programs_exercise_what_they_claim():
     split decay, float64 states, u wraps; pooled, depthwise and per-channel synapse kernels, on
     odd map sizes too)."""
     totals = {"u_wraps": 0, "v_saturations": 0, "spikes": 0}
-    residual, paths = 0, Counter()
+    residual, sparse, paths = 0, 0, Counter()
     for seed in range(30):
         prog, x = random_program(seed)
         sim = Simulator(prog)
@@ -124,9 +127,10 @@ def test_the_random_programs_exercise_what_they_claim():
         for k in totals:
             totals[k] += c[k]
         residual += "short" in prog.synapses
+        sparse += sum(s.kind == "sparse" for s in prog.synapses.values())
         paths.update(sim.paths)
     assert totals["u_wraps"] > 0 and totals["v_saturations"] > 0 and totals["spikes"] > 100
-    assert residual >= 5
+    assert residual >= 5 and sparse >= 5
     assert set(paths) == set(PATHS), paths
 
 
