@@ -176,26 +176,31 @@ def pin_sma(model):
                     f.bias.uniform_(-2.0, 2.0)
 
 
-@pytest.mark.parametrize("input_size", [8, 4])
-def test_sma_fold_is_exact_when_its_attention_does_not_depend_on_the_input(input_size):
+@pytest.mark.parametrize("input_size, units, unit", [(8, "auto", "body_1"), (4, "auto", "body_1"),
+                                                     (8, "1,2", "body_3")])
+def test_sma_fold_is_exact_when_its_attention_does_not_depend_on_the_input(input_size, units, unit):
     """Dense branch matrices conv_i o conv (zero padding between the two, which no single conv
     has), branch LIFs, the static mix into the block's LIF, the flattened layers after it: with
-    the attention pinned, the folded graph spikes as the model does, branch LIFs included."""
-    model, shape = model_for("digitnet", "sma", input_size)
+    the attention pinned, the folded graph spikes as the model does, branch LIFs included.  With
+    SMA in units 1 and 2 the second unit reads flattened spikes through an average pool."""
+    model, shape = model_for("digitnet", "sma", input_size, sma_units=units)
     pin_sma(model)
     with pytest.raises(FoldRefused, match=r"^node body_1 \(body\.1\): SMA's attention weights depend"):
         lower(model, shape, "none")
     graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
-    (note,) = [n for n in graph.meta["folds"] if n["pass"] == "fold_sma"]
+    notes = [n for n in graph.meta["folds"] if n["pass"] == "fold_sma"]
+    assert [n["node"] for n in notes] == ["body_1", unit][:1 + (unit != "body_1")]
+    note = notes[0]
+    assert all(n["std_over_samples_and_steps"] < 1e-6 for n in notes)
     assert note["std_over_samples_and_steps"] < 1e-6 and note["max_deviation_from_mean_over_t"] < 1e-6
     assert max(note["mean_attention_per_branch"]) > 2 * min(note["mean_attention_per_branch"])
     assert [n for n in graph.nodes if "branch" in n and n.endswith("lif")] == [
-        f"body_1_branch{i}_lif" for i in range(4)]
+        f"{u}_branch{i}_lif" for u in ["body_1", unit][:1 + (unit != "body_1")] for i in range(4)]
     assert assert_same_spikes(model, graph, torch.rand(4, *shape) * 2) < 10
     with torch.no_grad():   # attention varying over t: only its mean over t is folded
         model.body[1].sma.attention.time_out[0].bias.copy_(torch.tensor([-1.0, 1.5]))
     graph = lower(model, shape, "calibrated", [torch.rand(4, *shape) * 2])
-    (note,) = [n for n in graph.meta["folds"] if n["pass"] == "fold_sma"]
+    note = next(n for n in graph.meta["folds"] if n["pass"] == "fold_sma")
     assert note["max_deviation_from_mean_over_t"] > 1e-3
 
 
