@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from compile.graph import Graph, update
-from compile.nodes import (LI, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
+from compile.nodes import (LI, SMA, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, StaaLIF)
 from models.layers import encode_input
 from models.lif import leaky_step, per_channel
@@ -35,7 +35,7 @@ def _t(a) -> torch.Tensor:
 class GraphNet(nn.Module):
     def __init__(self, graph: Graph, timesteps: int | None = None):
         super().__init__()
-        for name in graph.of_type(StaaLIF, FstaLIF):
+        for name in graph.of_type(StaaLIF, FstaLIF, SMA):
             raise ValueError(f"node {name}: attention is not folded (compile with --fold calibrated)")
         self.graph = graph
         self.timesteps = int(timesteps or graph.meta["timesteps"])

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from compile.calibrate import MixStats
+from compile.executor import GraphNet
 from compile.nodes import SMA, Input, LIF, Output
 from compile.passes.fold_sma import apply_convs, conv_matrix, fold_sma
 
@@ -50,6 +51,8 @@ def sma_graph(c_in=2, c=3, side=4, branches=(1, 3)):
 
 def test_fold_sma_builds_branches_and_mix_and_leaves_its_input_alone():
     g, stats = sma_graph()
+    with pytest.raises(ValueError, match=r"^node sma: attention is not folded"):
+        GraphNet(g)
     f = fold_sma(g, stats)
     assert isinstance(g.nodes["sma"], SMA) and g.nodes["lif"].shape == (3, 4, 4)     # input untouched
     assert list(f.nodes) == ["input", "sma_flatten", "sma_branch0", "sma_branch0_lif", "sma_mix0",
