@@ -136,7 +136,7 @@ class Kernel:
     conv with `stride`, `padding` and `groups` (C for channel-diagonal weights, stored (C, 1, kh, kw);
     1 otherwise), after sum-pooling the spikes by `pool` when the layer's kernel is a smaller one
     spread over pool x pool blocks; as a per-channel product (`pointwise`: a diagonal 1x1 conv of
-    stride 1, weight (C, 1, 1)); or as a matmul (dense).  `bound` is the largest |activation| it
+    stride 1, weight (C, 1, 1), or a diagonal matrix, weight (F,)); or as a matmul (dense, sparse).  `bound` is the largest |activation| it
     can deliver (before a wrap)."""
     weight: torch.Tensor
     stride: tuple = (1, 1)
@@ -185,6 +185,8 @@ def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -
                 opts["groups"] = w.shape[0]
                 if w.shape[2:] == (1, 1) and opts["stride"] == (1, 1) and opts["padding"] == (0, 0):
                     opts["pointwise"], w = True, w.reshape(-1, 1, 1)
+    elif w.shape[0] == w.shape[1] > 1 and np.count_nonzero(w) == np.count_nonzero(np.diagonal(w)):
+        opts["pointwise"], w = True, np.diagonal(w).copy()        # a diagonal matrix: SMA's mixes, relays
     w = torch.as_tensor(w, dtype=dtype, device=device)
     if channels_last and w.dim() == 4:          # else oneDNN reorders the weights on every call
         w = w.contiguous(memory_format=torch.channels_last)
@@ -264,8 +266,8 @@ class Simulator:
                     wrapped = wrap_signed(y, CONV_ACC_BITS)
                     n_wrap, y = int((wrapped != y).sum()), wrapped
         else:
-            self.paths["dense"] += 1
-            y = flat.flatten(1) @ k.weight.T
+            self.paths["per-channel" if k.pointwise else "dense"] += 1
+            y = flat.flatten(1) * k.weight if k.pointwise else flat.flatten(1) @ k.weight.T
             e = s.weight_exp
             y = y * (1 << e) if e >= 0 else torch.floor(y / (1 << -e))
         return y.view(*spikes.shape[:2], *s.out_shape), n_wrap

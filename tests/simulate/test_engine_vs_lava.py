@@ -89,6 +89,9 @@ def random_program(seed: int, aligned: bool = False) -> tuple[Program, torch.Ten
             own = np.random.default_rng([seed, i])        # its own draws: the other layers stay as they were
             if own.random() < 0.5:                         # Lava's Sparse: most weights zero, CSR
                 w, kind = w * (own.random(w.shape) < 0.3), "sparse"
+                if own.random() < 0.4:                     # diagonal (SMA's mixes, flat relays)
+                    f = int(np.prod(shape))
+                    out, w = (f,), np.diag(own.integers(-255, 256, f) * (own.random(f) < 0.9))
             syn[f"s{i + 1}"] = SynapseLayer(kind, cur, name, w, int(rng.integers(-3, 4)), (1, 1), (0, 0), shape, out)
         neur[name] = neurons(rng, out, start)
         cur, shape = name, out
@@ -119,7 +122,7 @@ def test_the_random_programs_exercise_what_they_claim():
     split decay, float64 states, u wraps; pooled, depthwise and per-channel synapse kernels, on
     odd map sizes too)."""
     totals = {"u_wraps": 0, "v_saturations": 0, "spikes": 0}
-    residual, sparse, paths = 0, 0, Counter()
+    residual, sparse, diagonal, paths = 0, 0, 0, Counter()
     for seed in range(30):
         prog, x = random_program(seed)
         sim = Simulator(prog)
@@ -128,9 +131,12 @@ def test_the_random_programs_exercise_what_they_claim():
             totals[k] += c[k]
         residual += "short" in prog.synapses
         sparse += sum(s.kind == "sparse" for s in prog.synapses.values())
+        diagonal += sum(s.kind == "sparse" and s.weight.shape[0] == s.weight.shape[1] > 1 and
+                        np.count_nonzero(s.weight - np.diag(np.diagonal(s.weight))) == 0
+                        for s in prog.synapses.values())
         paths.update(sim.paths)
     assert totals["u_wraps"] > 0 and totals["v_saturations"] > 0 and totals["spikes"] > 100
-    assert residual >= 5 and sparse >= 5
+    assert residual >= 5 and sparse >= 5 and diagonal >= 2
     assert set(paths) == set(PATHS), paths
 
 
