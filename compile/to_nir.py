@@ -178,10 +178,17 @@ def summary(report: dict) -> str:
     if m:
         acc = ", ".join(f"{k} {v:.2f}%" for k, v in m["accuracy"].items())
         lines.append(f"  accuracy on {m['samples']} test samples: {acc}")
+        cost = m["accuracy"].get("model", 0.0) - m["accuracy"].get("folded", 0.0)
+        if cost > FOLD_COST_HINT and "finetuned" not in m["accuracy"]:
+            lines.append(f"  note: folding cost {cost:.2f} points; --finetune-epochs N trains the folded "
+                         f"network's weights with the folds in place (fold-aware fine-tune)")
         for k, per in m["spike_agreement"].items():
             lines.append(f"  spike agreement with the checkpoint, {k}: mean over layers "
                          f"{100 * mean_agreement(per):.3f}%")
     return "\n".join(lines)
+
+
+FOLD_COST_HINT = 1.0    # accuracy points lost to folding above which the summary suggests fine-tuning
 
 
 @command

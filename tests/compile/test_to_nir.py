@@ -108,3 +108,16 @@ def test_digits_staa_folded_and_finetuned_within_one_point(tmp_path):
     print(f"\nSTAA digits: unfolded {acc['model']:.2f}%, folded {acc['folded']:.2f}%, "
           f"folded + fine-tuned {acc['finetuned']:.2f}%")
     assert acc["finetuned"] >= acc["model"] - 1.0
+
+
+@pytest.mark.parametrize("accuracy, hint", [({"model": 96.67, "folded": 82.22}, True),
+                                            ({"model": 96.67, "folded": 95.80}, False),
+                                            ({"model": 96.67, "folded": 82.22, "finetuned": 96.89}, False)])
+def test_summary_suggests_fine_tuning_when_folding_costs_over_a_point(accuracy, hint):
+    report = {"output": "m.nir", "report_path": "m.fold.json", "arch": "digitnet", "neuron": "staa",
+              "timesteps": 4, "fold": "calibrated", "seconds_total": 1.0, "folds": [],
+              "peer": {"form": "portable", "caveat": ""},
+              "measure": {"samples": 450, "accuracy": accuracy, "spike_agreement": {}}}
+    text = to_nir.summary(report)
+    assert ("note: folding cost 14.45 points; --finetune-epochs N" in text) == hint
+    assert hint == ("note: folding cost" in text)
