@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from compile.executor import GraphNet
 from compile.pipeline import lower
+from deploy.cli_common import Samples
 from deploy.quantize import quantize
 from models.config import ModelConfig
 from models.data import DATASETS, load_dataset
@@ -50,8 +51,8 @@ CALIB = 256
 
 def _split(dataset: str, train_split: bool, n: int | None = None):
     ds = load_dataset(dataset, None, train_split, 4)
-    idx = range(len(ds) if n is None else min(n, len(ds)))
-    return torch.stack([ds[i][0] for i in idx]), torch.tensor([int(ds[i][1]) for i in idx])
+    n = len(ds) if n is None else min(n, len(ds))
+    return Samples(dataset=ds, n=n, name=dataset).batch(range(n))
 
 
 def on_chip(model, dataset: str) -> dict:

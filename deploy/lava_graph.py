@@ -2,7 +2,7 @@
 
 Processes: a RingBuffer source of the host layer's integer currents into the first
 LIF's a_in; one LIF per neuron layer (per-neuron du, dv, vth, bias arrays); one
-Dense or Conv per synapse layer (several into one LIF are summed at its a_in, which
+Dense, Sparse or Conv per synapse layer (several into one LIF are summed at its a_in, which
 is how residual additions run); RingBuffer sinks for the readout activations and,
 optionally, every layer's spikes.  Layouts: Lava tensors are (W, H, C), Conv
 weights (C_out, kW, kH, C_in) and Lava's Conv computes a true convolution, so
@@ -12,23 +12,23 @@ reading a (W, H, C) layer get their columns permuted from (C, H, W) order.
 Per sample the host resets every u, v and synaptic buffer, loads the currents,
 and switches each layer's bias on at its start step (program.py explains why),
 pausing the run at those steps; Loihi2SimCfg(select_tag="fixed_pt") selects
-PyLifModelBitAcc, PyDenseModelBitAcc and PyConvModelFixed.
+PyLifModelBitAcc, PyDenseModelBitAcc, PySparseModelBitAcc and PyConvModelFixed.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.sparse import csr_matrix
 
 import deploy.lava_compat  # noqa: F401  (must precede every lava import)
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
 from lava.proc.dense.process import DelayDense, Dense
-from lava.proc.sparse.process import DelaySparse, Sparse
-from scipy.sparse import csr_matrix
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
+from lava.proc.sparse.process import DelaySparse, Sparse
 
 from deploy.program import Program
 from deploy.host import host_currents

@@ -163,6 +163,15 @@ def pooled_kernel(w: np.ndarray, stride: tuple, padding: tuple) -> np.ndarray | 
     return small
 
 
+def channel_diagonal(w: np.ndarray) -> np.ndarray | None:
+    """w[c, c] (a conv's (C, kh, kw) kernels, a matrix's (C,) entries) when output channel c reads
+    input channel c only, for C > 1; else None."""
+    if not w.shape[0] == w.shape[1] > 1:
+        return None
+    diag = np.arange(w.shape[0])
+    return w[diag, diag] if np.count_nonzero(w) == np.count_nonzero(w[diag, diag]) else None
+
+
 def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -> Kernel:
     w = s.weight if s.kind == "conv" else lava_weights(s.weight)     # what Dense and Sparse do on step 1
     bound = float(np.abs(w).reshape(w.shape[0], -1).sum(1).max())
@@ -176,17 +185,14 @@ def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -
             w = small
             opts.update(pool=tuple(s.stride), stride=(1, 1),
                         padding=(s.padding[0] // s.stride[0], s.padding[1] // s.stride[1]))
-        if w.shape[0] == w.shape[1] > 1:
-            diag = np.arange(w.shape[0])
-            off = w.copy()
-            off[diag, diag] = 0
-            if not off.any():                    # each channel feeds only itself
-                w = w[diag, diag][:, None]
-                opts["groups"] = w.shape[0]
-                if w.shape[2:] == (1, 1) and opts["stride"] == (1, 1) and opts["padding"] == (0, 0):
-                    opts["pointwise"], w = True, w.reshape(-1, 1, 1)
-    elif w.shape[0] == w.shape[1] > 1 and np.count_nonzero(w) == np.count_nonzero(np.diagonal(w)):
-        opts["pointwise"], w = True, np.diagonal(w).copy()        # a diagonal matrix: SMA's mixes, relays
+        diag = channel_diagonal(w)
+        if diag is not None:                     # each channel feeds only itself
+            w = diag[:, None]
+            opts["groups"] = w.shape[0]
+            if w.shape[2:] == (1, 1) and opts["stride"] == (1, 1) and opts["padding"] == (0, 0):
+                opts["pointwise"], w = True, w.reshape(-1, 1, 1)
+    elif (diag := channel_diagonal(w)) is not None:             # a diagonal matrix: SMA's mixes, relays
+        opts["pointwise"], w = True, diag
     w = torch.as_tensor(w, dtype=dtype, device=device)
     if channels_last and w.dim() == 4:          # else oneDNN reorders the weights on every call
         w = w.contiguous(memory_format=torch.channels_last)

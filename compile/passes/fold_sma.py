@@ -47,11 +47,11 @@ def conv_matrix(convs: list[tuple], in_shape: tuple) -> np.ndarray:
     return apply_convs(np.eye(f_in).reshape(f_in, *in_shape), convs).reshape(f_in, -1).T.copy()
 
 
-def _check_size(name: str, source: str, f_out: int, f_in: int, max_weights: int):
+def _check_size(what: str, f_out: int, f_in: int, max_weights: int, why: str = ""):
+    """ValueError "{what} {f_out} x {f_in} synapses (n weights, over the limit){why}" past max_weights."""
     if f_out * f_in > max_weights:
-        raise ValueError(f"node {name} ({source}): SMA's exact fold needs dense {f_out} x {f_in} synapses "
-                         f"({f_out * f_in:,} weights, over the limit of {max_weights:,}): the branch convs "
-                         f"read the block conv's real-valued output, which only a dense matrix carries exactly")
+        raise ValueError(f"{what} {f_out} x {f_in} synapses ({f_out * f_in:,} weights, over the limit of "
+                         f"{max_weights:,}){why}")
 
 
 def _per_neuron(values, shape: tuple) -> np.ndarray:
@@ -69,7 +69,9 @@ def _flat_lif(node: LIF) -> LIF:
 def _unit(name: str, node: SMA, src: str, flat_input: bool, a: np.ndarray, max_weights: int):
     """The nodes and edges replacing SMA node `name` fed by `src`, and the mix nodes' names."""
     f_in, f = int(np.prod(node.in_shape)), int(np.prod(node.shape))
-    _check_size(name, node.source, f, max(f_in, f), max_weights)
+    _check_size(f"node {name} ({node.source}): SMA's exact fold needs dense", f, max(f_in, f), max_weights,
+                ": the branch convs read the block conv's real-valued output, which only a dense matrix "
+                "carries exactly")
     nodes, edges, mixes = {}, [], []
     if not flat_input:
         nodes[f"{name}_flatten"] = Flatten((f_in,), node.source)
@@ -115,9 +117,7 @@ def _flatten_after(nodes: dict, edges: list, start: str, max_weights: int) -> tu
             del nodes[name]
         elif isinstance(node, Conv2d):
             f_out, f_in = int(np.prod(node.shape)), int(np.prod(shapes[preds[0]]))
-            if f_out * f_in > max_weights:
-                raise ValueError(f"node {name}: a conv after an SMA unit becomes a dense {f_out} x {f_in} "
-                                 f"synapse layer ({f_out * f_in:,} weights, over the limit of {max_weights:,})")
+            _check_size(f"node {name}: a conv after an SMA unit becomes dense", f_out, f_in, max_weights)
             weight = conv_matrix([(node.weight, node.stride, node.padding)], shapes[preds[0]])
             nodes[name] = Linear(weight, _per_neuron(node.bias, node.shape), (f_out,), node.source)
         elif isinstance(node, LIF):
