@@ -6,7 +6,9 @@ the one float LIF step of `models.lif`.  Synaptic weights and biases are
 parameters (the fold-aware fine-tune trains them); leaks, gains and thresholds
 are buffers.  `to_graph()` returns the graph with the current weights.
 
-Input: (B, C, H, W) images (repeated over T) or (B, T, C, H, W) frames.
+Input: (B, C, H, W) images (repeated over T) or (B, T, C, H, W) frames, of the module's
+dtype (`dtype`, default torch's default: float32, or float64 where a test must not depend
+on the machine's summation order).
 Output: logits per timestep, (T, B, K), like `models.layers.SpikingNet`.
 """
 from __future__ import annotations
@@ -28,12 +30,15 @@ def _key(name: str) -> str:
     return name.replace(".", "\u00b7")
 
 
-def _t(a) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(a), dtype=torch.float32)
+def _t(a, like: torch.Tensor | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A node's array as a tensor: with `like`, of its dtype and on its device."""
+    if like is not None:
+        return torch.as_tensor(np.asarray(a), dtype=like.dtype, device=like.device)
+    return torch.as_tensor(np.asarray(a), dtype=dtype)
 
 
 class GraphNet(nn.Module):
-    def __init__(self, graph: Graph, timesteps: int | None = None):
+    def __init__(self, graph: Graph, timesteps: int | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         for name in graph.of_type(StaaLIF, FstaLIF, SMA):
             raise ValueError(f"node {name}: attention is not folded (compile with --fold calibrated)")
@@ -43,20 +48,24 @@ class GraphNet(nn.Module):
         self.biases = nn.ParameterDict()
         for name in graph.of_type(Conv2d, Linear):
             node = graph.nodes[name]
-            self.weights[_key(name)] = nn.Parameter(_t(node.weight))
-            self.biases[_key(name)] = nn.Parameter(_t(node.bias))
+            dtype = dtype or torch.get_default_dtype()
+            self.weights[_key(name)] = nn.Parameter(_t(node.weight, dtype=dtype))
+            self.biases[_key(name)] = nn.Parameter(_t(node.bias, dtype=dtype))
         self._preds = {n: graph.forward_preds(n) for n in graph.nodes}
         self._recurrent = {n: graph.recurrent(n) for n in graph.of_type(LIF)}
         self.record: dict | None = None
+        self.currents: dict | None = None
 
     def forward(self, x: torch.Tensor, record: bool = False) -> torch.Tensor:
         """Logits (T, B, K); with record=True, self.record[name] = (spikes, v) per LIF node,
-        each (T, B, *shape), v before reset."""
+        each (T, B, *shape), v before reset, and self.currents[name] its input current (T, B, *shape)
+        (without recurrent synapses)."""
         first = next(n for n in self.graph.nodes.values() if isinstance(n, Input))
         seq = encode_input(x, self.timesteps, len(first.shape))
         T, B = seq.shape[:2]
         flat = {}
         self.record = {} if record else None
+        self.currents = {} if record else None
         out = None
         for name, node in self.graph.nodes.items():
             ins = [flat[p] for p in self._preds[name]]
@@ -80,7 +89,7 @@ class GraphNet(nn.Module):
                 x = torch.cat([x.new_zeros(d, *x.shape[1:]), x[:T - d]]).flatten(0, 1)
             return F.linear(x, self.weights[_key(name)], self.biases[_key(name)])
         if isinstance(node, BatchNorm):
-            return F.batch_norm(x, *(_t(a).to(x.device) for a in (node.mean, node.var, node.gamma, node.beta)),
+            return F.batch_norm(x, *(_t(a, x) for a in (node.mean, node.var, node.gamma, node.beta)),
                                 False, 0.0, node.eps)
         if isinstance(node, AvgPool2d):
             return F.avg_pool2d(x, node.kernel)
@@ -92,7 +101,7 @@ class GraphNet(nn.Module):
             return self._lif(name, node, x.view(T, B, *x.shape[1:])).flatten(0, 1)
         if isinstance(node, LI):                # v[t] = leak v[t-1] + gain I[t], the output
             seq = x.view(T, B, *x.shape[1:])
-            m, n = (per_channel(_t(a).to(x.device), seq[0]) for a in (node.leak, node.gain))
+            m, n = (per_channel(_t(a, x), seq[0]) for a in (node.leak, node.gain))
             v, vs = torch.zeros_like(seq[0]), []
             for t in range(T):
                 v = m * v + n * seq[t]
@@ -105,11 +114,13 @@ class GraphNet(nn.Module):
         each recurrent synapse adds its output on the neuron's spikes of the step before.  Spikes
         at v >= v_th through the surrogate (rule "ge", trainable) or at v > v_th (rule "gt",
         graphs from other frameworks, only run)."""
-        m = per_channel(_t(node.leak).to(x.device), x[0])
-        n = per_channel(_t(node.gain).to(x.device), x[0])
-        v_th = node.v_th if np.isscalar(node.v_th) else _t(node.v_th).to(x.device)
-        a = None if node.syn_leak is None else per_channel(_t(node.syn_leak).to(x.device), x[0])
+        m = per_channel(_t(node.leak, x), x[0])
+        n = per_channel(_t(node.gain, x), x[0])
+        v_th = node.v_th if np.isscalar(node.v_th) else _t(node.v_th, x)
+        a = None if node.syn_leak is None else per_channel(_t(node.syn_leak, x), x[0])
         rec = self._recurrent.get(name, [])
+        if self.currents is not None:
+            self.currents[name] = x.detach()
         h, i, s = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
         spikes, vs = [], []
         for t in range(x.shape[0]):

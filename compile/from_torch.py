@@ -166,7 +166,7 @@ class _Tracer:
         return StaaLIF(leak=_np(m.m), gain=_np(m.n), v_th=float(m.v_th), shape=shape,
                        pos=_np(m.pos) if m.pos is not None else None,
                        gc=m.gc_in is not None, sa=m.sa is not None,
-                       drive=np.zeros(m.channels), source=path)
+                       drive=_np(m.drive) if m.static else np.zeros(m.channels), source=path)
 
 
 def _as_np(v):

@@ -33,27 +33,31 @@ def exact_prefix(model, input_shape) -> Graph:
     return fold_avgpool(materialize_shortcuts(fold_batchnorm(trace(model, input_shape))))
 
 
+def fold_staa_attention(graph: Graph, stats: dict) -> Graph:
+    """STAA's calibrated folds, in their order: GC's contexts, then Pos (GC saw it), then SA's gate."""
+    return fold_step_attention(fold_position_encoding(fold_global_context(graph, stats)), stats)
+
+
 def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
           quiet: bool = True, device=None) -> Graph:
     if fold not in FOLD_MODES:
         raise ValueError(f"fold must be one of {FOLD_MODES} (got {fold!r})")
     graph = exact_prefix(model, input_shape)
     staa, fsta, sma = graph.of_type(StaaLIF), graph.of_type(FstaLIF), graph.of_type(SMA)
-    if (staa or fsta or sma) and fold == "calibrated":
+    live_staa = [n for n in staa if graph.nodes[n].gc or graph.nodes[n].sa]   # static STAA: none
+    if (live_staa or fsta or sma) and fold == "calibrated":
         if calib_batches is None:
             raise ValueError("calibrated folding needs calibration batches")
         stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet, device=device)
-        graph = fold_global_context(graph, stats)
-        graph = fold_step_attention(fold_position_encoding(graph), stats)
-        graph = fold_sma(fold_fsta(graph, stats), stats)
+        graph = fold_sma(fold_fsta(fold_staa_attention(graph, stats), stats), stats)
     elif sma:
         raise FoldRefused(f"node {sma[0]} ({graph.nodes[sma[0]].source}): SMA's attention weights depend on "
                           f"the branch spikes and cannot be folded exactly; use --fold calibrated")
     elif fsta:
         raise FoldRefused(f"node {fsta[0]} ({graph.nodes[fsta[0]].source}): FSTA's input-dependent gain "
                           f"cannot be folded exactly; use --fold calibrated")
-    elif staa:
-        for name in staa:
+    else:
+        for name in staa if fold == "none" else ():
             node = graph.nodes[name]
             live = [p for p, on in (("GC", node.gc), ("SA", node.sa)) if on]
             if not live and node.pos is not None and (node.pos != node.pos.mean(0)).any():

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from compile.finetune import FinetuneConfig, finetune
 from compile.from_torch import UnsupportedModule
@@ -36,7 +36,7 @@ from spikefold.atomic import atomic_write_set, json_writer
 from models.checkpoint import CheckpointError, model_from_checkpoint
 from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 from models.data import DATASETS, DatasetNotFound, load_dataset
-from models.train import TrainConfig
+from models.train import TrainConfig, seeded_subset
 from models.version import __version__
 
 
@@ -74,13 +74,6 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _subset(ds, n: int):
-    if n <= 0 or n >= len(ds):
-        return ds
-    g = torch.Generator().manual_seed(0)
-    return Subset(ds, torch.randperm(len(ds), generator=g)[:n].tolist())
 
 
 def default_output(src: Path, peer: str) -> Path:
@@ -122,7 +115,7 @@ def run(args) -> dict:
                 if needs_calib or args.finetune_epochs > 0 else None)
     calib = None
     if needs_calib:
-        calib = [x for x, _ in DataLoader(_subset(train_ds, args.calib_samples), args.batch_size)]
+        calib = [x for x, _ in DataLoader(seeded_subset(train_ds, args.calib_samples), args.batch_size)]
     device = pick_device(args.device)
     graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), args.fold, calib,
                   quiet=args.quiet, device=device)
@@ -143,7 +136,7 @@ def run(args) -> dict:
                               "loss_per_epoch": history}
     form.check(graphs.get("finetuned", graph))     # refuse before the measurement, not after
     if args.eval_samples > 0:
-        test_ds = _subset(load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size),
+        test_ds = seeded_subset(load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size),
                           args.eval_samples)
         report["measure"] = compare(model, graphs, DataLoader(test_ds, args.batch_size),
                                     quiet=args.quiet, device=device)

@@ -47,6 +47,9 @@ class ModelConfig:
     sa_scale: float = 1.0         # SA gate = sa_scale * sigmoid(...): 1 is eq. (12), whose gate starts near 0.5 and
                                   # halves the input; 2 starts it near 1 (issue 15's probe, bench/ablation_staa.py)
     tsrd_beta: float = 0.0        # TSRD probability (training only)
+    staa_attention: str = "dynamic"  # dynamic: GC, SA, PE computed from the data (the paper's) | static: the
+                                  # per-channel constants the fold computes, trained in place (deployable;
+                                  # models/staa_lif.py, what models/train.py --static-epochs leaves)
     fsta_decay: float = 0.25      # FSTA networks' LIF: V = decay * H + I (reference code)
     fsta_v_th: float = 0.5        # and its threshold
     azo_t: float = 0.25           # SMA's Attention ZoneOut: fraction of timesteps (training only; authors' 1/RTR)
@@ -72,6 +75,8 @@ class ModelConfig:
         check_ranges(self, self.RANGES)
         if self.res19_head not in ("fc", "tdbn"):
             raise ValueError(f"res19_head must be fc or tdbn (got {self.res19_head!r})")
+        if self.staa_attention not in ("dynamic", "static"):
+            raise ValueError(f"staa_attention must be dynamic or static (got {self.staa_attention!r})")
         if self.stem_pool not in ("avg", "max"):
             raise ValueError(f"stem_pool must be avg or max (got {self.stem_pool!r})")
         if self.surrogate not in SURROGATES:

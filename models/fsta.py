@@ -35,7 +35,7 @@ def dct_filters(size: int = 7) -> torch.Tensor:
             fu = torch.cos(math.pi * u * (pos + 0.5) / size) * math.sqrt((1 if u == 0 else 2) / size)
             fv = torch.cos(math.pi * v * (pos + 0.5) / size) * math.sqrt((1 if v == 0 else 2) / size)
             basis.append(torch.outer(fu, fv))
-    return torch.stack(basis).unsqueeze(1).float()
+    return torch.stack(basis).unsqueeze(1).to(torch.get_default_dtype())
 
 
 class FSTA(nn.Module):

@@ -21,7 +21,7 @@ def make_neuron(cfg: ModelConfig, channels: int) -> nn.Module:
                        gc=cfg.gc, pe=cfg.pe, sa=cfg.sa, adaptive=cfg.adaptive,
                        gc_ratio=cfg.gc_ratio, gc_pool=cfg.gc_pool,
                        sa_reduction=cfg.sa_reduction, sa_alpha=cfg.sa_alpha, sa_scale=cfg.sa_scale,
-                       tsrd_beta=cfg.tsrd_beta)
+                       tsrd_beta=cfg.tsrd_beta, attention=cfg.staa_attention)
     if cfg.neuron == "fsta":
         return FSTALIF(cfg.timesteps, cfg.fsta_decay, cfg.fsta_v_th, cfg.surrogate_width)
     raise ValueError(f"unknown neuron {cfg.neuron!r}; choose from {', '.join(NEURONS)}")

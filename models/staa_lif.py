@@ -16,6 +16,16 @@ Choices where the paper is silent (each switchable):
     with probability `tsrd_beta` the aggregator is dropped for the whole batch
     and U[t] = N * X[t] + M * H[t-1] (plain addition, PE kept).  In eval mode
     it is never applied, so inference is deterministic.
+
+Static attention (`attention="static"`, the deployable STAA): no chip multiplies by
+a data-dependent gate, so GC's contexts, SA's gate and PE's mean over t are
+replaced by the constants the compiler's calibrated folds compute
+(`compile.freeze.freeze_attention`), which leaves
+
+    V[t] = M * H[t-1] + N * I[t] + drive                     drive (C,): trainable
+
+with M, N and drive already holding SA's gate.  Trained in this form for a few
+epochs, the checkpoint *is* what the chip runs: its lowering is exact.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from torch import nn
 from models.attention import GlobalContext, StepAttention
 from models.lif import fire, per_channel
 
+ATTENTION = ("dynamic", "static")
+
 
 class STAALIF(nn.Module):
     """(T, B, C, ...) input currents -> (T, B, C, ...) spikes."""
@@ -34,22 +46,36 @@ class STAALIF(nn.Module):
                  surrogate_width: float = 1.0, gc: bool = True, pe: bool = True,
                  sa: bool = True, adaptive: bool = True, gc_ratio: int = 4,
                  gc_pool: str = "sum", sa_reduction: int = 16, sa_alpha: float = 2.0, sa_scale: float = 1.0,
-                 tsrd_beta: float = 0.0):
+                 tsrd_beta: float = 0.0, attention: str = "dynamic"):
         super().__init__()
         if not 0.0 <= tsrd_beta <= 1.0:
             raise ValueError(f"tsrd_beta must lie in [0, 1] (got {tsrd_beta})")
+        if attention not in ATTENTION:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTION)} (got {attention!r})")
         self.channels, self.timesteps = channels, timesteps
         self.tau, self.v_th, self.width, self.tsrd_beta = tau, v_th, surrogate_width, tsrd_beta
-        self.pos = nn.Parameter(torch.zeros(timesteps, channels)) if pe else None
-        self.gc_in = GlobalContext(channels, gc_ratio, gc_pool) if gc else None
-        self.gc_mem = GlobalContext(channels, gc_ratio, gc_pool) if gc else None
-        self.sa = StepAttention(channels, sa_reduction, sa_alpha, sa_scale) if sa else None
+        self.static = attention == "static"
+        live = not self.static
+        self.pos = nn.Parameter(torch.zeros(timesteps, channels)) if pe and live else None
+        self.gc_in = GlobalContext(channels, gc_ratio, gc_pool) if gc and live else None
+        self.gc_mem = GlobalContext(channels, gc_ratio, gc_pool) if gc and live else None
+        self.sa = StepAttention(channels, sa_reduction, sa_alpha, sa_scale) if sa and live else None
+        self.drive = nn.Parameter(torch.zeros(channels)) if self.static else None
         m0, n0 = torch.full((channels,), 1.0 - 1.0 / tau), torch.full((channels,), 1.0 / tau)
         if adaptive:
             self.m, self.n = nn.Parameter(m0), nn.Parameter(n0)
         else:
             self.register_buffer("m", m0)
             self.register_buffer("n", n0)
+
+    @torch.no_grad()
+    def make_static(self, leak, gain, drive) -> None:
+        """Become the static STAA-LIF V = leak * H + gain * I + drive (each (C,), the folded node's
+        values): GC, SA and PE are dropped, M, N and drive stay trainable."""
+        as_param = lambda a: nn.Parameter(torch.as_tensor(a, dtype=self.m.dtype, device=self.m.device).clone())
+        self.m, self.n, self.drive = as_param(leak), as_param(gain), as_param(drive)
+        self.pos = self.gc_in = self.gc_mem = self.sa = None
+        self.static = True
 
     def tsrd_mask(self, timesteps: int) -> list[bool]:
         """Which timesteps drop the aggregator this forward pass (never in eval)."""
@@ -61,13 +87,15 @@ class STAALIF(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         steps = x.shape[0]
+        m, n = per_channel(self.m, x[0]), per_channel(self.n, x[0])
+        if self.static:
+            return self._static_forward(x, m, n, per_channel(self.drive, x[0]))
         if self.pos is not None:
             if steps > self.timesteps:
                 raise ValueError(f"STAA-LIF was built for T={self.timesteps}, got {steps} steps")
             x = x + self.pos[:steps].view(steps, 1, self.channels, *([1] * (x.dim() - 3)))
         # GC1 needs no state: run it on all timesteps at once.
         gx = self.gc_in(x.flatten(0, 1)).view_as(x) if self.gc_in is not None else x
-        m, n = per_channel(self.m, x[0]), per_channel(self.n, x[0])
         drop = self.tsrd_mask(steps)
         h = torch.zeros_like(x[0])
         out = []
@@ -83,7 +111,15 @@ class STAALIF(nn.Module):
             out.append(s)
         return torch.stack(out)
 
+    def _static_forward(self, x, m, n, drive) -> torch.Tensor:
+        h = torch.zeros_like(x[0])
+        out = []
+        for t in range(x.shape[0]):
+            h, s = fire(m * h + n * x[t] + drive, self.v_th, self.width)
+            out.append(s)
+        return torch.stack(out)
+
     def extra_repr(self) -> str:
         parts = [f"channels={self.channels}", f"T={self.timesteps}", f"tau={self.tau}"]
-        parts += [f"tsrd_beta={self.tsrd_beta}"]
+        parts += [f"tsrd_beta={self.tsrd_beta}"] + (["attention=static"] if self.static else [])
         return ", ".join(parts)

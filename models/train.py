@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
@@ -51,6 +51,11 @@ class TrainConfig:
     optimizer: str = "sgd"        # sgd (momentum, the STAA recipe) | adamw (the SMA authors': lr 1e-4, weight decay 1e-3)
     attention_lr: float = 1.0     # learning rate of the attention parameters (STAA's GC, SA, PE) as a multiple of lr
     tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
+    static_epochs: int = 10       # STAA with dynamic attention: after `epochs`, freeze GC, SA and PE to the constants
+                                  # the compiler's fold computes and train this many more epochs, so the checkpoint is
+                                  # what the chip runs (0: keep the paper's dynamic STAA, which the fold costs accuracy)
+    static_lr: float = 0.05       # learning rate of that phase (its own cosine schedule, same optimiser)
+    calib_samples: int = 256      # training inputs that measure the constants (as compile/to_nir.py's default)
     seed: int = 0
     workers: int = 0
     device: str = "auto"          # auto | cpu | cuda
@@ -59,7 +64,8 @@ class TrainConfig:
     RANGES = {"epochs": (1, None, False), "batch_size": (1, None, False), "lr": (0.0, None, True),
               "momentum": (0.0, 1.0, False), "weight_decay": (0.0, None, False),
               "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, None, False),
-              "attention_lr": (0.0, None, False),
+              "attention_lr": (0.0, None, False), "static_epochs": (0, None, False),
+              "static_lr": (0.0, None, True), "calib_samples": (1, None, False),
               "workers": (0, None, False), "threads": (0, None, False)}
 
     def __post_init__(self):
@@ -125,6 +131,47 @@ def constrain_leaks(model: nn.Module) -> None:
             m.clamp_(*LEAK_RANGE)
 
 
+def make_optimizer(model: nn.Module, tcfg: TrainConfig, static: bool):
+    """(optimizer, per-epoch cosine scheduler) of the dynamic phase (lr, epochs) or the static one
+    (static_lr, static_epochs)."""
+    lr, epochs = (tcfg.static_lr, tcfg.static_epochs) if static else (tcfg.lr, tcfg.epochs)
+    groups = param_groups(model, lr, tcfg.attention_lr)
+    if tcfg.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=tcfg.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(groups, lr=lr, momentum=tcfg.momentum, weight_decay=tcfg.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+
+
+def has_static_phase(mcfg: ModelConfig, tcfg: TrainConfig) -> bool:
+    """A STAA network whose attention is live gets the static phase (unless static_epochs = 0)."""
+    return (mcfg.neuron == "staa" and mcfg.staa_attention == "dynamic" and tcfg.static_epochs > 0
+            and (mcfg.gc or mcfg.sa or mcfg.pe))
+
+
+def total_epochs(mcfg: ModelConfig, tcfg: TrainConfig) -> int:
+    return tcfg.epochs + (tcfg.static_epochs if has_static_phase(mcfg, tcfg) else 0)
+
+
+def seeded_subset(dataset, n: int):
+    """The first n of a fixed (seed 0) permutation of `dataset`: the calibration inputs this
+    module's static phase and compile/to_nir.py both use."""
+    if n <= 0 or n >= len(dataset):
+        return dataset
+    return Subset(dataset, torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].tolist())
+
+
+def freeze(model: nn.Module, train_set, tcfg: TrainConfig, history: list, device) -> dict:
+    """Freeze the model's STAA attention in place (compile.freeze) on `calib_samples` training
+    inputs; returns what the checkpoint records of it: the dynamic network's last test accuracy
+    (what the paper would report), the frozen one's before any static epoch, and the folds' notes."""
+    from compile.freeze import freeze_attention     # compile/ imports models/: import it late
+    calib = [x for x, _ in DataLoader(seeded_subset(train_set, tcfg.calib_samples), 256)]
+    notes = freeze_attention(model, calib, device=device)
+    return {"epoch": tcfg.epochs, "test_acc": history[-1]["test_acc"] if history else float("nan"),
+            "calibration_samples": int(sum(len(x) for x in calib)), "folds": notes}
+
+
 def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
           quiet: bool = False) -> tuple[nn.Module, dict]:
     """Train and write the checkpoint to `out` (rank 0); returns (model, last metrics)."""
@@ -141,34 +188,43 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     test_loader = DataLoader(test_set, 256, num_workers=tcfg.workers)
 
     model = build_model(mcfg).to(device)
-    groups = param_groups(model, tcfg.lr, tcfg.attention_lr)
-    if tcfg.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(groups, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(groups, lr=tcfg.lr, momentum=tcfg.momentum,
-                                    weight_decay=tcfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=tcfg.epochs)
-    start, history = 0, []
+    optimizer, scheduler = make_optimizer(model, tcfg, static=False)
+    start, history, frozen = 0, [], None
     if resume:
         ckpt = load_checkpoint(resume)
-        require(tcfg.epochs > ckpt["epoch"], f"{resume}: already trained for {ckpt['epoch']} epochs; "
-                                             f"--epochs {tcfg.epochs} adds none (give more)")
+        require(total_epochs(mcfg, tcfg) > ckpt["epoch"],
+                f"{resume}: already trained for {ckpt['epoch']} epochs; --epochs {tcfg.epochs} "
+                f"(+ --static-epochs {tcfg.static_epochs}) adds none (give more)")
+        frozen = ckpt.get("static")
+        if frozen is not None:            # stopped in the static phase: rebuild the static network
+            model = build_model(ModelConfig.from_dict(ckpt["model_config"])).to(device)
+            optimizer, scheduler = make_optimizer(model, tcfg, static=True)
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         start, history = ckpt["epoch"], list(ckpt["metrics"].get("history", []))
-    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    wrap = (lambda m: nn.parallel.DistributedDataParallel(m)) if world > 1 else (lambda m: m)
+    net = wrap(model)
 
     show = rank == 0 and not quiet
     metrics: dict = {}
-    for epoch in range(start, tcfg.epochs):
+    for epoch in range(start, total_epochs(mcfg, tcfg)):
+        if epoch == tcfg.epochs and frozen is None:       # the static phase begins
+            frozen = freeze(model, train_set, tcfg, history, device)
+            frozen["frozen_test_acc"] = evaluate(model, test_loader, device)
+            optimizer, scheduler = make_optimizer(model, tcfg, static=True)
+            net = wrap(model)
+            if show:
+                print(f"attention frozen to the fold's constants (dynamic STAA: test {frozen['test_acc']:.2f}%, "
+                      f"frozen: {frozen['frozen_test_acc']:.2f}%); {tcfg.static_epochs} static epochs",
+                      flush=True)
         if sampler is not None:
             sampler.set_epoch(epoch)
         net.train()
         seen = correct = 0
         loss_sum = 0.0
         t0 = time.time()
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{tcfg.epochs}", disable=not show,
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{total_epochs(mcfg, tcfg)}", disable=not show,
                    leave=False, dynamic_ncols=True)
         for x, y in bar:
             x, y = x.to(device), y.to(device)
@@ -195,18 +251,19 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
         test_acc = evaluate(model, test_loader, device)
         metrics = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                    "train_acc": 100.0 * correct / seen, "test_acc": test_acc,
-                   "epoch_seconds": time.time() - t0}
+                   "epoch_seconds": time.time() - t0, "attention": model.cfg.staa_attention,
+                   **({"dynamic_test_acc": frozen["test_acc"]} if frozen is not None else {})}
         history.append(metrics)
         if show:
-            print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  loss {metrics['train_loss']:.4f}  "
+            print(f"epoch {epoch + 1:3d}/{total_epochs(mcfg, tcfg)}  loss {metrics['train_loss']:.4f}  "
                   f"train {metrics['train_acc']:.2f}%  test {test_acc:.2f}%  "
                   f"({metrics['epoch_seconds']:.1f}s)", flush=True)
         save_checkpoint({
-            "format": FORMAT, "version": __version__, "model_config": mcfg.to_dict(),
+            "format": FORMAT, "version": __version__, "model_config": model.cfg.to_dict(),
             "train_config": asdict(tcfg), "state_dict": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "epoch": epoch + 1, "metrics": {**metrics, "history": history},
-            "world_size": world,
+            "world_size": world, **({"static": frozen} if frozen is not None else {}),
         }, out)
     if world > 1:
         dist.barrier()
@@ -249,8 +306,10 @@ def main(argv=None) -> int:
     except (DatasetNotFound, CheckpointError, ValueError) as e:
         fail(str(e).splitlines()[0])
     if metrics:
+        static = (f"; static attention, what the chip runs (dynamic STAA after {tcfg.epochs}: "
+                  f"{metrics['dynamic_test_acc']:.2f}%)" if "dynamic_test_acc" in metrics else "")
         print(f"wrote {args.out}: test accuracy {metrics['test_acc']:.2f}% after "
-              f"{metrics['epoch']} epochs ({mcfg.arch}, {mcfg.neuron}, T={mcfg.timesteps})")
+              f"{metrics['epoch']} epochs ({mcfg.arch}, {mcfg.neuron}, T={mcfg.timesteps}){static}")
     return 0
 
 

@@ -7,11 +7,12 @@ from models.data import load_dataset
 from models.train import TrainConfig, train
 
 
-def _train(tmp_path_factory, name, neuron, epochs, **model):
+def _train(tmp_path_factory, name, neuron, epochs, static_epochs=0, **model):
     out = tmp_path_factory.mktemp("ckpt") / f"{name}.pt"
     mcfg = ModelConfig(arch="digitnet", neuron=neuron, num_classes=10, in_channels=1,
                        input_size=8, timesteps=4, **model)
-    train(mcfg, TrainConfig(dataset="digits", epochs=epochs, seed=0), str(out), quiet=True)
+    train(mcfg, TrainConfig(dataset="digits", epochs=epochs, static_epochs=static_epochs, seed=0),
+          str(out), quiet=True)
     return out
 
 
@@ -23,7 +24,8 @@ def lif_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def staa_ckpt(tmp_path_factory):
-    """digitnet with STAA-LIF neurons (GC, PE, SA, adaptive M/N), 6 epochs on digits (about 10 s)."""
+    """digitnet with STAA-LIF neurons (GC, PE, SA, adaptive M/N), 6 epochs on digits (about 10 s),
+    its attention live (no static phase): what the calibrated folds work on."""
     return _train(tmp_path_factory, "staa", "staa", 6)
 
 

@@ -87,27 +87,36 @@ def test_staa_without_calibration_is_refused(tmp_path):
     from models.train import TrainConfig, train
     ckpt = tmp_path / "staa.pt"
     train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=2),
-          TrainConfig(epochs=1), str(ckpt), quiet=True)
+          TrainConfig(epochs=1, static_epochs=0), str(ckpt), quiet=True)
     r = run(ckpt, "--fold", "none", "-o", tmp_path / "m.nir")
     assert r.returncode == 2 and "GC, SA cannot be folded exactly; use --fold calibrated" in r.stderr
     assert not (tmp_path / "m.nir").exists()
 
 
 @pytest.mark.slow
-def test_digits_staa_folded_and_finetuned_within_one_point(tmp_path):
-    """Done-when of the compile issue: the default STAA digits model, folded with calibration,
-    then fine-tuned for 5 epochs, is within 1 point of the unfolded checkpoint."""
+def test_default_staa_reaches_the_chip_within_a_point_of_its_dynamic_accuracy(tmp_path):
+    """Issue 24 on the path a user takes: models/train.py's defaults (20 dynamic epochs, then 10
+    with the attention frozen to the fold's constants), compile/to_nir.py's defaults.  The fold is
+    exact, so the folded graph scores what the checkpoint scores (a float32 tie may move a sample),
+    and that is within 1 point of the dynamic STAA's accuracy (the paper's network) on average
+    over three seeds, and within 2 for each: trained weights differ from machine to machine
+    (float summation order), so one seed's margin is a draw, three seeds' mean is not."""
     from models.config import ModelConfig
     from models.train import TrainConfig, train
-    ckpt = tmp_path / "staa.pt"
-    train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=4),
-          TrainConfig(epochs=20), str(ckpt), quiet=True)
-    r = run(ckpt, "--finetune-epochs", "5", "--quiet")
-    assert r.returncode == 0, r.stderr
-    acc = json.loads((tmp_path / "staa.fold.json").read_text())["measure"]["accuracy"]
-    print(f"\nSTAA digits: unfolded {acc['model']:.2f}%, folded {acc['folded']:.2f}%, "
-          f"folded + fine-tuned {acc['finetuned']:.2f}%")
-    assert acc["finetuned"] >= acc["model"] - 1.0
+    gaps = []
+    for seed in (0, 1, 2):
+        ckpt = tmp_path / f"staa{seed}.pt"
+        _, metrics = train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=4),
+                           TrainConfig(epochs=20, seed=seed), str(ckpt), quiet=True)
+        r = run(ckpt, "--quiet")
+        assert r.returncode == 0, r.stderr
+        acc = json.loads((tmp_path / f"staa{seed}.fold.json").read_text())["measure"]["accuracy"]
+        assert acc["model"] == pytest.approx(metrics["test_acc"])
+        assert abs(acc["folded"] - acc["model"]) <= 0.5, acc
+        gaps.append(acc["folded"] - metrics["dynamic_test_acc"])
+        print(f"\nseed {seed}: dynamic STAA {metrics['dynamic_test_acc']:.2f}%, static {acc['model']:.2f}%, "
+              f"folded {acc['folded']:.2f}%")
+    assert sum(gaps) / 3 >= -1.0 and min(gaps) >= -2.0, gaps
 
 
 @pytest.mark.parametrize("accuracy, hint", [({"model": 96.67, "folded": 82.22}, True),

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from deploy.to_onnx import session
+from models import lif
 from models.backbones import build_model
 from models.checkpoint import FORMAT, model_from_checkpoint, save_checkpoint
 from models.config import ModelConfig
@@ -31,7 +32,8 @@ def checkpoint(tmp_path, neuron, lif_ckpt, staa_ckpt):
 
 
 @pytest.mark.parametrize("neuron", ["lif", "staa", "fsta", "sma"])
-def test_onnxruntime_matches_pytorch_on_the_digits_test_split(neuron, tmp_path, lif_ckpt, staa_ckpt, digits_test):
+def test_onnxruntime_matches_pytorch_on_the_digits_test_split(neuron, tmp_path, lif_ckpt, staa_ckpt, digits_test,
+                                                              monkeypatch):
     ckpt = checkpoint(tmp_path, neuron, lif_ckpt, staa_ckpt)
     out = tmp_path / "m.onnx"
     r = subprocess.run([sys.executable, str(ROOT / "deploy" / "to_onnx.py"), str(ckpt), "-o", str(out)],
@@ -41,8 +43,24 @@ def test_onnxruntime_matches_pytorch_on_the_digits_test_split(neuron, tmp_path, 
     x = digits_test[0]
     got = session(out).run(None, {"x": x.numpy()})[0]
     model, _ = model_from_checkpoint(ckpt)
+    margin = torch.full((len(x),), float("inf"))    # per sample: min |v - v_th| over every neuron and step
+
+    def spike(d, *args, fire=lif.spike, **kwargs):
+        margin.copy_(torch.minimum(margin, d.detach().abs().flatten(1).amin(1)))
+        return fire(d, *args, **kwargs)
+
+    monkeypatch.setattr(lif, "spike", spike)
     with torch.no_grad():
         want = model(x).numpy()
     assert got.shape == want.shape == (4, 450, 10)
-    assert np.abs(got - want).max() <= 1e-4
-    assert np.array_equal(got.mean(0).argmax(1), want.mean(0).argmax(1))
+    # onnxruntime sums in its own order (float32, and ONNX Runtime has no float64 Conv), so v moves
+    # by ~1e-7 to 1e-6 and a spike with v that close to v_th may flip, then propagate: on an AVX2-only EPYC
+    # the staa net's logits differed by 0.26 (issue 25).  A sample with some |v - v_th| < 1e-5 is a
+    # tie (5-7% of the digits test split here), counted and bounded; every other sample's logits
+    # must agree to 1e-4.
+    differ = torch.from_numpy(np.abs(got - want).max(axis=(0, 2)) > 1e-4)
+    tie = margin < 1e-5
+    assert not (differ & ~tie).any(), f"samples differ far from any threshold: {differ.nonzero()[:5].ravel()}"
+    assert int(tie.sum()) <= len(x) // 10, f"{int(tie.sum())} of {len(x)} samples are ties: a weak test"
+    same = ~tie
+    assert np.array_equal(got.mean(0).argmax(1)[same], want.mean(0).argmax(1)[same])

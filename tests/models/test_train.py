@@ -90,7 +90,7 @@ DDP_SCRIPT = textwrap.dedent("""
     from models.train import TrainConfig, train
     out = sys.argv[1]
     mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
-    tcfg = TrainConfig(epochs=1, batch_size=128, threads=1, seed=3)
+    tcfg = TrainConfig(epochs=1, static_epochs=1, calib_samples=64, batch_size=128, threads=1, seed=3)
     model, metrics = train(mcfg, tcfg, os.path.join(out, "ckpt.pt"), quiet=True)
     torch.save(model.state_dict(), os.path.join(out, f"rank{os.environ['RANK']}.pt"))
 """)
@@ -111,8 +111,38 @@ def test_ddp_two_cpu_ranks_hold_identical_weights(tmp_path):
     from models.backbones import build_model
     init = build_model(ModelConfig(arch="digitnet", neuron="staa", timesteps=2)).state_dict()
     changed = 0
-    for k in w0:
+    assert ckpt["model_config"]["staa_attention"] == "static" and ckpt["epoch"] == 2
+    for k in w0:   # through the static phase too: each rank froze the same constants
         assert torch.equal(w0[k], w1[k]), k
         assert torch.equal(w0[k], ckpt["state_dict"][k]), k
-        changed += not torch.equal(w0[k], init[k])
+        changed += k not in init or not torch.equal(w0[k], init[k])
     assert changed > len(w0) // 2  # the ranks trained, and stayed in step
+
+
+def test_staa_trains_dynamic_then_static_and_resumes_in_the_static_phase(tmp_path):
+    """The default STAA path: `epochs` with the paper's dynamic attention, then `static_epochs` with
+    GC, SA and PE frozen to the fold's constants; the checkpoint records the dynamic network's
+    accuracy, rebuilds as the static network, and resumes inside the static phase."""
+    from models.train import TrainConfig, train
+    ckpt = tmp_path / "staa.pt"
+    mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
+    train(mcfg, TrainConfig(epochs=2, static_epochs=1, calib_samples=64, seed=1), str(ckpt), quiet=True)
+    c = load_checkpoint(ckpt)
+    hist = c["metrics"]["history"]
+    assert c["epoch"] == 3 and [h["attention"] for h in hist] == ["dynamic", "dynamic", "static"]
+    assert c["static"]["test_acc"] == hist[1]["test_acc"] == c["metrics"]["dynamic_test_acc"]
+    assert c["static"]["calibration_samples"] == 64 and c["static"]["folds"]
+    model, _ = model_from_checkpoint(ckpt)
+    assert model.cfg.staa_attention == "static"
+    assert not any(k.startswith(("gc", "sa")) or ".gc_" in k or ".sa." in k or k.endswith(".pos")
+                   for k in c["state_dict"]), "a static STAA holds no attention modules"
+    r = run(["--neuron", "staa", "--timesteps", "2", "--epochs", "2", "--static-epochs", "2",
+             "--calib-samples", "64", "--seed", "1", "-o", str(ckpt), "--resume", str(ckpt), "--quiet"])
+    assert r.returncode == 0, r.stderr
+    assert "static attention, what the chip runs" in r.stdout
+    c4 = load_checkpoint(ckpt)
+    assert c4["epoch"] == 4 and c4["static"] == c["static"]
+    assert c4["metrics"]["history"][:3] == hist and c4["metrics"]["history"][3]["attention"] == "static"
+    r = run(["--neuron", "staa", "--timesteps", "2", "--epochs", "2", "--static-epochs", "0", "-o",
+             str(tmp_path / "dyn.pt"), "--quiet"])
+    assert r.returncode == 0 and load_checkpoint(tmp_path / "dyn.pt")["model_config"]["staa_attention"] == "dynamic"
