@@ -11,6 +11,8 @@ from compile.executor import GraphNet
 from compile.nodes import SMA, Input, LIF, Output
 from compile.passes.fold_sma import apply_convs, conv_matrix, fold_sma
 
+pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
+
 
 def test_conv_matrix_is_the_two_convs_and_no_single_conv_is():
     """M x = conv_k(conv(x)) with zero padding of conv's output; the one conv with the composed

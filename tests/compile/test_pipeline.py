@@ -15,6 +15,8 @@ from models.backbones import build_model
 from models.config import ModelConfig
 from models.layers import TimeDistributed
 
+pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
+
 SMALL = {"digitnet": 8, "res19": 8, "res20m": 16, "vgg13": 32, "resnet18": 32, "resnet34": 32}
 
 

@@ -120,9 +120,14 @@ def test_report_energy_equals_independent_counts_times_the_constants(lif_ckpt, d
 
 
 def test_demo_runs_end_to_end_small(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "spikefold.demo", "--epochs", "2", "--finetune-epochs", "1",
+    r = subprocess.run([sys.executable, "-m", "spikefold.demo", "--epochs", "2", "--static-epochs", "1", "--finetune-epochs", "1",
                         "--lava-samples", "2", "--out", str(tmp_path / "demo")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "[5/5] done" in r.stdout and "identical on 2/2" in r.stdout
     assert (tmp_path / "demo" / "report" / "report.json").is_file()
+    r = json.loads((tmp_path / "demo" / "report" / "report.json").read_text())
+    dyn = r["dynamic_attention"]          # the dynamic STAA's accuracy, beside the deployed network's
+    assert dyn["epochs"] == 2 and dyn["static_epochs"] == 1 and 0 <= dyn["accuracy"] <= 100
+    md = (tmp_path / "demo" / "report" / "report.md").read_text()
+    assert f"| dynamic STAA (the paper's attention" in md and f"{dyn['accuracy']:.2f}%" in md
