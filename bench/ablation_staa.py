@@ -63,7 +63,7 @@ def main(argv=None) -> int:
             spec = dict(rows[row])
             train_fields = spec.pop("train", {})
             mcfg = ModelConfig(**{"arch": "digitnet", "in_channels": 2, "timesteps": 4, **spec})
-            tcfg = TrainConfig(dataset=a.dataset, epochs=a.epochs, seed=seed, **train_fields)
+            tcfg = TrainConfig(dataset=a.dataset, epochs=a.epochs, seed=seed, static_epochs=0, **train_fields)
             t0 = time.time()
             _, metrics = train(mcfg, tcfg, str(Path(tmp) / "ckpt.pt"), quiet=True)
             results.setdefault(row, []).append({"seed": seed, "test_acc": metrics["test_acc"],

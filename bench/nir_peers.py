@@ -67,7 +67,7 @@ def nets(epochs: int, work: Path) -> dict:
     for neuron in ("lif", "staa"):
         ckpt = work / f"{neuron}.pt"
         train(ModelConfig(arch="digitnet", neuron=neuron, num_classes=10, in_channels=1, input_size=8,
-                          timesteps=4), TrainConfig(dataset="digits", epochs=epochs, seed=0), str(ckpt), quiet=True)
+                          timesteps=4), TrainConfig(dataset="digits", epochs=epochs, seed=0, static_epochs=0), str(ckpt), quiet=True)
         model, _ = model_from_checkpoint(ckpt)
         out[neuron] = lower(model, (1, 8, 8), "none" if neuron == "lif" else "calibrated", calib)
     return out

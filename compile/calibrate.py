@@ -80,6 +80,14 @@ class _Moments:
         return self.sum / per_t, np.sqrt(np.maximum(var, 0.0))
 
 
+def has_live_attention(model: torch.nn.Module) -> bool:
+    """Whether `model` holds attention that `calibrate` measures: a dynamic STAA-LIF's GC or SA,
+    FSTA, SMA.  A deployable (static) STAA holds none: its folds need no calibration."""
+    return any(isinstance(m, (FSTALIF, SMAConvBNSpike)) or
+               (isinstance(m, STAALIF) and (m.gc_in is not None or m.sa is not None))
+               for m in model.modules())
+
+
 def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False,
               device: torch.device | str | None = None) -> dict:
     """{module path: stats} for every STAA-LIF (AttentionStats), FSTA-LIF (GainStats) and SMA unit

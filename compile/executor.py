@@ -46,9 +46,9 @@ class GraphNet(nn.Module):
         self.timesteps = int(timesteps or graph.meta["timesteps"])
         self.weights = nn.ParameterDict()
         self.biases = nn.ParameterDict()
+        dtype = dtype or torch.get_default_dtype()
         for name in graph.of_type(Conv2d, Linear):
             node = graph.nodes[name]
-            dtype = dtype or torch.get_default_dtype()
             self.weights[_key(name)] = nn.Parameter(_t(node.weight, dtype=dtype))
             self.biases[_key(name)] = nn.Parameter(_t(node.bias, dtype=dtype))
         self._preds = {n: graph.forward_preds(n) for n in graph.nodes}

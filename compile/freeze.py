@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from compile.calibrate import calibrate
+from compile.calibrate import calibrate, has_live_attention
 from compile.nodes import StaaLIF
 from compile.pipeline import exact_prefix, fold_staa_attention
 from models.layers import SpikingNet
@@ -36,8 +36,8 @@ def freeze_attention(model: SpikingNet, calib_batches, quiet: bool = True, devic
     staa = graph.of_type(StaaLIF)
     if not staa:
         return []
-    live = any(graph.nodes[n].gc or graph.nodes[n].sa for n in staa)
-    stats = calibrate(model, calib_batches, cfg.timesteps, quiet=quiet, device=device) if live else {}
+    stats = (calibrate(model, calib_batches, cfg.timesteps, quiet=quiet, device=device)
+             if has_live_attention(model) else {})
     graph = fold_staa_attention(graph, stats)
     modules = dict(model.named_modules())
     for name in staa:

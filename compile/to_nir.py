@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from compile.calibrate import has_live_attention
 from compile.finetune import FinetuneConfig, finetune
 from compile.from_torch import UnsupportedModule
 from compile.measure import compare, mean_agreement
@@ -110,7 +111,7 @@ def run(args) -> dict:
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     root = args.data_root or tcfg.data_root
-    needs_calib = cfg.neuron != "lif" and args.fold == "calibrated"
+    needs_calib = has_live_attention(model) and args.fold == "calibrated"
     train_ds = (load_dataset(dataset, root, True, cfg.timesteps, cfg.input_size)
                 if needs_calib or args.finetune_epochs > 0 else None)
     calib = None
@@ -174,7 +175,10 @@ def summary(report: dict) -> str:
         cost = m["accuracy"].get("model", 0.0) - m["accuracy"].get("folded", 0.0)
         if cost > FOLD_COST_HINT and "finetuned" not in m["accuracy"]:
             lines.append(f"  note: folding cost {cost:.2f} points; --finetune-epochs N trains the folded "
-                         f"network's weights with the folds in place (fold-aware fine-tune)")
+                         f"network's weights with the folds in place (fold-aware fine-tune)" +
+                         ("; for STAA, models/train.py's static phase (--static-epochs, on by default) "
+                          "trains the network the fold makes, and its fold is exact"
+                          if report.get("neuron") == "staa" else ""))
         for k, per in m["spike_agreement"].items():
             lines.append(f"  spike agreement with the checkpoint, {k}: mean over layers "
                          f"{100 * mean_agreement(per):.3f}%")

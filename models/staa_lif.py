@@ -60,20 +60,25 @@ class STAALIF(nn.Module):
         self.gc_in = GlobalContext(channels, gc_ratio, gc_pool) if gc and live else None
         self.gc_mem = GlobalContext(channels, gc_ratio, gc_pool) if gc and live else None
         self.sa = StepAttention(channels, sa_reduction, sa_alpha, sa_scale) if sa and live else None
-        self.drive = nn.Parameter(torch.zeros(channels)) if self.static else None
         m0, n0 = torch.full((channels,), 1.0 - 1.0 / tau), torch.full((channels,), 1.0 / tau)
         if adaptive:
             self.m, self.n = nn.Parameter(m0), nn.Parameter(n0)
         else:
             self.register_buffer("m", m0)
             self.register_buffer("n", n0)
+        self.drive = nn.Parameter(torch.zeros(channels)) if self.static else None   # after m, n: the order
+                                                                                 # make_static leaves
 
     @torch.no_grad()
     def make_static(self, leak, gain, drive) -> None:
         """Become the static STAA-LIF V = leak * H + gain * I + drive (each (C,), the folded node's
-        values): GC, SA and PE are dropped, M, N and drive stay trainable."""
-        as_param = lambda a: nn.Parameter(torch.as_tensor(a, dtype=self.m.dtype, device=self.m.device).clone())
-        self.m, self.n, self.drive = as_param(leak), as_param(gain), as_param(drive)
+        values): GC, SA and PE are dropped; M and N keep their place (parameters if adaptive,
+        buffers if not) and drive is a new parameter, so the module is what __init__ builds with
+        attention="static" (a resumed optimiser finds its state on the same parameters)."""
+        as_tensor = lambda a: torch.as_tensor(a, dtype=self.m.dtype, device=self.m.device)
+        self.m.copy_(as_tensor(leak))
+        self.n.copy_(as_tensor(gain))
+        self.drive = nn.Parameter(as_tensor(drive).clone())
         self.pos = self.gc_in = self.gc_mem = self.sa = None
         self.static = True
 

@@ -10,6 +10,7 @@ cross-entropy on the logits averaged over T (or TET's per-timestep loss with
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -149,26 +150,34 @@ def has_static_phase(mcfg: ModelConfig, tcfg: TrainConfig) -> bool:
             and (mcfg.gc or mcfg.sa or mcfg.pe))
 
 
-def total_epochs(mcfg: ModelConfig, tcfg: TrainConfig) -> int:
+def total_epochs(mcfg: ModelConfig, tcfg: TrainConfig, frozen: dict | None = None) -> int:
+    """Where training ends: the static phase runs static_epochs after the epoch the attention was
+    frozen at (`frozen`, once it is), which is `epochs`, or later for a dynamic checkpoint
+    resumed past it."""
+    if frozen is not None:
+        return frozen["epoch"] + tcfg.static_epochs
     return tcfg.epochs + (tcfg.static_epochs if has_static_phase(mcfg, tcfg) else 0)
 
 
 def seeded_subset(dataset, n: int):
-    """The first n of a fixed (seed 0) permutation of `dataset`: the calibration inputs this
-    module's static phase and compile/to_nir.py both use."""
+    """The first n of a fixed (seed 0) permutation of `dataset`: the calibration inputs of this
+    module's static phase and of compile/to_nir.py (and its test measurement)."""
     if n <= 0 or n >= len(dataset):
         return dataset
     return Subset(dataset, torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].tolist())
 
 
-def freeze(model: nn.Module, train_set, tcfg: TrainConfig, history: list, device) -> dict:
+def freeze(model: nn.Module, tcfg: TrainConfig, epoch: int, dynamic_acc: float, device) -> dict:
     """Freeze the model's STAA attention in place (compile.freeze) on `calib_samples` training
-    inputs; returns what the checkpoint records of it: the dynamic network's last test accuracy
-    (what the paper would report), the frozen one's before any static epoch, and the folds' notes."""
+    inputs, unaugmented as compile/to_nir.py reads them; returns what the checkpoint records of
+    it: the epoch, the dynamic network's last test accuracy (what the paper would report) and the
+    folds' notes."""
     from compile.freeze import freeze_attention     # compile/ imports models/: import it late
-    calib = [x for x, _ in DataLoader(seeded_subset(train_set, tcfg.calib_samples), 256)]
+    cfg = model.cfg
+    calib_set = load_dataset(tcfg.dataset, tcfg.data_root, True, cfg.timesteps, cfg.input_size)
+    calib = [x for x, _ in DataLoader(seeded_subset(calib_set, tcfg.calib_samples), 256)]
     notes = freeze_attention(model, calib, device=device)
-    return {"epoch": tcfg.epochs, "test_acc": history[-1]["test_acc"] if history else float("nan"),
+    return {"epoch": epoch, "test_acc": dynamic_acc,
             "calibration_samples": int(sum(len(x) for x in calib)), "folds": notes}
 
 
@@ -189,28 +198,32 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
 
     model = build_model(mcfg).to(device)
     optimizer, scheduler = make_optimizer(model, tcfg, static=False)
-    start, history, frozen = 0, [], None
+    start, history, frozen, last_acc = 0, [], None, float("nan")
     if resume:
         ckpt = load_checkpoint(resume)
-        require(total_epochs(mcfg, tcfg) > ckpt["epoch"],
+        frozen = ckpt.get("static")
+        require(total_epochs(mcfg, tcfg, frozen) > ckpt["epoch"],
                 f"{resume}: already trained for {ckpt['epoch']} epochs; --epochs {tcfg.epochs} "
                 f"(+ --static-epochs {tcfg.static_epochs}) adds none (give more)")
-        frozen = ckpt.get("static")
         if frozen is not None:            # stopped in the static phase: rebuild the static network
             model = build_model(ModelConfig.from_dict(ckpt["model_config"])).to(device)
             optimizer, scheduler = make_optimizer(model, tcfg, static=True)
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
+        scheduler.T_max = tcfg.static_epochs if frozen is not None else tcfg.epochs   # more epochs asked
         start, history = ckpt["epoch"], list(ckpt["metrics"].get("history", []))
+        last_acc = ckpt["metrics"].get("test_acc", float("nan"))
     wrap = (lambda m: nn.parallel.DistributedDataParallel(m)) if world > 1 else (lambda m: m)
     net = wrap(model)
 
     show = rank == 0 and not quiet
     metrics: dict = {}
-    for epoch in range(start, total_epochs(mcfg, tcfg)):
-        if epoch == tcfg.epochs and frozen is None:       # the static phase begins
-            frozen = freeze(model, train_set, tcfg, history, device)
+    for epoch in itertools.count(start):
+        if epoch >= total_epochs(mcfg, tcfg, frozen):
+            break
+        if epoch >= tcfg.epochs and frozen is None and has_static_phase(mcfg, tcfg):   # the static phase
+            frozen = freeze(model, tcfg, epoch, history[-1]["test_acc"] if history else last_acc, device)
             frozen["frozen_test_acc"] = evaluate(model, test_loader, device)
             optimizer, scheduler = make_optimizer(model, tcfg, static=True)
             net = wrap(model)
@@ -224,7 +237,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
         seen = correct = 0
         loss_sum = 0.0
         t0 = time.time()
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{total_epochs(mcfg, tcfg)}", disable=not show,
+        end = total_epochs(mcfg, tcfg, frozen)
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{end}", disable=not show,
                    leave=False, dynamic_ncols=True)
         for x, y in bar:
             x, y = x.to(device), y.to(device)
@@ -252,10 +266,11 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
         metrics = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                    "train_acc": 100.0 * correct / seen, "test_acc": test_acc,
                    "epoch_seconds": time.time() - t0, "attention": model.cfg.staa_attention,
-                   **({"dynamic_test_acc": frozen["test_acc"]} if frozen is not None else {})}
+                   **({"dynamic_test_acc": frozen["test_acc"], "dynamic_epochs": frozen["epoch"]}
+                      if frozen is not None else {})}
         history.append(metrics)
         if show:
-            print(f"epoch {epoch + 1:3d}/{total_epochs(mcfg, tcfg)}  loss {metrics['train_loss']:.4f}  "
+            print(f"epoch {epoch + 1:3d}/{end}  loss {metrics['train_loss']:.4f}  "
                   f"train {metrics['train_acc']:.2f}%  test {test_acc:.2f}%  "
                   f"({metrics['epoch_seconds']:.1f}s)", flush=True)
         save_checkpoint({
@@ -306,7 +321,7 @@ def main(argv=None) -> int:
     except (DatasetNotFound, CheckpointError, ValueError) as e:
         fail(str(e).splitlines()[0])
     if metrics:
-        static = (f"; static attention, what the chip runs (dynamic STAA after {tcfg.epochs}: "
+        static = (f"; static attention, what the chip runs (dynamic STAA after {metrics['dynamic_epochs']}: "
                   f"{metrics['dynamic_test_acc']:.2f}%)" if "dynamic_test_acc" in metrics else "")
         print(f"wrote {args.out}: test accuracy {metrics['test_acc']:.2f}% after "
               f"{metrics['epoch']} epochs ({mcfg.arch}, {mcfg.neuron}, T={mcfg.timesteps}){static}")

@@ -129,4 +129,5 @@ def test_summary_suggests_fine_tuning_when_folding_costs_over_a_point(accuracy, 
               "measure": {"samples": 450, "accuracy": accuracy, "spike_agreement": {}}}
     text = to_nir.summary(report)
     assert ("note: folding cost 14.45 points; --finetune-epochs N" in text) == hint
+    assert ("models/train.py's static phase (--static-epochs" in text) == hint
     assert hint == ("note: folding cost" in text)

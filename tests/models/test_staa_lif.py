@@ -132,3 +132,23 @@ def test_sa_scale_multiplies_the_gate_and_attention_lr_is_its_own_group():
                 for p in m.parameters()} | {id(m.pos) for m in one.modules() if getattr(m, "pos", None) is not None}
     assert {id(p) for p in att["params"]} == expected and att["lr"] == 0.025 and rest["lr"] == 0.1
     assert len(rest["params"]) + len(att["params"]) == len(list(one.parameters()))
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_make_static_gives_the_module_a_static_config_builds(adaptive):
+    """make_static (the start of the static phase) leaves the parameters and buffers, in order,
+    that STAALIF(attention="static") has: a resumed optimiser's state lands on the same tensors."""
+    frozen = STAALIF(8, 4, adaptive=adaptive)
+    frozen.make_static(torch.full((8,), 0.3), torch.full((8,), 0.4), torch.full((8,), 0.1))
+    built = STAALIF(8, 4, adaptive=adaptive, attention="static")
+    assert [n for n, _ in frozen.named_parameters()] == [n for n, _ in built.named_parameters()]
+    assert [n for n, _ in frozen.named_buffers()] == [n for n, _ in built.named_buffers()]
+    built.load_state_dict(frozen.state_dict())
+    x = torch.rand(4, 2, 8, 3, 3) * 2
+    assert torch.equal(built(x), frozen(x))
+    h = torch.zeros(2, 8, 3, 3)
+    for t in range(4):       # V = leak H + gain I + drive, spike at v >= 1, hard reset
+        v = 0.3 * h + 0.4 * x[t] + 0.1
+        s = (v >= 1.0).float()
+        assert torch.equal(frozen(x)[t], s)
+        h = v * (1 - s)
