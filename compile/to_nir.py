@@ -126,6 +126,11 @@ def run(args) -> dict:
               "arch": cfg.arch, "neuron": cfg.neuron, "timesteps": cfg.timesteps,
               "dataset": dataset, "calibration_samples": len(calib and torch.cat(calib)) if calib else 0,
               "folds": list(graph.meta.get("folds", ())), "seconds_to_lower": round(t_lower, 3)}
+    if "static" in ckpt:    # a deployable STAA: its attention was folded in training (models/train.py)
+        frozen = ckpt["static"]
+        report["attention_frozen_in_training"] = {
+            "after_epoch": frozen["epoch"], "dynamic_test_accuracy": frozen["test_acc"],
+            "calibration_samples": frozen["calibration_samples"], "folds": frozen["folds"]}
     graphs = {"folded": graph}
     if args.finetune_epochs > 0:
         loader = DataLoader(train_ds, args.batch_size, shuffle=True,
@@ -166,6 +171,10 @@ def summary(report: dict) -> str:
         extra = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in note.items() if k not in ("pass", "node"))
         lines.append(f"  {note['pass']:<24} {note['node']:<22} {extra}")
+    frozen = report.get("attention_frozen_in_training")
+    if frozen:
+        lines.append(f"  STAA attention frozen in training after epoch {frozen['after_epoch']} (dynamic STAA "
+                     f"{frozen['dynamic_test_accuracy']:.2f}%): every fold here is exact")
     if report["peer"]["caveat"]:
         lines.append(f"  note for {report['peer']['form']}: {report['peer']['caveat']}")
     m = report.get("measure")

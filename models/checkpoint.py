@@ -11,6 +11,9 @@ torch.load(..., weights_only=True) (so a malicious pickle cannot run code):
     metrics       {"test_acc", "train_acc", "train_loss", "epoch", "history": [...]}
     epoch         epochs completed
     optimizer, scheduler   state for --resume
+    static        (a STAA whose attention was frozen in training, model_config.staa_attention
+                  "static") {"epoch": frozen after, "test_acc": the dynamic network's,
+                  "frozen_test_acc", "calibration_samples", "folds": the folds' notes}
 """
 
 from __future__ import annotations
@@ -74,6 +77,13 @@ def load_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> dict:
         raise CheckpointError(f"{path}: bad model_config ({str(e).strip(chr(39))})") from None
     if not isinstance(ckpt["state_dict"], dict):
         raise CheckpointError(f"{path}: state_dict is not a dict of tensors")
+    frozen = ckpt.get("static")
+    if frozen is not None and not (isinstance(frozen, dict) and isinstance(frozen.get("epoch"), int)
+                                   and isinstance(frozen.get("test_acc"), (int, float))
+                                   and isinstance(frozen.get("calibration_samples"), int)
+                                   and isinstance(frozen.get("folds"), list)):
+        raise CheckpointError(f"{path}: static: not a record of frozen attention (epoch, test_acc, "
+                              f"calibration_samples, folds)")
     try:
         validate.finite_tensors(path, ckpt["state_dict"])
     except InputError as e:

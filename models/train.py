@@ -6,6 +6,11 @@
 The paper's recipe where it applies: SGD, momentum 0.9, cosine annealing,
 cross-entropy on the logits averaged over T (or TET's per-timestep loss with
 --loss tet).  CUDA is used when present.  --resume continues a checkpoint.
+
+STAA (with live attention) then trains --static-epochs more (default 10) with GC, SA and PE
+frozen to the constants compile/to_nir.py's calibrated folds compute: the checkpoint is the
+deployable network, its fold exact, and ckpt["static"] records the dynamic network's accuracy
+(--static-epochs 0: the paper's dynamic STAA as it stands).
 """
 
 from __future__ import annotations

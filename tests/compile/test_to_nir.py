@@ -68,6 +68,17 @@ def test_bad_checkpoints_exit_2_with_one_line_and_no_file(tmp_path, kind):
     assert sorted(p.name for p in tmp_path.iterdir()) == (["bad.pt"] if kind != "missing" else [])
 
 
+def test_a_bad_static_attention_record_is_one_line_and_no_file(lif_ckpt, tmp_path):
+    ckpt = torch.load(lif_ckpt, weights_only=True)
+    ckpt["static"] = {"epoch": "20", "test_acc": 99.0}
+    bad = tmp_path / "bad.pt"
+    torch.save(ckpt, bad)
+    r = run(bad, "-o", tmp_path / "out.nir")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "bad.pt: static: not a record of frozen attention" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]
+
+
 def test_unsupported_module_exits_2_naming_it_and_writes_nothing(lif_ckpt, tmp_path, monkeypatch, capsys):
     def with_maxpool(path, *limits):
         model, ckpt = model_from_checkpoint(path)
@@ -110,8 +121,10 @@ def test_default_staa_reaches_the_chip_within_a_point_of_its_dynamic_accuracy(tm
                            TrainConfig(epochs=20, seed=seed), str(ckpt), quiet=True)
         r = run(ckpt, "--quiet")
         assert r.returncode == 0, r.stderr
-        acc = json.loads((tmp_path / f"staa{seed}.fold.json").read_text())["measure"]["accuracy"]
-        assert acc["model"] == pytest.approx(metrics["test_acc"])
+        fold = json.loads((tmp_path / f"staa{seed}.fold.json").read_text())
+        acc = fold["measure"]["accuracy"]
+        assert acc["model"] == pytest.approx(metrics["test_acc"]) and fold["calibration_samples"] == 0
+        assert fold["attention_frozen_in_training"]["dynamic_test_accuracy"] == metrics["dynamic_test_acc"]
         assert abs(acc["folded"] - acc["model"]) <= 0.5, acc
         gaps.append(acc["folded"] - metrics["dynamic_test_acc"])
         print(f"\nseed {seed}: dynamic STAA {metrics['dynamic_test_acc']:.2f}%, static {acc['model']:.2f}%, "
