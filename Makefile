@@ -38,7 +38,7 @@ test: setup
 	$(MAKE) --no-print-directory test-other-machine
 
 test-other-machine: setup
-	$(OTHER_MACHINE) $(BIN)/python -m pytest -n 2 -q -m "exact and not slow" -p no:cacheprovider
+	$(OTHER_MACHINE) $(BIN)/python -m pytest -q -m "exact and not slow" -p no:cacheprovider
 
 test-fast: setup
 	$(PYTEST) -m "not slow"
