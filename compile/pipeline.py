@@ -13,7 +13,7 @@ has live attention (or a Pos that varies over t) with a one-line error.
 """
 from __future__ import annotations
 
-from compile.calibrate import calibrate
+from compile.calibrate import calibrate, has_live_attention
 from compile.graph import Graph
 from compile.nodes import SMA, FstaLIF, StaaLIF
 from compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_global_context, fold_neuron_gain,
@@ -44,8 +44,7 @@ def lower(model, input_shape, fold: str = "calibrated", calib_batches=None,
         raise ValueError(f"fold must be one of {FOLD_MODES} (got {fold!r})")
     graph = exact_prefix(model, input_shape)
     staa, fsta, sma = graph.of_type(StaaLIF), graph.of_type(FstaLIF), graph.of_type(SMA)
-    live_staa = [n for n in staa if graph.nodes[n].gc or graph.nodes[n].sa]   # static STAA: none
-    if (live_staa or fsta or sma) and fold == "calibrated":
+    if fold == "calibrated" and has_live_attention(model):     # a static STAA has none
         if calib_batches is None:
             raise ValueError("calibrated folding needs calibration batches")
         stats = calibrate(model, calib_batches, int(graph.meta["timesteps"]), quiet=quiet, device=device)

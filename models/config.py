@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from models.staa_lif import ATTENTION
 from models.surrogate import SURROGATES
 
 from spikefold.cli import require
@@ -75,7 +76,7 @@ class ModelConfig:
         check_ranges(self, self.RANGES)
         if self.res19_head not in ("fc", "tdbn"):
             raise ValueError(f"res19_head must be fc or tdbn (got {self.res19_head!r})")
-        if self.staa_attention not in ("dynamic", "static"):
+        if self.staa_attention not in ATTENTION:
             raise ValueError(f"staa_attention must be dynamic or static (got {self.staa_attention!r})")
         if self.stem_pool not in ("avg", "max"):
             raise ValueError(f"stem_pool must be avg or max (got {self.stem_pool!r})")
