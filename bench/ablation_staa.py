@@ -24,8 +24,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from models.config import ModelConfig
-from models.train import TrainConfig, train
+from spikefold.models.config import ModelConfig
+from spikefold.models.train import TrainConfig, train
 
 ROWS = {   # name -> ModelConfig fields, and TrainConfig fields under "train"
     "LIF": dict(neuron="lif"),

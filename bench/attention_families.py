@@ -31,14 +31,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from compile.executor import GraphNet
-from compile.pipeline import lower
-from deploy.cli_common import Samples
-from deploy.quantize import quantize
-from models.config import ModelConfig
-from models.data import DATASETS, load_dataset
-from models.train import TrainConfig, train
-from simulate.engine import Simulator
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.cli_common import Samples
+from spikefold.deploy.quantize import quantize
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import DATASETS, load_dataset
+from spikefold.models.train import TrainConfig, train
+from spikefold.simulate.engine import Simulator
 
 ROWS = {
     "lif": ({"neuron": "lif"}, {}),

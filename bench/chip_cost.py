@@ -20,16 +20,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compile.pipeline import lower
-from deploy.hardware import PROFILES
-from deploy.map import map_program
-from deploy.quantize import quantize
-from models.checkpoint import model_from_checkpoint
-from models.data import load_dataset
-from simulate.chip import VARIANTS, ChipModel
-from simulate.engine import Simulator
-from simulate.ops import ChipAccumulator
-from simulate.paper import paper_shaped
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.hardware import PROFILES
+from spikefold.deploy.map import map_program
+from spikefold.deploy.quantize import quantize
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.data import load_dataset
+from spikefold.simulate.chip import VARIANTS, ChipModel
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.ops import ChipAccumulator
+from spikefold.simulate.paper import paper_shaped
 
 
 def program_of(arch: str, timesteps: int, samples: int, seed: int = 0):

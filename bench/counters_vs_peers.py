@@ -14,11 +14,11 @@ import sys
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from models.checkpoint import model_from_checkpoint
-from models.data import load_dataset
-from simulate.counting import count, footprint_bytes
-from simulate.peers import neurobench_metrics, syops_per_module
-from spikefold.cli import ArgumentParser, command, positive_int
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.data import load_dataset
+from spikefold.simulate.counting import count, footprint_bytes
+from spikefold.simulate.peers import neurobench_metrics, syops_per_module
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 
 @command

@@ -15,7 +15,7 @@ import sys
 import torch
 
 from sim_speed import best_of, build  # bench/ is on a bench script's path: one builder, one timer
-from simulate.engine import Simulator
+from spikefold.simulate.engine import Simulator
 
 
 def main() -> int:

@@ -24,14 +24,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from compile.nir_io import write_nir
-from compile.nir_peers import PEERS, PeerRefused
-from compile.peer_check import ROOT, check
-from compile.pipeline import lower
-from models.config import ModelConfig
-from models.data import load_dataset
-from models.train import TrainConfig, train
-from models.checkpoint import model_from_checkpoint
+from spikefold.compile.nir_io import write_nir
+from spikefold.compile.nir_peers import PEERS, PeerRefused
+from spikefold.compile.peer_check import ROOT, check
+from spikefold.compile.pipeline import lower
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import load_dataset
+from spikefold.models.train import TrainConfig, train
+from spikefold.models.checkpoint import model_from_checkpoint
 
 PINNED = ["nir==1.0.4", "nirtorch==1.0", "h5py", "matplotlib", "scipy", "pbr", "numpy<2", "torch==2.14.1"]
 NO_DEPS = ["sinabs==3.1.3", "rockpool==3.1.0"]

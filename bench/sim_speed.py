@@ -38,11 +38,11 @@ from pathlib import Path
 
 import torch
 
-from compile.pipeline import lower
-from deploy.quantize import quantize
-from models.backbones import build_model
-from models.config import ModelConfig
-from simulate.engine import Simulator
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.quantize import quantize
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
+from spikefold.simulate.engine import Simulator
 
 NETS = {  # arch -> (input size, channels, classes, T, default batch)
     "digitnet": (8, 1, 10, 4, 450),     # the digits test split in one batch

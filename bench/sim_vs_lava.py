@@ -24,15 +24,15 @@ from pathlib import Path
 
 import torch
 
-from compile.pipeline import lower
-from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from models.checkpoint import model_from_checkpoint
-from models.config import ModelConfig
-from models.data import load_dataset
-from models.train import TrainConfig, train
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import load_dataset
+from spikefold.models.train import TrainConfig, train
 from sim_speed import best_of          # bench/ is on a bench script's path
-from simulate.engine import Simulator
+from spikefold.simulate.engine import Simulator
 
 
 def main() -> int:

@@ -35,17 +35,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from compile.calibrate import calibrate
-from compile.executor import GraphNet
-from compile.freeze import freeze_attention
-from compile.pipeline import lower
-from deploy.cli_common import Samples
-from models.config import ModelConfig
-from models.data import DATASETS, load_dataset
-from models.checkpoint import model_from_checkpoint
-from models.staa_lif import STAALIF
-from models.train import TrainConfig, seeded_subset, train
-from compile.measure import record_spikes
+from spikefold.compile.calibrate import calibrate
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.freeze import freeze_attention
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.cli_common import Samples
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import DATASETS, load_dataset
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.staa_lif import STAALIF
+from spikefold.models.train import TrainConfig, seeded_subset, train
+from spikefold.compile.measure import record_spikes
 
 DATASET_NAMES = ("digits", "digits-dvs")
 CALIB = 256

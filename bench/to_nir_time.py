@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.backbones import build_model
-from models.checkpoint import FORMAT, save_checkpoint
-from models.config import ModelConfig
-from models.train import TrainConfig
-from models.version import __version__
+from spikefold.models.backbones import build_model
+from spikefold.models.checkpoint import FORMAT, save_checkpoint
+from spikefold.models.config import ModelConfig
+from spikefold.models.train import TrainConfig
+from spikefold.version import __version__
 
 
 def write_cifar100(root: Path, n_train: int, n_test: int) -> None:

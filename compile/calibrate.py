@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models.fsta import FSTALIF
-from models.sma import SMAConvBNSpike
-from models.staa_lif import STAALIF
+from spikefold.models.fsta import FSTALIF
+from spikefold.models.sma import SMAConvBNSpike
+from spikefold.models.staa_lif import STAALIF
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compile.graph import Graph, update
-from compile.nodes import (LI, SMA, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
+from spikefold.compile.graph import Graph, update
+from spikefold.compile.nodes import (LI, SMA, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, StaaLIF)
-from models.layers import encode_input
-from models.lif import leaky_step, per_channel
+from spikefold.models.layers import encode_input
+from spikefold.models.lif import leaky_step, per_channel
 
 
 def _key(name: str) -> str:

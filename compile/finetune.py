@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from compile.executor import GraphNet
-from compile.graph import Graph
-from models.train import TrainConfig, loss_fn
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.graph import Graph
+from spikefold.models.train import TrainConfig, loss_fn
 
 
 @dataclass

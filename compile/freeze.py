@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from compile.calibrate import calibrate, has_live_attention
-from compile.nodes import StaaLIF
-from compile.pipeline import exact_prefix, fold_staa_attention
-from models.layers import SpikingNet
+from spikefold.compile.calibrate import calibrate, has_live_attention
+from spikefold.compile.nodes import StaaLIF
+from spikefold.compile.pipeline import exact_prefix, fold_staa_attention
+from spikefold.models.layers import SpikingNet
 
 
 def freeze_attention(model: SpikingNet, calib_batches, quiet: bool = True, device=None) -> list[dict]:

@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from compile.graph import Graph
-from compile.nodes import (SMA, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import (SMA, AvgPool2d, BatchNorm, Conv2d, Flatten, FstaLIF, Input, LIF, Linear,
                            Output, StaaLIF)
-from compile.passes.fold_batchnorm import scale_shift
-from models.fsta import FSTALIF
-from models.sma import SMAConvBNSpike
-from models.layers import BasicBlock, Classifier, SpikingNet, TimeDistributed
-from models.lif import LIF as TorchLIF
-from models.staa_lif import STAALIF
+from spikefold.compile.passes.fold_batchnorm import scale_shift
+from spikefold.models.fsta import FSTALIF
+from spikefold.models.sma import SMAConvBNSpike
+from spikefold.models.layers import BasicBlock, Classifier, SpikingNet, TimeDistributed
+from spikefold.models.lif import LIF as TorchLIF
+from spikefold.models.staa_lif import STAALIF
 
 
 class UnsupportedModule(ValueError):

@@ -87,5 +87,5 @@ def with_notes(graph: "Graph", changed: dict, notes: list[dict]) -> "Graph":
 
 
 def _is_neuron(node) -> bool:
-    from compile.nodes import LIF
+    from spikefold.compile.nodes import LIF
     return isinstance(node, LIF)

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from compile.executor import GraphNet
-from models.fsta import FSTALIF
-from models.lif import LIF as TorchLIF
-from models.staa_lif import STAALIF
+from spikefold.compile.executor import GraphNet
+from spikefold.models.fsta import FSTALIF
+from spikefold.models.lif import LIF as TorchLIF
+from spikefold.models.staa_lif import STAALIF
 
 
 def record_spikes(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, dict]:

@@ -27,12 +27,12 @@ import h5py
 import nir
 import numpy as np
 
-from compile.graph import Graph
-from compile.nir_peers import DT, PEERS, PeerForm, PeerRefused, neuron_param_shape
-from compile.nodes import (LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
+from spikefold.compile.graph import Graph
+from spikefold.compile.nir_peers import DT, PEERS, PeerForm, PeerRefused, neuron_param_shape
+from spikefold.compile.nodes import (LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output, SYNAPTIC,
                            per_channel)
-from spikefold import validate
-from spikefold.cli import InputError
+from spikefold.common import validate
+from spikefold.common.cli import InputError
 
 SPIKE_RULE = "v >= v_threshold"
 DISCRETISATION = {

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compile.graph import Graph
-from compile.nodes import LIF, per_channel
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import LIF, per_channel
 
 
 DT = 1e-4          # seconds per step; snnTorch's importer hard-codes this dt, Norse takes it as dt=

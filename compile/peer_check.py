@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from compile.executor import GraphNet
-from compile.graph import Graph
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.graph import Graph
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "compile" / "peer_run.py"

@@ -13,13 +13,13 @@ has live attention (or a Pos that varies over t) with a one-line error.
 """
 from __future__ import annotations
 
-from compile.calibrate import calibrate, has_live_attention
-from compile.graph import Graph
-from compile.nodes import SMA, FstaLIF, StaaLIF
-from compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_global_context, fold_neuron_gain,
+from spikefold.compile.calibrate import calibrate, has_live_attention
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import SMA, FstaLIF, StaaLIF
+from spikefold.compile.passes import (fold_avgpool, fold_batchnorm, fold_fsta, fold_global_context, fold_neuron_gain,
                             fold_position_encoding, fold_sma, fold_step_attention, lower_staa,
                             materialize_shortcuts)
-from compile.from_torch import trace
+from spikefold.compile.from_torch import trace
 
 FOLD_MODES = ("calibrated", "none")
 

@@ -23,22 +23,22 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from compile.calibrate import has_live_attention
-from compile.finetune import FinetuneConfig, finetune
-from compile.from_torch import UnsupportedModule
-from compile.measure import compare, mean_agreement
-from compile.nir_io import NIR_OWN_KEYS, NIRFormatError, read_nir, save_nir, to_nir
-from compile.nir_peers import PEERS
-from compile.passes import fold_neuron_gain
-from compile.pipeline import FOLD_MODES, FoldRefused, lower
-from spikefold import validate
-from spikefold.distributed import pick_device
-from spikefold.atomic import atomic_write_set, json_writer
-from models.checkpoint import CheckpointError, model_from_checkpoint
-from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
-from models.data import DATASETS, DatasetNotFound, load_dataset
-from models.train import TrainConfig, seeded_subset
-from models.version import __version__
+from spikefold.compile.calibrate import has_live_attention
+from spikefold.compile.finetune import FinetuneConfig, finetune
+from spikefold.compile.from_torch import UnsupportedModule
+from spikefold.compile.measure import compare, mean_agreement
+from spikefold.compile.nir_io import NIR_OWN_KEYS, NIRFormatError, read_nir, save_nir, to_nir
+from spikefold.compile.nir_peers import PEERS
+from spikefold.compile.passes import fold_neuron_gain
+from spikefold.compile.pipeline import FOLD_MODES, FoldRefused, lower
+from spikefold.common import validate
+from spikefold.common.distributed import pick_device
+from spikefold.common.atomic import atomic_write_set, json_writer
+from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
+from spikefold.common.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
+from spikefold.models.data import DATASETS, DatasetNotFound, load_dataset
+from spikefold.models.train import TrainConfig, seeded_subset
+from spikefold.version import __version__
 
 
 def parse_args(argv=None):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from compile.nir_io import DT_HELP, read_nir
-from compile.nodes import Input
-from models.data import DATASETS, load_dataset
-from deploy.quantize import quantize, spikes_on_chip
-from spikefold import validate
-from spikefold.cli import InputError, nonneg_int, positive_float, positive_int
+from spikefold.compile.nir_io import DT_HELP, read_nir
+from spikefold.compile.nodes import Input
+from spikefold.models.data import DATASETS, load_dataset
+from spikefold.deploy.quantize import quantize, spikes_on_chip
+from spikefold.common import validate
+from spikefold.common.cli import InputError, nonneg_int, positive_float, positive_int
 
 
 def add_nir_args(p, samples_default: int, samples_help: str) -> None:

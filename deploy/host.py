@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from deploy.program import Program, dense_ops
-from models.layers import encode_input
+from spikefold.deploy.program import Program, dense_ops
+from spikefold.models.layers import encode_input
 
 
 def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:

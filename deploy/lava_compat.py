@@ -18,7 +18,7 @@ Every other lava module was seen to import and run unchanged on 3.11
 
 Usage::
 
-    import deploy.lava_compat  # noqa: F401  (must precede lava imports)
+    import spikefold.deploy.lava_compat  # noqa: F401  (must precede lava imports)
     from lava.proc.lif.process import LIF
 """
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from scipy.sparse import csr_matrix
 
-import deploy.lava_compat  # noqa: F401  (must precede every lava import)
+import spikefold.deploy.lava_compat  # noqa: F401  (must precede every lava import)
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.conv.process import Conv
@@ -30,8 +30,8 @@ from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
 from lava.proc.sparse.process import DelaySparse, Sparse
 
-from deploy.program import Program
-from deploy.host import host_currents
+from spikefold.deploy.program import Program
+from spikefold.deploy.host import host_currents
 
 
 def to_lava(a: np.ndarray) -> np.ndarray:

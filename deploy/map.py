@@ -44,13 +44,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from compile.nir_io import NIRFormatError
-from deploy.cli_common import quantize_file, read_nir
-from deploy.hardware import PROFILES, Profile, profiles_with_overrides
-from deploy.program import Program, SynapseLayer
-from spikefold import validate
-from spikefold.atomic import write_json
-from spikefold.cli import ArgumentParser, command, fail, positive_float
+from spikefold.compile.nir_io import NIRFormatError
+from spikefold.deploy.cli_common import quantize_file, read_nir
+from spikefold.deploy.hardware import PROFILES, Profile, profiles_with_overrides
+from spikefold.deploy.program import Program, SynapseLayer
+from spikefold.common import validate
+from spikefold.common.atomic import write_json
+from spikefold.common.cli import ArgumentParser, command, fail, positive_float
 
 LIMITS = ("neurons", "input_axons", "synapse_bits", "output_axons")
 PROFILE_FIELD = {"neurons": "neurons_per_core", "input_axons": "input_axons",

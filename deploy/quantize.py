@@ -20,12 +20,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from compile.graph import Graph, unique_name
-from compile.passes import fold_avgpool, fold_neuron_gain
-from compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
-from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from deploy.weights import lava_weights, sign_mode, weight_bound
-from deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
+from spikefold.compile.graph import Graph, unique_name
+from spikefold.compile.passes import fold_avgpool, fold_neuron_gain
+from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
+from spikefold.deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from spikefold.deploy.weights import lava_weights, sign_mode, weight_bound
+from spikefold.deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones

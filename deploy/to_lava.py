@@ -15,13 +15,13 @@ import time
 
 import torch
 
-from compile.executor import GraphNet
-from compile.nir_io import NIRFormatError
-from deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
-from deploy.lava_graph import run_lava
-from models.data import DatasetNotFound
-from simulate.engine import Simulator
-from spikefold.cli import ArgumentParser, command, fail
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nir_io import NIRFormatError
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.models.data import DatasetNotFound
+from spikefold.simulate.engine import Simulator
+from spikefold.common.cli import ArgumentParser, command, fail
 
 
 def parse_args(argv=None):

@@ -16,16 +16,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from compile.nir_io import NIRFormatError
-from deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir, test_inputs
-from deploy.netx import NetxUnsupported, chain, write_netx
-from deploy.quantize import quantize
-from models.data import DatasetNotFound
-from simulate.engine import Simulator
-from simulate.netx import netx_readout
-from spikefold.atomic import atomic_write
-from spikefold import validate
-from spikefold.cli import ArgumentParser, command, fail
+from spikefold.compile.nir_io import NIRFormatError
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir, test_inputs
+from spikefold.deploy.netx import NetxUnsupported, chain, write_netx
+from spikefold.deploy.quantize import quantize
+from spikefold.models.data import DatasetNotFound
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.netx import netx_readout
+from spikefold.common.atomic import atomic_write
+from spikefold.common import validate
+from spikefold.common.cli import ArgumentParser, command, fail
 
 
 @command

@@ -19,11 +19,11 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from spikefold.atomic import atomic_write
-from models.checkpoint import CheckpointError, model_from_checkpoint
-from spikefold import validate
-from spikefold.cli import ArgumentParser, command, fail
-from models.data import DATASETS
+from spikefold.common.atomic import atomic_write
+from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
+from spikefold.common import validate
+from spikefold.common.cli import ArgumentParser, command, fail
+from spikefold.models.data import DATASETS
 
 OPSET = 17
 

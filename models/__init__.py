@@ -1,5 +1,5 @@
 """models: STAA-SNN in PyTorch (neurons, attention, backbones, datasets, training)."""
 
-from models.version import __version__
+from spikefold.version import __version__
 
 __all__ = ["__version__"]

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from models.config import ModelConfig
-from models.layers import BasicBlock, Classifier, ConvBNSpike, SpikingNet, avg_pool
-from models.neurons import make_neuron
-from models.sma import place_sma
-from models.time_distributed import TimeDistributed
+from spikefold.models.config import ModelConfig
+from spikefold.models.layers import BasicBlock, Classifier, ConvBNSpike, SpikingNet, avg_pool
+from spikefold.models.neurons import make_neuron
+from spikefold.models.sma import place_sma
+from spikefold.models.time_distributed import TimeDistributed
 
 
 def _stages(cfg: ModelConfig, c_in: int, widths, depths, strides, shortcut: str):

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from spikefold import validate
-from spikefold.atomic import atomic_write
-from spikefold.cli import InputError
-from models.backbones import build_model
-from models.config import ModelConfig
+from spikefold.common import validate
+from spikefold.common.atomic import atomic_write
+from spikefold.common.cli import InputError
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
 
 FORMAT = "spikefold-checkpoint"
 REQUIRED = ("format", "version", "model_config", "state_dict")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from models.staa_lif import ATTENTION
-from models.surrogate import SURROGATES
+from spikefold.models.staa_lif import ATTENTION
+from spikefold.models.surrogate import SURROGATES
 
-from spikefold.cli import require
+from spikefold.common.cli import require
 
 
 def check_ranges(cfg, rules: dict) -> None:

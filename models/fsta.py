@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.lif import leaky_step
+from spikefold.models.lif import leaky_step
 
 
 def dct_filters(size: int = 7) -> torch.Tensor:

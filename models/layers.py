@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.config import ModelConfig
-from models.neurons import make_neuron
-from models.time_distributed import TimeDistributed
+from spikefold.models.config import ModelConfig
+from spikefold.models.neurons import make_neuron
+from spikefold.models.time_distributed import TimeDistributed
 
 
 class ConvBN(TimeDistributed):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.surrogate import spike
+from spikefold.models.surrogate import spike
 
 
 def per_channel(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

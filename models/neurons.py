@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from models.config import ModelConfig
-from models.fsta import FSTALIF
-from models.lif import LIF
-from models.staa_lif import STAALIF
+from spikefold.models.config import ModelConfig
+from spikefold.models.fsta import FSTALIF
+from spikefold.models.lif import LIF
+from spikefold.models.staa_lif import STAALIF
 
 NEURONS = ("lif", "staa", "fsta", "sma")
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.layers import ConvBNSpike
-from models.lif import LIF
-from models.time_distributed import TimeDistributed
+from spikefold.models.layers import ConvBNSpike
+from spikefold.models.lif import LIF
+from spikefold.models.time_distributed import TimeDistributed
 
 KERNELS = (1, 3, 5, 7)
 

@@ -33,8 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.attention import GlobalContext, StepAttention
-from models.lif import fire, per_channel
+from spikefold.models.attention import GlobalContext, StepAttention
+from spikefold.models.lif import fire, per_channel
 
 ATTENTION = ("dynamic", "static")
 

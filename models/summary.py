@@ -13,12 +13,12 @@ import sys
 
 from torch import nn
 
-from models.attention import GlobalContext, StepAttention
-from models.backbones import ARCHS, build_model
-from models.config import ModelConfig
-from models.neurons import NEURONS
-from models.staa_lif import STAALIF
-from spikefold.cli import ArgumentParser, command, positive_int
+from spikefold.models.attention import GlobalContext, StepAttention
+from spikefold.models.backbones import ARCHS, build_model
+from spikefold.models.config import ModelConfig
+from spikefold.models.neurons import NEURONS
+from spikefold.models.staa_lif import STAALIF
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 
 def count(module: nn.Module) -> tuple[int, int]:

@@ -28,16 +28,16 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from models.attention import GlobalContext, StepAttention
-from models.backbones import build_model
-from models.staa_lif import STAALIF
-from models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
-from spikefold.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
-from models.config import ModelConfig, check_ranges
-from models.data import DATASETS, DatasetNotFound, load_dataset
-from models.data.cifar import AUGMENTS
-from models.version import __version__
-from spikefold import distributed, validate
+from spikefold.models.attention import GlobalContext, StepAttention
+from spikefold.models.backbones import build_model
+from spikefold.models.staa_lif import STAALIF
+from spikefold.models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
+from spikefold.common.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
+from spikefold.models.config import ModelConfig, check_ranges
+from spikefold.models.data import DATASETS, DatasetNotFound, load_dataset
+from spikefold.models.data.cifar import AUGMENTS
+from spikefold.version import __version__
+from spikefold.common import distributed, validate
 
 
 @dataclass
@@ -177,7 +177,7 @@ def freeze(model: nn.Module, tcfg: TrainConfig, epoch: int, dynamic_acc: float, 
     inputs, unaugmented as compile/to_nir.py reads them; returns what the checkpoint records of
     it: the epoch, the dynamic network's last test accuracy (what the paper would report) and the
     folds' notes."""
-    from compile.freeze import freeze_attention     # compile/ imports models/: import it late
+    from spikefold.compile.freeze import freeze_attention     # compile/ imports models/: import it late
     cfg = model.cfg
     calib_set = load_dataset(tcfg.dataset, tcfg.data_root, True, cfg.timesteps, cfg.input_size)
     calib = [x for x, _ in DataLoader(seeded_subset(calib_set, tcfg.calib_samples), 256)]

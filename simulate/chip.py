@@ -47,10 +47,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploy.map import Mapping
-from deploy.program import Program
-from simulate.constants import ENERGY_PJ
-from simulate.ops import ChipAccumulator
+from spikefold.deploy.map import Mapping
+from spikefold.deploy.program import Program
+from spikefold.simulate.constants import ENERGY_PJ
+from spikefold.simulate.ops import ChipAccumulator
 
 VARIANTS = ("as_deployed", "streamed")
 

@@ -17,17 +17,17 @@ import sys
 import torch
 from torch import nn
 
-from models.attention import StepAttention
-from models.backbones import build_model
-from models.checkpoint import CheckpointError, model_from_checkpoint
-from models.config import ModelConfig
-from models.data import DatasetNotFound, load_dataset
-from simulate.constants import ENERGY_PJ
-from simulate.counting import bernoulli_neurons, count
-from simulate.paper import TABLE7, TABLE7_SETTING
-from spikefold import validate
-from spikefold.atomic import write_json
-from spikefold.cli import ArgumentParser, command, fail, positive_int, unit_float
+from spikefold.models.attention import StepAttention
+from spikefold.models.backbones import build_model
+from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import DatasetNotFound, load_dataset
+from spikefold.simulate.constants import ENERGY_PJ
+from spikefold.simulate.counting import bernoulli_neurons, count
+from spikefold.simulate.paper import TABLE7, TABLE7_SETTING
+from spikefold.common import validate
+from spikefold.common.atomic import write_json
+from spikefold.common.cli import ArgumentParser, command, fail, positive_int, unit_float
 
 
 def run_count(model: nn.Module, x: torch.Tensor, timesteps: int) -> dict:

@@ -48,9 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.fsta import FSTALIF
-from models.lif import LIF, AdaptiveLIF
-from models.staa_lif import STAALIF
+from spikefold.models.fsta import FSTALIF
+from spikefold.models.lif import LIF, AdaptiveLIF
+from spikefold.models.staa_lif import STAALIF
 
 NEURON_TYPES = (LIF, AdaptiveLIF, STAALIF, FSTALIF)   # SMA's branches are LIFs
 CONNECTIONS = (nn.Conv2d, nn.Linear)

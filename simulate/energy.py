@@ -22,7 +22,7 @@ On the chip (simulate/chip.py), dynamic + static + host, per profile:
 """
 from __future__ import annotations
 
-from simulate.constants import ENERGY_PJ as E
+from spikefold.simulate.constants import ENERGY_PJ as E
 
 NETWORK_AS_BUILT = "network as built (PyTorch, before folding)"
 ANN_NETWORK = "network as built, conv and linear layers as an ANN"

@@ -42,12 +42,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deploy.program import Program, SynapseLayer
-from deploy.host import host_currents, host_macs
-from deploy.weights import lava_weights
-from deploy.constants import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
+from spikefold.deploy.program import Program, SynapseLayer
+from spikefold.deploy.host import host_currents, host_macs
+from spikefold.deploy.weights import lava_weights
+from spikefold.deploy.constants import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
                               VTH_SHIFT)
-from simulate.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
+from spikefold.simulate.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
 
 EXACT_F32 = 1 << 24
 # how a layer ran (Simulator.paths counts them per run, so tests can show each is exercised)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deploy.constants import VTH_MAX, VTH_SHIFT
-from deploy.netx import READOUT_DU, READOUT_DV, as_exported
-from deploy.program import Program
-from simulate.engine import Simulator
-from simulate.lif_int import lif_step
+from spikefold.deploy.constants import VTH_MAX, VTH_SHIFT
+from spikefold.deploy.netx import READOUT_DU, READOUT_DV, as_exported
+from spikefold.deploy.program import Program
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.lif_int import lif_step
 
 BATCH = 256
 

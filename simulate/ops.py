@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploy.program import Program
+from spikefold.deploy.program import Program
 
 CHIP_KEYS = ("synaptic_events", "neuron_updates", "active_updates", "spikes")
 

@@ -18,8 +18,8 @@ def paper_shaped(arch: str, timesteps: int = 4, seed: int = 0, images: int = 32)
     stand-in with the paper's shapes, not a trained network: no CIFAR-100 here."""
     import torch
 
-    from models.backbones import build_model
-    from models.config import ModelConfig
+    from spikefold.models.backbones import build_model
+    from spikefold.models.config import ModelConfig
     torch.manual_seed(seed)
     cfg = ModelConfig(arch=arch, neuron=TABLE7_SETTING["neuron"], num_classes=TABLE7_SETTING["classes"],
                       in_channels=3, input_size=TABLE7_SETTING["input"], timesteps=timesteps)

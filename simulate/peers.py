@@ -9,7 +9,7 @@ import warnings
 import torch
 from torch.utils.data import DataLoader
 
-from simulate.counting import NEURON_TYPES
+from spikefold.simulate.counting import NEURON_TYPES
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -25,28 +25,28 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from compile.executor import GraphNet
-from compile.measure import record_spikes
-from compile.nir_io import NIRFormatError, read_nir
-from compile.pipeline import lower
-from compile.nir_io import DT_HELP
-from compile.nodes import LIF, Conv2d, Linear
-from deploy.cli_common import load_graph_and_inputs, quantize_file
-from deploy.hardware import profiles_with_overrides
-from deploy.map import map_program
-from deploy.quantize import ADDED
-from models.checkpoint import CheckpointError, model_from_checkpoint
-from models.data import DATASETS, DatasetNotFound, load_dataset
-from simulate import plots
-from simulate.constants import ENERGY_PJ
-from simulate.counting import Counter, footprint_bytes
-from simulate.chip import VARIANTS, ChipModel
-from simulate.energy import ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, chip_key, energies, network_terms
-from simulate.engine import Simulator
-from simulate.ops import ChipAccumulator
-from spikefold import distributed, validate
-from spikefold.atomic import atomic_write_set, json_writer, text_writer
-from spikefold.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.measure import record_spikes
+from spikefold.compile.nir_io import NIRFormatError, read_nir
+from spikefold.compile.pipeline import lower
+from spikefold.compile.nir_io import DT_HELP
+from spikefold.compile.nodes import LIF, Conv2d, Linear
+from spikefold.deploy.cli_common import load_graph_and_inputs, quantize_file
+from spikefold.deploy.hardware import profiles_with_overrides
+from spikefold.deploy.map import map_program
+from spikefold.deploy.quantize import ADDED
+from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
+from spikefold.models.data import DATASETS, DatasetNotFound, load_dataset
+from spikefold.simulate import plots
+from spikefold.simulate.constants import ENERGY_PJ
+from spikefold.simulate.counting import Counter, footprint_bytes
+from spikefold.simulate.chip import VARIANTS, ChipModel
+from spikefold.simulate.energy import ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, chip_key, energies, network_terms
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.ops import ChipAccumulator
+from spikefold.common import distributed, validate
+from spikefold.common.atomic import atomic_write_set, json_writer, text_writer
+from spikefold.common.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 
 OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png", "chip_utilisation.png")
 

@@ -17,13 +17,13 @@ import sys
 import torch
 from tqdm import tqdm
 
-from compile.executor import GraphNet
-from compile.nir_io import NIRFormatError
-from deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
-from models.data import DatasetNotFound
-from simulate.engine import Simulator
-from spikefold import distributed
-from spikefold.cli import ArgumentParser, command, fail, positive_int
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nir_io import NIRFormatError
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
+from spikefold.models.data import DatasetNotFound
+from spikefold.simulate.engine import Simulator
+from spikefold.common import distributed
+from spikefold.common.cli import ArgumentParser, command, fail, positive_int
 
 COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps")
 

@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from compile import to_nir
-from deploy import to_lava
-from models.config import ModelConfig
-from models.train import TrainConfig, train
-from simulate import report
-from spikefold.cli import ArgumentParser, command, nonneg_int, positive_int
+from spikefold.compile import to_nir
+from spikefold.deploy import to_lava
+from spikefold.models.config import ModelConfig
+from spikefold.models.train import TrainConfig, train
+from spikefold.simulate import report
+from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int
 
 OUT = Path("runs/demo")
 

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from models.config import ModelConfig
-from models.data import load_dataset
-from models.train import TrainConfig, train
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import load_dataset
+from spikefold.models.train import TrainConfig, train
 
 
 def _train(tmp_path_factory, name, neuron, epochs, static_epochs=0, **model):
@@ -45,25 +45,25 @@ class Build:
 
     @classmethod
     def conv(cls, c_in, c_out, shape, k=3, stride=1, pad=1, source=""):
-        from compile.nodes import Conv2d
+        from spikefold.compile.nodes import Conv2d
         return Conv2d(cls.rng.normal(0, 0.5, (c_out, c_in, k, k)), cls.rng.normal(0, 0.1, c_out),
                       (stride, stride), (pad, pad), shape, source)
 
     @classmethod
     def linear(cls, f_in, f_out):
-        from compile.nodes import Linear
+        from spikefold.compile.nodes import Linear
         return Linear(cls.rng.normal(0, 0.5, (f_out, f_in)), cls.rng.normal(0, 0.1, f_out), (f_out,))
 
     @staticmethod
     def lif(shape, leak=0.5, gain=0.5, v_th=1.0, source=""):
         import numpy as np
-        from compile.nodes import LIF
+        from spikefold.compile.nodes import LIF
         return LIF(np.full(shape[0], leak), np.full(shape[0], gain), v_th, shape, source)
 
     @staticmethod
     def graph(named, edges=None, timesteps=4):
         """Graph of [(name, node), ...]; without `edges`, each node feeds the next."""
-        from compile.graph import Graph
+        from spikefold.compile.graph import Graph
         nodes = dict(named)
         names = list(nodes)
         return Graph.build(nodes, edges or list(zip(names[:-1], names[1:])), {"timesteps": timesteps})

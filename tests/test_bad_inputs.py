@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from compile import to_nir
-from deploy import to_lava, to_netx, to_onnx
-from models import train
-from simulate import report, run
+from spikefold.compile import to_nir
+from spikefold.deploy import to_lava, to_netx, to_onnx
+from spikefold.models import train
+from spikefold.simulate import report, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,11 +134,11 @@ def test_impossible_lif_parameters_are_refused(good, tmp_path, capsys, field, va
 
 
 def test_leaks_the_chip_cannot_hold_are_counted_as_clips(build):
-    from deploy.quantize import quantize
-    from compile.nodes import Input, Output
+    from spikefold.deploy.quantize import quantize
+    from spikefold.compile.nodes import Input, Output
     lif = build.lif((4, 6, 6), leak=-0.3, gain=1.0)
     g = build.graph([("in", Input((1, 6, 6))), ("c", build.conv(1, 4, (4, 6, 6))), ("n", lif),
-                     ("f", __import__("compile.nodes", fromlist=["Flatten"]).Flatten((144,))),
+                     ("f", __import__("spikefold.compile.nodes", fromlist=["Flatten"]).Flatten((144,))),
                      ("l", build.linear(144, 3)), ("out", Output((3,)))])
     p = quantize(g)
     assert p.report["layers"]["n"]["dv_clipped"] == 4 and p.report["clips"] >= 4
@@ -146,7 +146,7 @@ def test_leaks_the_chip_cannot_hold_are_counted_as_clips(build):
 
 
 def test_training_keeps_learned_leaks_inside_the_chip_range():
-    from models.lif import AdaptiveLIF
+    from spikefold.models.lif import AdaptiveLIF
     net = torch.nn.Sequential(AdaptiveLIF(3))
     with torch.no_grad():
         net[0].m.copy_(torch.tensor([1.2, -0.3, 0.5]))

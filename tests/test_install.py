@@ -1,7 +1,7 @@
 """spikefold installs with pip where there is no make: pyproject.toml's dependencies, then the
 documented second step for the Lava pair, in a fresh virtual environment (torch from the
 constraints file, so nothing can pull another torch); then the four stages and the main commands
-import from outside the repository."""
+import from the installed package, which adds one top-level import name, `spikefold`."""
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_pip_install_e_then_the_lava_step_gives_working_imports(tmp_path):
+def test_pip_install_then_the_lava_step_gives_working_imports(tmp_path):
     python = shutil.which("python3.11")
     assert python, "the reference machine has python3.11"
     venv = tmp_path / "venv"
@@ -20,16 +20,26 @@ def test_pip_install_e_then_the_lava_step_gives_working_imports(tmp_path):
     py = str(venv / "bin" / "python")
     pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     run = lambda cmd: subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    first = run(pip + ["-c", str(ROOT / "requirements" / "constraints.txt"), "-e", f"{ROOT}[lava]"])
+    first = run(pip + ["-c", str(ROOT / "requirements" / "constraints.txt"), f"{ROOT}[lava]"])
     assert first.returncode == 0, first.stderr[-2000:]
     second = run(pip + ["--no-deps", "--ignore-requires-python", "-r", str(ROOT / "requirements" / "lava.txt")])
     assert second.returncode == 0, second.stderr[-2000:]
-    check = run([py, "-c", "import torch, models, compile, deploy, simulate; "
-                           "import models.train, compile.to_nir, deploy.to_lava, deploy.to_netx, simulate.report, "
-                           "simulate.run; print(torch.__version__.split('+')[0], compile.__file__)"])
+    check = run([py, "-c", "import torch, spikefold; "
+                           "import spikefold.models.train, spikefold.compile.to_nir, spikefold.deploy.to_lava, "
+                           "spikefold.deploy.to_netx, spikefold.simulate.report, spikefold.simulate.run; "
+                           "print(torch.__version__.split('+')[0], spikefold.compile.__file__)"])
     assert check.returncode == 0, check.stderr[-2000:]
     version, where = check.stdout.split()
-    assert version == "2.14.1" and Path(where).resolve().is_relative_to(ROOT)
+    assert version == "2.14.1" and "site-packages" in where and not Path(where).is_relative_to(ROOT)
+    # one installed import name: the stages' folder names are not importable on their own
+    for generic in ("models", "compile", "deploy", "simulate"):
+        assert run([py, "-c", f"import {generic}"]).returncode != 0, generic
+    files = run([py, "-m", "pip", "show", "-f", "spikefold"]).stdout.split("Files:")[1].split()
+    top = {Path(f).parts[0] for f in files if not Path(f).parts[0].endswith(".dist-info")
+           and Path(f).parts[0] != ".."}
+    assert top == {"spikefold"}, top
     # a command runs end to end from the installed package: the simulator on a NIR file
-    cli = run([py, "-m", "simulate.run", "--help"])
+    cli = run([py, "-m", "spikefold.simulate.run", "--help"])
     assert cli.returncode == 0 and "fast chip simulator" in cli.stdout
+    script = run([str(venv / "bin" / "spikefold-simulate"), "--help"])
+    assert script.returncode == 0 and "fast chip simulator" in script.stdout

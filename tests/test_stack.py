@@ -17,7 +17,7 @@ def test_client_package_imports(module):
 
 
 def test_lava_dl_netx_imports_after_compat():
-    import deploy.lava_compat  # noqa: F401
+    import spikefold.deploy.lava_compat  # noqa: F401
     from lava.lib.dl import netx
 
     assert hasattr(netx.hdf5, "Network")
@@ -32,7 +32,11 @@ def test_torch_is_the_pinned_build_and_numpy_is_1x():
 
 
 def test_stage_packages_import_from_any_directory(tmp_path):
-    code = "import models, compile, deploy, simulate; print(models.__version__)"
+    code = ("import spikefold, spikefold.models, spikefold.compile, spikefold.deploy, "
+            "spikefold.simulate; print(spikefold.__version__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path,
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() not in ("", "0+unknown")
+    for generic in ("models", "compile", "deploy", "simulate"):   # one installed import name
+        assert subprocess.run([sys.executable, "-c", f"import {generic}"], cwd=tmp_path,
+                              capture_output=True).returncode != 0, generic

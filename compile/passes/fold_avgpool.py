@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, update
-from compile.nodes import SMA, AvgPool2d, Conv2d, Flatten, Linear
+from spikefold.compile.graph import Graph, update
+from spikefold.compile.nodes import SMA, AvgPool2d, Conv2d, Flatten, Linear
 
 
 def expand(weight: np.ndarray, k: tuple) -> np.ndarray:

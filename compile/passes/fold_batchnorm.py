@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, update
-from compile.nodes import SYNAPTIC, BatchNorm
+from spikefold.compile.graph import Graph, update
+from spikefold.compile.nodes import SYNAPTIC, BatchNorm
 
 
 def scale_shift(bn: BatchNorm) -> tuple[np.ndarray, np.ndarray]:

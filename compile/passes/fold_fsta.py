@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, with_notes
-from compile.nodes import LIF, FstaLIF
+from spikefold.compile.graph import Graph, with_notes
+from spikefold.compile.nodes import LIF, FstaLIF
 
 
 def fold_fsta(graph: Graph, stats: dict) -> Graph:

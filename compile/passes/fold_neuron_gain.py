@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, update
-from compile.nodes import LIF, SYNAPTIC
+from spikefold.compile.graph import Graph, update
+from spikefold.compile.nodes import LIF, SYNAPTIC
 
 
 def fold_neuron_gain(graph: Graph) -> Graph:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, update, with_notes
-from compile.nodes import StaaLIF
+from spikefold.compile.graph import Graph, update, with_notes
+from spikefold.compile.nodes import StaaLIF
 
 
 def fold_position_encoding(graph: Graph) -> Graph:

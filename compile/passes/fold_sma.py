@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from compile.graph import Graph
-from compile.nodes import SMA, Conv2d, Flatten, LIF, Linear, Output, per_channel
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import SMA, Conv2d, Flatten, LIF, Linear, Output, per_channel
 
 MAX_WEIGHTS = 1 << 24           # per dense layer: 128 MiB as float64
 

@@ -7,8 +7,8 @@ the drive alike.  Logged: the gate's mean and its std over samples and steps.
 """
 from __future__ import annotations
 
-from compile.graph import Graph, update, with_notes
-from compile.nodes import StaaLIF
+from spikefold.compile.graph import Graph, update, with_notes
+from spikefold.compile.nodes import StaaLIF
 
 
 def fold_step_attention(graph: Graph, stats: dict) -> Graph:

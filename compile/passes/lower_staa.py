@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, update
-from compile.nodes import LIF, SYNAPTIC, StaaLIF
+from spikefold.compile.graph import Graph, update
+from spikefold.compile.nodes import LIF, SYNAPTIC, StaaLIF
 
 
 def lower_staa(graph: Graph) -> Graph:

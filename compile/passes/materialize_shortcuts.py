@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from compile.graph import Graph, unique_name
-from compile.nodes import NEURONS, SMA, SYNAPTIC, Conv2d, Linear
+from spikefold.compile.graph import Graph, unique_name
+from spikefold.compile.nodes import NEURONS, SMA, SYNAPTIC, Conv2d, Linear
 
 
 def identity_layer(shape: tuple, source: str):

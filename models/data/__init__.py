@@ -7,7 +7,7 @@ Nothing is ever downloaded: a missing directory raises DatasetNotFound,
 whose one-line message says where the files must be.
 """
 
-from models.data.errors import DatasetNotFound
-from models.data.registry import DATASETS, DatasetInfo, load_dataset
+from spikefold.models.data.errors import DatasetNotFound
+from spikefold.models.data.registry import DATASETS, DatasetInfo, load_dataset
 
 __all__ = ["DATASETS", "DatasetInfo", "DatasetNotFound", "load_dataset"]

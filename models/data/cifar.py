@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from models.data.errors import DatasetNotFound
+from spikefold.models.data.errors import DatasetNotFound
 
 AUGMENTS = ("standard", "autoaugment", "cutout", "autoaugment+cutout")
 CUTOUT = 16

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from models.data.digits import digits_arrays
+from spikefold.models.data.digits import digits_arrays
 
 PATH = ((0.0, 0.0), (1.0, 0.5), (0.0, 1.0), (0.0, 0.0))  # saccade vertices (dx, dy), pixels
 SUBSTEPS = 20       # sensor samples per saccade

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from models.data.errors import DatasetNotFound
-from models.data.events import events_to_frames
+from spikefold.models.data.errors import DatasetNotFound
+from spikefold.models.data.events import events_to_frames
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")

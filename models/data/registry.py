@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from models.data.cifar import AUGMENTS
-from models.data.errors import DatasetNotFound
+from spikefold.models.data.cifar import AUGMENTS
+from spikefold.models.data.errors import DatasetNotFound
 
 
 @dataclass(frozen=True)
@@ -22,34 +22,34 @@ class DatasetInfo:
 
 
 def _digits(root, train, timesteps, size, augment):
-    from models.data.digits import digits
+    from spikefold.models.data.digits import digits
     return digits(train)
 
 
 def _digits_dvs(root, train, timesteps, size, augment):
-    from models.data.digits_dvs import digits_dvs
+    from spikefold.models.data.digits_dvs import digits_dvs
     return digits_dvs(train, timesteps)
 
 
 def _cifar(classes):
     def build(root, train, timesteps, size, augment):
-        from models.data.cifar import CIFAR
+        from spikefold.models.data.cifar import CIFAR
         return CIFAR(root, classes, train, augment)
     return build
 
 
 def _cifar10_dvs(root, train, timesteps, size, augment):
-    from models.data.neuromorphic import CIFAR10DVS
+    from spikefold.models.data.neuromorphic import CIFAR10DVS
     return CIFAR10DVS(root, train, timesteps, size)
 
 
 def _dvs_gesture(root, train, timesteps, size, augment):
-    from models.data.neuromorphic import DVSGesture
+    from spikefold.models.data.neuromorphic import DVSGesture
     return DVSGesture(root, train, timesteps, size)
 
 
 def _imagenet(root, train, timesteps, size, augment):
-    from models.data.imagenet import imagenet
+    from spikefold.models.data.imagenet import imagenet
     return imagenet(root, train, size)
 
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.nodes import AvgPool2d, Conv2d, Flatten, Input, Output
-from compile.passes import fold_avgpool, materialize_shortcuts
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nodes import AvgPool2d, Conv2d, Flatten, Input, Output
+from spikefold.compile.passes import fold_avgpool, materialize_shortcuts
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.nodes import BatchNorm, Conv2d, Flatten, Input, Output
-from compile.passes import fold_batchnorm
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nodes import BatchNorm, Conv2d, Flatten, Input, Output
+from spikefold.compile.passes import fold_batchnorm
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 

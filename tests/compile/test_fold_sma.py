@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from compile.calibrate import MixStats
-from compile.executor import GraphNet
-from compile.nodes import SMA, Input, LIF, Output
-from compile.passes.fold_sma import apply_convs, conv_matrix, fold_sma
+from spikefold.compile.calibrate import MixStats
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nodes import SMA, Input, LIF, Output
+from spikefold.compile.passes.fold_sma import apply_convs, conv_matrix, fold_sma
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 
@@ -44,7 +44,7 @@ def sma_graph(c_in=2, c=3, side=4, branches=(1, 3)):
                rng.normal(size=(len(branches), c)), np.full((len(branches), c), 0.5),
                np.full((len(branches), c), 0.5), np.ones(len(branches)), rng.uniform(0.5, 2, c),
                rng.normal(size=c), (c_in, side, side), shape, "body.1")
-    from compile.graph import Graph
+    from spikefold.compile.graph import Graph
     nodes = {"input": Input((c_in, side, side)), "sma": node,
              "lif": LIF(np.full(c, 0.5), np.full(c, 0.5), 1.0, shape, "body.1.lif"), "output": Output(shape)}
     stats = {"body.1": MixStats(rng.uniform(0, 0.3, (4, len(branches), c)), np.zeros((len(branches), c)), 8)}
@@ -80,7 +80,7 @@ def test_fold_sma_refuses_matrices_over_its_limit_in_one_line():
 def test_fold_sma_flattens_what_follows_and_refuses_a_shortcut_across_the_unit(build):
     """Downstream convs become their dense matrices; a neuron fed from both sides of the unit
     (a residual join) would need flattened and unflattened inputs at once: refused."""
-    from compile.graph import Graph
+    from spikefold.compile.graph import Graph
     g, stats = sma_graph()
     nodes = dict(g.nodes)
     out = nodes.pop("output")

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.measure import compare
-from compile.nir_io import DT, NIRFormatError, read_nir, to_nir, write_nir
-from compile.nodes import Conv2d, Input, LIF, Output
-from compile.passes import fold_neuron_gain
-from compile.pipeline import lower
-from models.checkpoint import model_from_checkpoint
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.measure import compare
+from spikefold.compile.nir_io import DT, NIRFormatError, read_nir, to_nir, write_nir
+from spikefold.compile.nodes import Conv2d, Input, LIF, Output
+from spikefold.compile.passes import fold_neuron_gain
+from spikefold.compile.pipeline import lower
+from spikefold.models.checkpoint import model_from_checkpoint
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 

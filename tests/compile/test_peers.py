@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.nir_io import read_nir, to_nir, write_nir
-from compile.nir_peers import PEERS, PeerRefused
-from compile.peer_check import check
-from compile.pipeline import lower
-from models.checkpoint import model_from_checkpoint
-from models.data import load_dataset
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nir_io import read_nir, to_nir, write_nir
+from spikefold.compile.nir_peers import PEERS, PeerRefused
+from spikefold.compile.peer_check import check
+from spikefold.compile.pipeline import lower
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.data import load_dataset
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 
@@ -110,7 +110,7 @@ def test_every_form_reads_back_right_in_spikefold(form, graphs, digits_test, tmp
 
 def test_sinabs_form_has_no_v_reset_sum_pools_and_channel_arrays(build, tmp_path):
     """What Sinabs 3.1.3 with NIR 1.0.4 needs, on a graph with a pool."""
-    from compile.nodes import AvgPool2d, Flatten, Input, Output
+    from spikefold.compile.nodes import AvgPool2d, Flatten, Input, Output
     g = build.graph([("input", Input((1, 8, 8))), ("conv", build.conv(1, 4, (4, 8, 8))),
                      ("lif", build.lif((4, 8, 8), gain=1.0)), ("pool", AvgPool2d((2, 2), (4, 4, 4))),
                      ("flat", Flatten((64,))), ("fc", build.linear(64, 3)), ("output", Output((3,)))])
@@ -160,7 +160,7 @@ def test_norse_form_refuses_a_graph_with_branches(build, tmp_path):
     """Norse's import runs in nirtorch's legacy GraphExecutor, which returns the last node it ran:
     on a residual or SMA graph that is not the output (seen: res20m and the SMA digitnet gave
     their last branch's output), so --for norse refuses branches instead of writing a file Norse misreads."""
-    from compile.nodes import Input, Output
+    from spikefold.compile.nodes import Input, Output
     g = build.graph([("in", Input((2, 3, 3))), ("a", build.conv(2, 2, (2, 3, 3))), ("la", build.lif((2, 3, 3), gain=1.0)),
                      ("b", build.conv(2, 2, (2, 3, 3))), ("c", build.conv(2, 2, (2, 3, 3))),
                      ("lb", build.lif((2, 3, 3), gain=1.0)), ("out", Output((2, 3, 3)))],
@@ -174,8 +174,8 @@ def test_norse_form_refuses_a_graph_with_branches(build, tmp_path):
 @pytest.mark.parametrize("peer", ["snntorch", "spikingjelly"])
 def test_the_sma_net_reads_right_in_the_peers_that_take_branches(peer, digits_test, tmp_path):
     """SMA folded: dense branch layers, four branch LIFs summed into the block's, flat layers after."""
-    from models.backbones import build_model
-    from models.config import ModelConfig
+    from spikefold.models.backbones import build_model
+    from spikefold.models.config import ModelConfig
     torch.manual_seed(0)
     model = build_model(ModelConfig(neuron="sma")).eval()
     with torch.no_grad():   # untrained: give every layer some activity

@@ -1,19 +1,19 @@
-"""compile.pipeline.lower on every backbone: LIF networks exactly, STAA folds where they are exact."""
+"""spikefold.compile.pipeline.lower on every backbone: LIF networks exactly, STAA folds where they are exact."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from compile.executor import GraphNet
-from compile.from_torch import UnsupportedModule
-from compile.measure import record_spikes
-from models.lif import LIF as TorchLIF
-from compile.nodes import LIF, FstaLIF, StaaLIF
-from compile.pipeline import FoldRefused, exact_prefix, lower
-from compile.passes import fold_neuron_gain
-from models.backbones import build_model
-from models.config import ModelConfig
-from models.layers import TimeDistributed
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.from_torch import UnsupportedModule
+from spikefold.compile.measure import record_spikes
+from spikefold.models.lif import LIF as TorchLIF
+from spikefold.compile.nodes import LIF, FstaLIF, StaaLIF
+from spikefold.compile.pipeline import FoldRefused, exact_prefix, lower
+from spikefold.compile.passes import fold_neuron_gain
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
+from spikefold.models.layers import TimeDistributed
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 
@@ -156,7 +156,7 @@ def test_position_encoding_that_varies_over_t_is_refused_without_calibration():
 
 
 def test_neuron_gain_moves_into_weights(build):
-    from compile.nodes import Input, Output
+    from spikefold.compile.nodes import Input, Output
     g = build.graph([("in", Input((2, 3, 3))), ("conv", build.conv(2, 2, (2, 3, 3))),
                      ("lif", build.lif((2, 3, 3), 0.25, 0.75)), ("out", Output((2, 3, 3)))])
     f = fold_neuron_gain(g)
@@ -266,13 +266,13 @@ def test_res19_tdbn_head_lowers_exactly_and_max_pool_stem_is_refused():
 
 
 def test_frozen_staa_is_the_calibrated_fold_and_lowers_exactly():
-    """compile.freeze writes the calibrated folds' constants into the model (the start of
+    """spikefold.compile.freeze writes the calibrated folds' constants into the model (the start of
     models/train.py's static phase): the frozen model lowers with fold="none" to the very graph the
     calibrated fold makes of the dynamic model, spikes as that graph does, and survives a
     checkpoint round trip (its config says static)."""
     import copy
     import dataclasses
-    from compile.freeze import freeze_attention
+    from spikefold.compile.freeze import freeze_attention
     model, shape = model_for("res20m", "staa")
     pin_attention(model, gate=True, context=0.3)      # layers that fire (a halving gate silences them)
     with torch.no_grad():

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from compile import to_nir
-from compile.nir_io import read_nir
-from models.checkpoint import model_from_checkpoint
-from models.layers import TimeDistributed
+from spikefold.compile import to_nir
+from spikefold.compile.nir_io import read_nir
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.layers import TimeDistributed
 
 ROOT = Path(__file__).resolve().parents[2]
 CMD = [sys.executable, str(ROOT / "compile" / "to_nir.py")]
@@ -94,8 +94,8 @@ def test_unsupported_module_exits_2_naming_it_and_writes_nothing(lif_ckpt, tmp_p
 
 
 def test_staa_without_calibration_is_refused(tmp_path):
-    from models.config import ModelConfig
-    from models.train import TrainConfig, train
+    from spikefold.models.config import ModelConfig
+    from spikefold.models.train import TrainConfig, train
     ckpt = tmp_path / "staa.pt"
     train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=2),
           TrainConfig(epochs=1, static_epochs=0), str(ckpt), quiet=True)
@@ -112,8 +112,8 @@ def test_default_staa_reaches_the_chip_within_a_point_of_its_dynamic_accuracy(tm
     and that is within 1 point of the dynamic STAA's accuracy (the paper's network) on average
     over three seeds, and within 2 for each: trained weights differ from machine to machine
     (float summation order), so one seed's margin is a draw, three seeds' mean is not."""
-    from models.config import ModelConfig
-    from models.train import TrainConfig, train
+    from spikefold.models.config import ModelConfig
+    from spikefold.models.train import TrainConfig, train
     gaps = []
     for seed in (0, 1, 2):
         ckpt = tmp_path / f"staa{seed}.pt"

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.nir_io import from_nir
-from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from simulate.engine import Simulator
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nir_io import from_nir
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
+from spikefold.simulate.engine import Simulator
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.nir_io import NIRFormatError, from_nir
-from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from simulate.engine import Simulator
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.nir_io import NIRFormatError, from_nir
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
+from spikefold.simulate.engine import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 DT = 1e-3
@@ -338,7 +338,7 @@ def test_cuba_current_decays_on_the_chip_as_in_the_float_graph():
 
 
 def test_report_for_a_graph_alone(tmp_path):
-    from simulate import report
+    from spikefold.simulate import report
     rng = np.random.default_rng(3)
     g = mlp(rng)
     nir.write(tmp_path / "g.nir", g)
@@ -390,7 +390,7 @@ def test_nested_graph_is_inlined(tmp_path):
                         edges=[("in", "fc0"), ("fc0", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "head"),
                                ("head", "out")])
     nir.write(tmp_path / "nested.nir", nested)
-    from compile.nir_io import read_nir
+    from spikefold.compile.nir_io import read_nir
     graph = read_nir(tmp_path / "nested.nir", dt=DT, timesteps=8)
     assert {"rnn.lif", "rnn.w_rec"} <= set(graph.nodes) and graph.recurrent("rnn.lif") == ["rnn.w_rec"]
     x = torch.as_tensor(rng.uniform(0, 4, (4, 8, 6)), dtype=torch.float32)
@@ -499,7 +499,7 @@ def test_spike_inputs_enter_the_chip(kind, tmp_path):
     """Inputs that are spikes (event tensors): the first synapse runs on the chip, fed by an input
     layer that fires exactly when x = 1; the float graph is unchanged for such inputs, the host
     multiplies nothing, and the first layer's events are counted on the chip."""
-    from deploy.quantize import spikes_on_chip
+    from spikefold.deploy.quantize import spikes_on_chip
     rng = np.random.default_rng(16)
     g = mlp(rng) if kind == "dense" else convnet(rng)
     shape = (6,) if kind == "dense" else (2, 6, 6)

@@ -26,7 +26,7 @@ steps 3, 5 reach LIF2 on steps 4, 6: one step of latency per synaptic layer.
 
 import numpy as np
 
-import deploy.lava_compat  # noqa: F401  (before any lava import)
+import spikefold.deploy.lava_compat  # noqa: F401  (before any lava import)
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.dense.process import Dense

@@ -1,4 +1,4 @@
-"""deploy.lava_compat: lava imports on 3.11 without loosening dataclasses elsewhere."""
+"""spikefold.deploy.lava_compat: lava imports on 3.11 without loosening dataclasses elsewhere."""
 
 import dataclasses
 import subprocess
@@ -21,7 +21,7 @@ def test_lava_fails_without_the_workaround_and_works_with_it():
 
 
 def test_dataclass_rule_is_restored_after_import():
-    import deploy.lava_compat  # noqa: F401
+    import spikefold.deploy.lava_compat  # noqa: F401
     from lava.magma.compiler.var_model import ByteEncoder
 
     assert ByteEncoder.__hash__ is None  # still unhashable, as lava defined it

@@ -3,13 +3,13 @@ chip's accuracy stays within a point of the float network's."""
 import pytest
 import torch
 
-from compile.executor import GraphNet
-from compile.pipeline import lower
-from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from models.checkpoint import model_from_checkpoint
-from models.data import load_dataset
-from simulate.engine import Simulator
+from spikefold.compile.executor import GraphNet
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.data import load_dataset
+from spikefold.simulate.engine import Simulator
 
 SAMPLES = 20
 

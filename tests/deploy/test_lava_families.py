@@ -4,13 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from compile.pipeline import lower
-from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from models.backbones import build_model
-from models.config import ModelConfig
-from models.data import load_dataset
-from simulate.engine import Simulator
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
+from spikefold.models.data import load_dataset
+from spikefold.simulate.engine import Simulator
 
 
 @pytest.mark.parametrize("neuron, layers", [("fsta", 3), ("sma", 7)])

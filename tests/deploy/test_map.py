@@ -11,14 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from compile.graph import Graph
-from compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
-from deploy.hardware import LOIHI, LOIHI2, profiles_with_overrides
-from deploy.map import map_program, shape3, weight_bits
-from deploy.quantize import quantize
-from simulate.chip import ChipModel, barrier_ns
-from simulate.engine import Simulator
-from simulate.ops import ChipAccumulator
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
+from spikefold.deploy.hardware import LOIHI, LOIHI2, profiles_with_overrides
+from spikefold.deploy.map import map_program, shape3, weight_bits
+from spikefold.deploy.quantize import quantize
+from spikefold.simulate.chip import ChipModel, barrier_ns
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.ops import ChipAccumulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,7 +177,7 @@ def test_every_published_figure_names_its_source():
 
 
 def test_map_cli(tmp_path):
-    from compile.nir_io import write_nir
+    from spikefold.compile.nir_io import write_nir
     nir = tmp_path / "g.nir"
     write_nir(graph(), str(nir))
     run = lambda *a: subprocess.run([sys.executable, str(ROOT / "deploy" / "map.py"), str(nir), *a],
@@ -210,8 +210,8 @@ def test_shape3_and_bits():
 
 def paper_program(arch: str):
     """STAA `arch` at CIFAR-100 shape, T = 4, as bench/chip_cost.py builds it."""
-    from compile.pipeline import lower
-    from simulate.paper import paper_shaped
+    from spikefold.compile.pipeline import lower
+    from spikefold.simulate.paper import paper_shaped
     model, calib = paper_shaped(arch)
     return quantize(lower(model, (3, 32, 32), "calibrated", [calib]))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import deploy.lava_compat  # noqa: F401
+import spikefold.deploy.lava_compat  # noqa: F401
 from lava.lib.dl.netx.hdf5 import Network
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
@@ -15,17 +15,17 @@ from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
 
-from compile.nir_io import read_nir, write_nir
-from compile.pipeline import lower
-from deploy.lava_graph import from_lava_steps, lava_shape, source_data, to_lava
-from deploy.netx import NetxUnsupported, as_exported, chain
-from deploy.quantize import quantize
-from models.backbones import build_model
-from models.checkpoint import model_from_checkpoint
-from models.config import ModelConfig
-from deploy.host import host_currents
-from simulate.engine import Simulator
-from simulate.netx import netx_readout
+from spikefold.compile.nir_io import read_nir, write_nir
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.lava_graph import from_lava_steps, lava_shape, source_data, to_lava
+from spikefold.deploy.netx import NetxUnsupported, as_exported, chain
+from spikefold.deploy.quantize import quantize
+from spikefold.models.backbones import build_model
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.config import ModelConfig
+from spikefold.deploy.host import host_currents
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.netx import netx_readout
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,11 @@ import onnx
 import pytest
 import torch
 
-from deploy.to_onnx import session
-from models import lif
-from models.backbones import build_model
-from models.checkpoint import FORMAT, model_from_checkpoint, save_checkpoint
-from models.config import ModelConfig
+from spikefold.deploy.to_onnx import session
+from spikefold.models import lif
+from spikefold.models.backbones import build_model
+from spikefold.models.checkpoint import FORMAT, model_from_checkpoint, save_checkpoint
+from spikefold.models.config import ModelConfig
 
 pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
 

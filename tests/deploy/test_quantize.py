@@ -1,11 +1,11 @@
-"""deploy.quantize: Lava's weight rules, scales chosen by hand, relays on shortcuts, clips counted."""
+"""spikefold.deploy.quantize: Lava's weight rules, scales chosen by hand, relays on shortcuts, clips counted."""
 import numpy as np
 import pytest
 
-from compile.graph import Graph
-from compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
-from deploy.quantize import VTH_TARGET, quantize
-from deploy.weights import lava_weights
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
+from spikefold.deploy.quantize import VTH_TARGET, quantize
+from spikefold.deploy.weights import lava_weights
 
 
 def test_lava_weight_rules():

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from compile.graph import Graph
-from compile.nir_io import write_nir
-from compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
-from compile.pipeline import lower
-from deploy.lava_graph import run_lava
-from deploy.quantize import quantize
-from models.checkpoint import model_from_checkpoint
-from simulate.engine import Simulator
+from spikefold.compile.graph import Graph
+from spikefold.compile.nir_io import write_nir
+from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.simulate.engine import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

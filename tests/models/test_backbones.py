@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from models.backbones import ARCHS, build_model
-from models.config import ModelConfig
+from spikefold.models.backbones import ARCHS, build_model
+from spikefold.models.config import ModelConfig
 
 SIZES = {"digitnet": 8, "res19": 32, "res20m": 32, "vgg13": 32, "resnet18": 64, "resnet34": 64}
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.data import DatasetNotFound, load_dataset
-from models.data.digits import digits_arrays
-from models.data.digits_dvs import digits_dvs_arrays, simulate_dvs
-from models.data.events import events_to_frames
+from spikefold.models.data import DatasetNotFound, load_dataset
+from spikefold.models.data.digits import digits_arrays
+from spikefold.models.data.digits_dvs import digits_dvs_arrays, simulate_dvs
+from spikefold.models.data.events import events_to_frames
 
 
 # ---------------------------------------------------------------- digits
@@ -160,7 +160,7 @@ def write_aedat4(path, t, x, y, on):
 
 
 def test_cifar10_dvs_reads_tonic_layout_of_aedat4_files(tmp_path):
-    from models.data.neuromorphic import CIFAR10_CLASSES
+    from spikefold.models.data.neuromorphic import CIFAR10_CLASSES
 
     rng = np.random.default_rng(0)
     for name in CIFAR10_CLASSES:
@@ -178,7 +178,7 @@ def test_cifar10_dvs_reads_tonic_layout_of_aedat4_files(tmp_path):
 
 
 def test_aedat4_reader_returns_the_events_written(tmp_path):
-    from models.data.neuromorphic import read_aedat4_events
+    from spikefold.models.data.neuromorphic import read_aedat4_events
 
     t, x, y, on = [5, 7, 9], [1, 2, 127], [3, 4, 0], [1, 0, 1]
     write_aedat4(tmp_path / "a.aedat4", t, x, y, on)
@@ -188,7 +188,7 @@ def test_aedat4_reader_returns_the_events_written(tmp_path):
 
 
 def test_cifar10_dvs_damaged_file_names_it(tmp_path):
-    from models.data.neuromorphic import CIFAR10DVS
+    from spikefold.models.data.neuromorphic import CIFAR10DVS
 
     (tmp_path / "CIFAR10DVS" / "cat").mkdir(parents=True)
     bad = tmp_path / "CIFAR10DVS" / "cat" / "x.aedat4"

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from models.backbones import build_model
-from models.config import ModelConfig
-from models.fsta import FSTA, FSTALIF, dct_filters
-from models.lif import LIF
-from models.sma import MultiscaleAttention, SMAConvBNSpike, sma_units
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
+from spikefold.models.fsta import FSTA, FSTALIF, dct_filters
+from spikefold.models.lif import LIF
+from spikefold.models.sma import MultiscaleAttention, SMAConvBNSpike, sma_units
 
 
 def test_dct_filters_are_an_orthonormal_basis():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.lif import LIF, AdaptiveLIF, leaky_step
+from spikefold.models.lif import LIF, AdaptiveLIF, leaky_step
 
 
 def test_lif_membrane_trajectory_by_hand():

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from models.attention import GlobalContext, StepAttention
-from models.lif import LIF
-from models.staa_lif import STAALIF
+from spikefold.models.attention import GlobalContext, StepAttention
+from spikefold.models.lif import LIF
+from spikefold.models.staa_lif import STAALIF
 
 
 def neutralise(neuron: STAALIF) -> STAALIF:
@@ -118,9 +118,9 @@ def test_rejects_more_steps_than_positions():
 def test_sa_scale_multiplies_the_gate_and_attention_lr_is_its_own_group():
     """Issue 15's probes: sa_scale 2 gives the gate of eq. 12 times two (near 1 at the start, not
     0.5); attention_lr puts GC, SA and PE parameters in their own optimiser group."""
-    from models.backbones import build_model
-    from models.config import ModelConfig
-    from models.train import param_groups
+    from spikefold.models.backbones import build_model
+    from spikefold.models.config import ModelConfig
+    from spikefold.models.train import param_groups
     torch.manual_seed(0)
     one, two = (build_model(ModelConfig(sa_scale=s)) for s in (1.0, 2.0))
     two.load_state_dict(one.state_dict())

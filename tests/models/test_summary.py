@@ -4,9 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from models.backbones import build_model
-from models.config import ModelConfig
-from models.summary import summarize
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
+from spikefold.models.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.surrogate import spike
+from spikefold.models.surrogate import spike
 
 
 @pytest.mark.parametrize("a", [1.0, 0.5, 2.0])
@@ -33,7 +33,7 @@ def test_atan_surrogate_is_spikingjellys_with_alpha_2():
 
 
 def test_detached_reset_drops_the_resets_gradient():
-    from models.lif import LIF
+    from spikefold.models.lif import LIF
     x = torch.full((3, 1, 1), 1.5, requires_grad=True)          # fires at t = 0: the reset acts
     grads = []
     for detach in (False, True):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
-from models.config import ModelConfig
+from spikefold.models.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from spikefold.models.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = [sys.executable, str(ROOT / "models" / "train.py")]
@@ -86,8 +86,8 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 
 DDP_SCRIPT = textwrap.dedent("""
     import os, sys, torch
-    from models.config import ModelConfig
-    from models.train import TrainConfig, train
+    from spikefold.models.config import ModelConfig
+    from spikefold.models.train import TrainConfig, train
     out = sys.argv[1]
     mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
     tcfg = TrainConfig(epochs=1, static_epochs=1, calib_samples=64, batch_size=128, threads=1, seed=3)
@@ -108,7 +108,7 @@ def test_ddp_two_cpu_ranks_hold_identical_weights(tmp_path):
     ckpt = load_checkpoint(tmp_path / "ckpt.pt")  # written by rank 0 only
     assert ckpt["world_size"] == 2
     torch.manual_seed(3)
-    from models.backbones import build_model
+    from spikefold.models.backbones import build_model
     init = build_model(ModelConfig(arch="digitnet", neuron="staa", timesteps=2)).state_dict()
     changed = 0
     assert ckpt["model_config"]["staa_attention"] == "static" and ckpt["epoch"] == 2
@@ -123,7 +123,7 @@ def test_staa_trains_dynamic_then_static_and_resumes_in_the_static_phase(tmp_pat
     """The default STAA path: `epochs` with the paper's dynamic attention, then `static_epochs` with
     GC, SA and PE frozen to the fold's constants; the checkpoint records the dynamic network's
     accuracy, rebuilds as the static network, and resumes inside the static phase."""
-    from models.train import TrainConfig, train
+    from spikefold.models.train import TrainConfig, train
     ckpt = tmp_path / "staa.pt"
     mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
     train(mcfg, TrainConfig(epochs=2, static_epochs=1, calib_samples=64, seed=1), str(ckpt), quiet=True)

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from models.backbones import build_model
-from models.config import ModelConfig
-from models.layers import Classifier, ConvBNSpike, SpikingNet
-from simulate.count import run_count
-from simulate.counting import bernoulli_neurons, count
-from simulate.paper import TABLE7
+from spikefold.models.backbones import build_model
+from spikefold.models.config import ModelConfig
+from spikefold.models.layers import Classifier, ConvBNSpike, SpikingNet
+from spikefold.simulate.count import run_count
+from spikefold.simulate.counting import bernoulli_neurons, count
+from spikefold.simulate.paper import TABLE7
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from models.backbones import build_model
-from models.checkpoint import model_from_checkpoint
-from models.config import ModelConfig
-from simulate.counting import bernoulli_neurons, count, footprint_bytes
-from simulate.peers import neurobench_metrics, syops_per_module
+from spikefold.models.backbones import build_model
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.config import ModelConfig
+from spikefold.simulate.counting import bernoulli_neurons, count, footprint_bytes
+from spikefold.simulate.peers import neurobench_metrics, syops_per_module
 
 
 @pytest.mark.parametrize("arch,neuron", [("digitnet", "lif"), ("digitnet", "staa"), ("digitnet", "fsta"),

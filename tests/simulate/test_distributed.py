@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from compile.nir_io import write_nir
-from compile.pipeline import lower
-from deploy.quantize import quantize
-from models.checkpoint import model_from_checkpoint
-from simulate.engine import Simulator
+from spikefold.compile.nir_io import write_nir
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.quantize import quantize
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.simulate.engine import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]

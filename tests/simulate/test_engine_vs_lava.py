@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from deploy.lava_graph import run_lava
-from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from simulate.engine import PATHS, Simulator, channel_diagonal
+from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from spikefold.simulate.engine import PATHS, Simulator, channel_diagonal
 
 T = 4
 
@@ -145,8 +145,8 @@ def test_as_deployed_counts_are_what_lava_runs(seed):
     their fan-out.  (The window run is not compared here: these hand-made programs switch
     biases on at random steps, before a layer's data arrives, which a deployed program
     never does; tests/deploy/test_lava_digits.py compares it with Lava on real programs.)"""
-    from simulate.engine import fanout
-    from simulate.ops import ChipAccumulator
+    from spikefold.simulate.engine import fanout
+    from spikefold.simulate.ops import ChipAccumulator
     prog, x = random_program(seed)
     sim = Simulator(prog)
     full, window = sim.run(x, mode="full"), sim.run(x, mode="window")

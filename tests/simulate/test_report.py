@@ -12,15 +12,15 @@ import torch
 
 from torch.utils.data import DataLoader, TensorDataset
 
-from compile.pipeline import lower
-from deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from deploy.quantize import quantize
-from models.checkpoint import model_from_checkpoint
-from simulate import report
-from simulate.constants import ENERGY_PJ
-from simulate.engine import Simulator
-from simulate.ops import ChipAccumulator
-from simulate.peers import neurobench_metrics, syops_per_module
+from spikefold.compile.pipeline import lower
+from spikefold.deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from spikefold.deploy.quantize import quantize
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.simulate import report
+from spikefold.simulate.constants import ENERGY_PJ
+from spikefold.simulate.engine import Simulator
+from spikefold.simulate.ops import ChipAccumulator
+from spikefold.simulate.peers import neurobench_metrics, syops_per_module
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,9 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compile.nir_io import write_nir
-from compile.pipeline import lower
-from models.checkpoint import model_from_checkpoint
+from spikefold.compile.nir_io import write_nir
+from spikefold.compile.pipeline import lower
+from spikefold.models.checkpoint import model_from_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

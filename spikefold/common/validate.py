@@ -9,7 +9,7 @@
                       LIF tau > 0 and threshold > 0) are checked node by node as the file
                       is read, in compile/nir_io.py (`_check_values`).
     input arrays      `finite_array`.
-    options           range-checked by spikefold.cli's argparse types and the config
+    options           range-checked by spikefold.common.cli's argparse types and the config
                       dataclasses' __post_init__.
 
 Every failure is an InputError whose text is one line naming the file and the problem.
@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from spikefold.cli import InputError
+from spikefold.common.cli import InputError
 
 MAX_MB = 1024     # default limit on a NIR graph's or checkpoint's declared array bytes (--max-mb)
 
