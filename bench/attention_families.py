@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.pipeline import lower
-from spikefold.deploy.cli_common import Samples
+from spikefold.deploy.samples import Samples
 from spikefold.deploy.quantize import quantize
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import DATASETS, load_dataset

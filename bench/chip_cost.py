@@ -21,15 +21,15 @@ import torch
 from tqdm import tqdm
 
 from spikefold.compile.pipeline import lower
-from spikefold.deploy.hardware import PROFILES
-from spikefold.deploy.map import map_program
+from spikefold.chip.hardware import PROFILES
+from spikefold.chip.placement import map_program
 from spikefold.deploy.quantize import quantize
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import load_dataset
-from spikefold.simulate.chip import VARIANTS, ChipModel
+from spikefold.chip.cost import VARIANTS, ChipModel
 from spikefold.simulate.engine import Simulator
-from spikefold.simulate.ops import ChipAccumulator
-from spikefold.simulate.paper import paper_shaped
+from spikefold.chip.counts import ChipAccumulator
+from spikefold.simulate.counters.paper import paper_shaped
 
 
 def program_of(arch: str, timesteps: int, samples: int, seed: int = 0):
@@ -64,7 +64,7 @@ def main() -> int:
         acc = ChipAccumulator(program)
         sim = Simulator(program)
         for i in range(0, len(x), 8):
-            acc.add(sim.run(x[i:i + 8], mode="full"), sim.run(x[i:i + 8], mode="window"))
+            acc.add(sim.run(x[i:i + 8], mode="full"))
         rates = acc.rates()
         sizes = {n: float(np.prod(l.shape)) for n, l in program.neurons.items() if not l.relay}
         mean = sum(rates[n] * v for n, v in sizes.items()) / sum(sizes.values())

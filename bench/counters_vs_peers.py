@@ -4,7 +4,7 @@ on one checkpoint and its test split (measured spikes), per inference.
     python bench/counters_vs_peers.py runs/demo/ckpt.pt [--samples 450]
 
 Prints (a) spikefold syops-convention totals vs syops-counter's own hooks (summed module by
-module, see simulate/counting.py), (b) spikefold effective vs NeuroBench's
+module, see simulate/counters/network.py), (b) spikefold effective vs NeuroBench's
 SynapticOperations / ActivationSparsity / Footprint, and the largest per-layer difference.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import load_dataset
-from spikefold.simulate.counting import count, footprint_bytes
-from spikefold.simulate.peers import neurobench_metrics, syops_per_module
+from spikefold.simulate.counters.network import count, footprint_bytes
+from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module
 from spikefold.common.cli import ArgumentParser, command, positive_int
 
 

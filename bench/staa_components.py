@@ -39,7 +39,7 @@ from spikefold.compile.calibrate import calibrate
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.freeze import freeze_attention
 from spikefold.compile.pipeline import lower
-from spikefold.deploy.cli_common import Samples
+from spikefold.deploy.samples import Samples
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import DATASETS, load_dataset
 from spikefold.models.checkpoint import model_from_checkpoint

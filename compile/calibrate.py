@@ -88,14 +88,8 @@ def has_live_attention(model: torch.nn.Module) -> bool:
                for m in model.modules())
 
 
-def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False,
-              device: torch.device | str | None = None) -> dict:
-    """{module path: stats} for every STAA-LIF (AttentionStats), FSTA-LIF (GainStats) and SMA unit
-    (MixStats) in `model`,
-    over `batches` of inputs; run on `device` (default: where the model is), the model returned
-    to its own device afterwards.  Statistics are accumulated in float64 on the CPU; on a GPU the
-    float32 forward rounds differently, so they agree with the CPU's to float32 precision, not
-    bit for bit."""
+def _attach_hooks(model: torch.nn.Module, timesteps: int) -> tuple[dict, list]:
+    """Hook every attention term `calibrate` measures: ({(module path, term): _Moments}, handles)."""
     moments, hooks, calls = {}, [], {}
 
     def track(key):
@@ -146,6 +140,11 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
                 moments[(path, "mix")].add_steps(out.permute(1, 2, 0, 3))           # (T, B, n, C)
 
             hooks.append(mod.sma.attention.register_forward_hook(hook_sma))
+    return moments, hooks
+
+
+def _run_batches(model: torch.nn.Module, batches, hooks: list, quiet: bool, device) -> int:
+    """Run `model` (eval, on `device`) over `batches`, then unhook and restore it; the samples seen."""
     was_training = model.training
     home = next(model.parameters()).device
     device = torch.device(device) if device is not None else home
@@ -160,6 +159,11 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
         for h in hooks:
             h.remove()
         model.train(was_training).to(home)
+    return samples
+
+
+def _collect_stats(model: torch.nn.Module, moments: dict, samples: int) -> dict:
+    """{module path: GainStats, MixStats or AttentionStats} from the filled `moments`."""
     stats = {}
     for path, mod in model.named_modules():
         if isinstance(mod, FSTALIF):
@@ -172,3 +176,15 @@ def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = Fal
             stats[path] = AttentionStats(got["c_in"][0], got["c_mem"][0], got["gate"][0],
                                          got["c_in"][1], got["c_mem"][1], got["gate"][1], samples)
     return stats
+
+
+def calibrate(model: torch.nn.Module, batches, timesteps: int, quiet: bool = False,
+              device: torch.device | str | None = None) -> dict:
+    """{module path: stats} for every STAA-LIF (AttentionStats), FSTA-LIF (GainStats) and SMA unit
+    (MixStats) in `model`,
+    over `batches` of inputs; run on `device` (default: where the model is), the model returned
+    to its own device afterwards.  Statistics are accumulated in float64 on the CPU; on a GPU the
+    float32 forward rounds differently, so they agree with the CPU's to float32 precision, not
+    bit for bit."""
+    moments, hooks = _attach_hooks(model, timesteps)
+    return _collect_stats(model, moments, _run_batches(model, batches, hooks, quiet, device))

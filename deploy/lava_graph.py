@@ -30,8 +30,8 @@ from lava.proc.io.source import RingBuffer as Source
 from lava.proc.lif.process import LIF
 from lava.proc.sparse.process import DelaySparse, Sparse
 
-from spikefold.deploy.program import Program
-from spikefold.deploy.host import host_currents
+from spikefold.chip.program import Program
+from spikefold.chip.host import host_currents
 
 
 def to_lava(a: np.ndarray) -> np.ndarray:

@@ -28,8 +28,8 @@ from dataclasses import replace
 import h5py
 import numpy as np
 
-from spikefold.deploy.program import Program
-from spikefold.deploy.constants import VTH_MAX
+from spikefold.chip.program import Program
+from spikefold.chip.formats import VTH_MAX
 
 
 READOUT_DU, READOUT_DV = 4095, 0   # the readout layer's CUBA neurons: current cleared each step, v kept

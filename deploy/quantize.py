@@ -23,9 +23,9 @@ import numpy as np
 from spikefold.compile.graph import Graph, unique_name
 from spikefold.compile.passes import fold_avgpool, fold_neuron_gain
 from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
-from spikefold.deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from spikefold.deploy.weights import lava_weights, sign_mode, weight_bound
-from spikefold.deploy.constants import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
+from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from spikefold.chip.weights import lava_weights, sign_mode, weight_bound
+from spikefold.chip.formats import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
@@ -95,7 +95,7 @@ def _weight_ratio(w: np.ndarray, conv: bool = False) -> float:
 
 def _quantize_weights(w: np.ndarray, c: float, exp: int, conv: bool = False) -> tuple[np.ndarray, dict]:
     """Integer weights round(w c / 2**exp) as the layer's Lava process keeps them: Dense clips to its
-    sign mode's range and truncates mixed-sign weights to even values (deploy/weights.py), so they
+    sign mode's range and truncates mixed-sign weights to even values (chip/weights.py), so they
     are rounded to even values here; Conv keeps every integer (lava/proc/conv/models.py
     PyConvModelFixed: int32 weights, precision 8 declared, neither clipped nor truncated), held
     to its 8-bit magnitude by the scale."""
@@ -140,6 +140,40 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     graph = fold_neuron_gain(fold_avgpool(spike_readout(graph)))
     lifs = graph.of_type(LIF)
     syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
+    host_name, readouts, integrators = _check_layout(graph, syn)
+
+    neurons, synapses, report = {}, {}, {"layers": {}}
+    start = {}
+    for name in lifs:
+        node = graph.nodes[name]
+        ins, rec, arrival = _arrivals(graph, syn, name, host_name, start)
+        host_fed = name == syn[host_name][1]
+        if host_fed:     # the host's currents take any scale; recurrent weights reach it by weight_exp
+            c = VTH_TARGET / float(np.max(node.v_th))
+            qin = {n: _quantize_input(graph, n, c, max_exp=7) for n in rec}
+        else:
+            c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
+        neurons[name], layer_report = _neuron_layer(graph, name, ins, c, start[name], host_fed, netx)
+        report["layers"][name] = {**layer_report, "synapses": {k: info for k, (_, info) in qin.items()}}
+        _add_synapses(graph, syn, name, qin, arrival, start, neurons, synapses, netx)
+    c_out, report["readout"] = _readout(graph, syn, readouts, synapses)
+    host = _host_layer(graph, syn, host_name, neurons, netx)
+    report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] + l["dv_clipped"] +
+                          sum(s["weights_clipped"] for s in l["synapses"].values())
+                          for l in report["layers"].values()) + report["readout"]["weights_clipped"]
+    depth = {start[syn[ro][0]] + 1 + _delay(graph, ro) for ro in readouts}
+    if len(depth) != 1:
+        raise ValueError("the readout layers' inputs arrive on different steps")
+    li = graph.nodes[next(iter(integrators))] if integrators else None
+    return Program(host, neurons, synapses, tuple(readouts), c_out,
+                   sum(graph.nodes[ro].bias for ro in readouts), int(graph.meta["timesteps"]), depth.pop(),
+                   graph.nodes[_source(graph, host_name)].shape, report,
+                   None if li is None else np.asarray(li.leak, np.float64),
+                   None if li is None else np.asarray(li.gain, np.float64))
+
+
+def _check_layout(graph: Graph, syn: dict) -> tuple[str, list, set]:
+    """(the host-fed synapse layer, the readout synapse layers, the LI nodes they feed), or ValueError."""
     host_names = [n for n, (src, _) in syn.items() if isinstance(graph.nodes[src], Input)]
     if len(host_names) != 1 or not isinstance(graph.nodes[syn[host_names[0]][1]], LIF):
         raise ValueError("the input must feed exactly one synaptic layer, and that layer a neuron")
@@ -155,81 +189,83 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
         raise ValueError("the readout mixes leaky integrators (LI) with other outputs")
     if not readouts:
         raise ValueError("no synaptic layer feeds the output")
+    return host_name, readouts, integrators
 
-    neurons, synapses, report = {}, {}, {"layers": {}}
-    start = {}
-    for name in lifs:
-        node = graph.nodes[name]
-        ins = [n for n, (_, dst) in syn.items() if dst == name]
-        rec = [n for n in ins if syn[n][0] == name]        # recurrent: the layer's own spikes, one step on
-        if host_name in ins and len(ins) - len(rec) > 1:
-            raise ValueError(f"node {name}: host-fed neurons cannot have other feed-forward inputs")
-        arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 + _delay(graph, n) for n in ins if n not in rec}
-        start[name] = max(arrival.values())
-        arrival.update({n: start[name] for n in rec})
-        host_fed = name == syn[host_name][1]
-        if host_fed:     # the host's currents take any scale; recurrent weights reach it by weight_exp
-            c = VTH_TARGET / float(np.max(node.v_th))
-            qin = {n: _quantize_input(graph, n, c, max_exp=7) for n in rec}
-        else:
-            c, qin = _scale(graph, ins, float(np.max(node.v_th)), dense_exp=not netx)
-        bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
-        if node.syn_leak is None:
-            du = np.full(node.shape, DU_MAX, np.int64)
-        else:   # Loihi's current decays by (4095 - du) / 4096; the bias enters v, so it carries the
-                # current's steady-state gain 1 / (1 - syn_leak) (exact after the current settles)
-            if netx:
-                raise ValueError(f"node {name}: a synaptic current (CubaLIF) has no netx form here")
-            du = per_channel(np.clip(np.rint(4095 - DECAY_UNITY * node.syn_leak), 0, DU_MAX),
-                             node.shape).astype(np.int64)
-            bias_f = bias_f / (1.0 - node.syn_leak)
-        mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape), 6 if netx else None)
-        vth = np.rint(c * np.broadcast_to(node.v_th, node.shape)).astype(np.int64)
-        dv_raw = np.rint(DECAY_UNITY * (1.0 - np.asarray(node.leak, np.float64)))
-        dv = np.clip(dv_raw, 0, DV_MAX).astype(np.int64)   # 12-bit unsigned: M outside [1/4096, 1]
-        neurons[name] = NeuronLayer(
-            node.shape, du, per_channel(dv, node.shape).astype(np.int64),
-            np.clip(vth, 0, VTH_MAX), mant, exp, start[name], c,
-            source=node.source)
-        report["layers"][name] = {"scale": c, "vth": int(vth.max()),
-                                  "vth_clipped": int(((vth < 0) | (vth > VTH_MAX)).sum()),
-                                  "bias_clipped": bias_clipped, "start": start[name],
-                                  "dv_clipped": int((dv != dv_raw).sum()),
-                                  "dv": sorted(set(int(d) for d in dv))[:8],
-                                  "synapses": {k: info for k, (_, info) in qin.items()}}
-        for n, (q, info) in qin.items():
-            src, early = syn[n][0], start[name] - arrival[n]
-            delay = _delay(graph, n)
-            if isinstance(graph.nodes[n], Linear) and not netx:
-                delay, early = delay + early, 0      # an early dense input waits in its axons
-            for i in range(early):                   # an early conv input waits in relay layers
-                src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
-            synapses[n] = replace(_synapse(graph, n, src, name, q, info["weight_exp"]), delay=delay)
+
+def _arrivals(graph: Graph, syn: dict, name: str, host_name: str, start: dict) -> tuple[list, list, dict]:
+    """(synapses into neurons `name`, the recurrent ones, {synapse: step its input arrives}); sets start[name]."""
+    ins = [n for n, (_, dst) in syn.items() if dst == name]
+    rec = [n for n in ins if syn[n][0] == name]        # recurrent: the layer's own spikes, one step on
+    if host_name in ins and len(ins) - len(rec) > 1:
+        raise ValueError(f"node {name}: host-fed neurons cannot have other feed-forward inputs")
+    arrival = {n: 0 if n == host_name else start[syn[n][0]] + 1 + _delay(graph, n) for n in ins if n not in rec}
+    start[name] = max(arrival.values())
+    arrival.update({n: start[name] for n in rec})
+    return ins, rec, arrival
+
+
+def _neuron_layer(graph: Graph, name: str, ins: list, c: float, start: int, host_fed: bool,
+                  netx: bool) -> tuple[NeuronLayer, dict]:
+    """Neurons `name` at scale c (fed by synapse layers `ins`, first step `start`) and their report."""
+    node = graph.nodes[name]
+    bias_f = 0.0 if host_fed and netx else sum(graph.nodes[n].bias for n in ins) * c * 64
+    if node.syn_leak is None:
+        du = np.full(node.shape, DU_MAX, np.int64)
+    else:   # Loihi's current decays by (4095 - du) / 4096; the bias enters v, so it carries the
+            # current's steady-state gain 1 / (1 - syn_leak) (exact after the current settles)
+        if netx:
+            raise ValueError(f"node {name}: a synaptic current (CubaLIF) has no netx form here")
+        du = per_channel(np.clip(np.rint(4095 - DECAY_UNITY * node.syn_leak), 0, DU_MAX),
+                         node.shape).astype(np.int64)
+        bias_f = bias_f / (1.0 - node.syn_leak)
+    mant, exp, bias_clipped = _bias(per_channel(bias_f, node.shape), 6 if netx else None)
+    vth = np.rint(c * np.broadcast_to(node.v_th, node.shape)).astype(np.int64)
+    dv_raw = np.rint(DECAY_UNITY * (1.0 - np.asarray(node.leak, np.float64)))
+    dv = np.clip(dv_raw, 0, DV_MAX).astype(np.int64)   # 12-bit unsigned: M outside [1/4096, 1]
+    layer = NeuronLayer(
+        node.shape, du, per_channel(dv, node.shape).astype(np.int64),
+        np.clip(vth, 0, VTH_MAX), mant, exp, start, c,
+        source=node.source)
+    return layer, {"scale": c, "vth": int(vth.max()),
+                   "vth_clipped": int(((vth < 0) | (vth > VTH_MAX)).sum()),
+                   "bias_clipped": bias_clipped, "start": start,
+                   "dv_clipped": int((dv != dv_raw).sum()),
+                   "dv": sorted(set(int(d) for d in dv))[:8]}
+
+
+def _add_synapses(graph: Graph, syn: dict, name: str, qin: dict, arrival: dict, start: dict,
+                  neurons: dict, synapses: dict, netx: bool) -> None:
+    """Add the quantised synapse layers `qin` into neurons `name`, each delayed to reach it on start[name]."""
+    for n, (q, info) in qin.items():
+        src, early = syn[n][0], start[name] - arrival[n]
+        delay = _delay(graph, n)
+        if isinstance(graph.nodes[n], Linear) and not netx:
+            delay, early = delay + early, 0      # an early dense input waits in its axons
+        for i in range(early):                   # an early conv input waits in relay layers
+            src = _add_relay(neurons, synapses, src, start[syn[n][0]] + i + 1, f"{n}_relay{i + 1}")
+        synapses[n] = replace(_synapse(graph, n, src, name, q, info["weight_exp"]), delay=delay)
+
+
+def _readout(graph: Graph, syn: dict, readouts: list, synapses: dict) -> tuple[float, dict]:
+    """Add the readout synapse layers to `synapses` at one scale; (that scale, their report)."""
     # several readout layers (a NIR graph's parallel synapses into the output) are summed there: one scale
     c_out = min(_weight_ratio(graph.nodes[ro].weight, _is_conv(graph, ro)) for ro in readouts)
-    report["readout"] = {"scale": c_out, "weights_clipped": 0}
+    report = {"scale": c_out, "weights_clipped": 0}
     for ro in readouts:
         q, info = _quantize_weights(graph.nodes[ro].weight, c_out, 0, _is_conv(graph, ro))
         synapses[ro] = replace(_synapse(graph, ro, syn[ro][0], "readout", q, 0), delay=_delay(graph, ro))
-        report["readout"]["weights_clipped"] += info["weights_clipped"]
+        report["weights_clipped"] += info["weights_clipped"]
+    return c_out, report
+
+
+def _host_layer(graph: Graph, syn: dict, host_name: str, neurons: dict, netx: bool) -> HostLayer:
+    """The host's float synapse layer `host_name`, scaled to the neurons it feeds."""
     h = graph.nodes[host_name]
     kind = "spikes" if h.source == INPUT_SPIKES else "conv" if isinstance(h, Conv2d) else "dense"
-    host = HostLayer(kind, h.weight,
+    return HostLayer(kind, h.weight,
                      getattr(h, "stride", (1, 1)), getattr(h, "padding", (0, 0)),
                      graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,
                      syn[host_name][1], h.bias.copy() if netx else None)
-    report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] + l["dv_clipped"] +
-                          sum(s["weights_clipped"] for s in l["synapses"].values())
-                          for l in report["layers"].values()) + report["readout"]["weights_clipped"]
-    depth = {start[syn[ro][0]] + 1 + _delay(graph, ro) for ro in readouts}
-    if len(depth) != 1:
-        raise ValueError("the readout layers' inputs arrive on different steps")
-    li = graph.nodes[next(iter(integrators))] if integrators else None
-    return Program(host, neurons, synapses, tuple(readouts), c_out,
-                   sum(graph.nodes[ro].bias for ro in readouts), int(graph.meta["timesteps"]), depth.pop(),
-                   graph.nodes[_source(graph, host_name)].shape, report,
-                   None if li is None else np.asarray(li.leak, np.float64),
-                   None if li is None else np.asarray(li.gain, np.float64))
 
 
 def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tuple[float, dict]:

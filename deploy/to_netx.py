@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir, test_inputs
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir
+from spikefold.deploy.samples import test_samples
 from spikefold.deploy.netx import NetxUnsupported, chain, write_netx
 from spikefold.deploy.quantize import quantize
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
-from spikefold.simulate.netx import netx_readout
+from spikefold.simulate.netx_readout import netx_readout
 from spikefold.common.atomic import atomic_write
 from spikefold.common import validate
 from spikefold.common.cli import ArgumentParser, command, fail
@@ -43,7 +44,8 @@ def main(argv=None) -> int:
         else:
             graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
             if graph.meta.get("nir", {}).get("dataset"):
-                x, y, name = test_inputs(graph, None, args.data_root, args.samples)
+                samples = test_samples(graph, None, args.data_root, args.samples)
+                (x, y), name = samples.batch(range(len(samples))), samples.name
         program = quantize(graph, netx=True)
         layers = chain(program)
         if x is not None:

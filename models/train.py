@@ -186,13 +186,8 @@ def freeze(model: nn.Module, tcfg: TrainConfig, epoch: int, dynamic_acc: float, 
             "calibration_samples": int(sum(len(x) for x in calib)), "folds": notes}
 
 
-def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
-          quiet: bool = False) -> tuple[nn.Module, dict]:
-    """Train and write the checkpoint to `out` (rank 0); returns (model, last metrics)."""
-    rank, world, device = distributed.setup(tcfg.device)
-    if tcfg.threads:
-        torch.set_num_threads(tcfg.threads)
-    torch.manual_seed(tcfg.seed)
+def _loaders(mcfg: ModelConfig, tcfg: TrainConfig, rank: int, world: int):
+    """(shuffled train loader, test loader, the train set's DistributedSampler or None)."""
     train_set = load_dataset(tcfg.dataset, tcfg.data_root, True, mcfg.timesteps, mcfg.input_size, tcfg.augment)
     test_set = load_dataset(tcfg.dataset, tcfg.data_root, False, mcfg.timesteps, mcfg.input_size)
     sampler = DistributedSampler(train_set, world, rank, seed=tcfg.seed) if world > 1 else None
@@ -200,6 +195,84 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     train_loader = DataLoader(train_set, tcfg.batch_size, shuffle=sampler is None, sampler=sampler,
                               num_workers=tcfg.workers, generator=gen, drop_last=False)
     test_loader = DataLoader(test_set, 256, num_workers=tcfg.workers)
+    return train_loader, test_loader, sampler
+
+
+def _restore(ckpt: dict, path: str, mcfg: ModelConfig, tcfg: TrainConfig, model: nn.Module,
+             optimizer, scheduler, device):
+    """(model, optimizer, scheduler) as checkpoint `ckpt` (read from `path`) left them, for more epochs."""
+    frozen = ckpt.get("static")
+    require(total_epochs(mcfg, tcfg, frozen) > ckpt["epoch"],
+            f"{path}: already trained for {ckpt['epoch']} epochs; --epochs {tcfg.epochs} "
+            f"(+ --static-epochs {tcfg.static_epochs}) adds none (give more)")
+    if frozen is not None:            # stopped in the static phase: rebuild the static network
+        model = build_model(ModelConfig.from_dict(ckpt["model_config"])).to(device)
+        optimizer, scheduler = make_optimizer(model, tcfg, static=True)
+    model.load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    scheduler.T_max = tcfg.static_epochs if frozen is not None else tcfg.epochs   # more epochs asked
+    return model, optimizer, scheduler
+
+
+def _start_static_phase(model: nn.Module, tcfg: TrainConfig, epoch: int, dynamic_acc: float,
+                        test_loader: DataLoader, device, show: bool):
+    """Freeze the attention at `epoch`: (its checkpoint record, the static phase's optimizer, scheduler)."""
+    frozen = freeze(model, tcfg, epoch, dynamic_acc, device)
+    frozen["frozen_test_acc"] = evaluate(model, test_loader, device)
+    optimizer, scheduler = make_optimizer(model, tcfg, static=True)
+    if show:
+        print(f"attention frozen to the fold's constants (dynamic STAA: test {frozen['test_acc']:.2f}%, "
+              f"frozen: {frozen['frozen_test_acc']:.2f}%); {tcfg.static_epochs} static epochs",
+              flush=True)
+    return frozen, optimizer, scheduler
+
+
+def _train_epoch(net: nn.Module, model: nn.Module, loader: DataLoader, optimizer, tcfg: TrainConfig,
+                 epoch: int, end: int, device, show: bool) -> tuple[int, float, int]:
+    """One pass over `loader`: (samples seen, summed loss, correctly classified samples)."""
+    net.train()
+    seen = correct = 0
+    loss_sum = 0.0
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{end}", disable=not show,
+               leave=False, dynamic_ncols=True)
+    for x, y in bar:
+        x, y = x.to(device), y.to(device)
+        logits_t = net(x)
+        loss = loss_fn(tcfg, logits_t, y)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        constrain_leaks(model)
+        seen += len(y)
+        loss_sum += loss.item() * len(y)
+        correct += (logits_t.detach().mean(0).argmax(1) == y).sum().item()
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+    return seen, loss_sum, correct
+
+
+def _checkpoint(model: nn.Module, tcfg: TrainConfig, optimizer, scheduler, metrics: dict, history: list,
+                world: int, frozen: dict | None) -> dict:
+    """The checkpoint after the epoch `metrics` describes."""
+    return {
+        "format": FORMAT, "version": __version__, "model_config": model.cfg.to_dict(),
+        "train_config": asdict(tcfg), "state_dict": model.state_dict(),
+        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "epoch": metrics["epoch"], "metrics": {**metrics, "history": history},
+        "world_size": world, **({"static": frozen} if frozen is not None else {}),
+    }
+
+
+def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = None,
+          quiet: bool = False) -> tuple[nn.Module, dict]:
+    """Train and write the checkpoint to `out` (rank 0); returns (model, last metrics)."""
+    rank, world, device = distributed.setup(tcfg.device)
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    torch.manual_seed(tcfg.seed)
+    train_loader, test_loader, sampler = _loaders(mcfg, tcfg, rank, world)
 
     model = build_model(mcfg).to(device)
     optimizer, scheduler = make_optimizer(model, tcfg, static=False)
@@ -207,16 +280,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
     if resume:
         ckpt = load_checkpoint(resume)
         frozen = ckpt.get("static")
-        require(total_epochs(mcfg, tcfg, frozen) > ckpt["epoch"],
-                f"{resume}: already trained for {ckpt['epoch']} epochs; --epochs {tcfg.epochs} "
-                f"(+ --static-epochs {tcfg.static_epochs}) adds none (give more)")
-        if frozen is not None:            # stopped in the static phase: rebuild the static network
-            model = build_model(ModelConfig.from_dict(ckpt["model_config"])).to(device)
-            optimizer, scheduler = make_optimizer(model, tcfg, static=True)
-        model.load_state_dict(ckpt["state_dict"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scheduler.T_max = tcfg.static_epochs if frozen is not None else tcfg.epochs   # more epochs asked
+        model, optimizer, scheduler = _restore(ckpt, resume, mcfg, tcfg, model, optimizer, scheduler, device)
         start, history = ckpt["epoch"], list(ckpt["metrics"].get("history", []))
         last_acc = ckpt["metrics"].get("test_acc", float("nan"))
     wrap = (lambda m: nn.parallel.DistributedDataParallel(m)) if world > 1 else (lambda m: m)
@@ -228,37 +292,15 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
         if epoch >= total_epochs(mcfg, tcfg, frozen):
             break
         if epoch >= tcfg.epochs and frozen is None and has_static_phase(mcfg, tcfg):   # the static phase
-            frozen = freeze(model, tcfg, epoch, history[-1]["test_acc"] if history else last_acc, device)
-            frozen["frozen_test_acc"] = evaluate(model, test_loader, device)
-            optimizer, scheduler = make_optimizer(model, tcfg, static=True)
+            frozen, optimizer, scheduler = _start_static_phase(
+                model, tcfg, epoch, history[-1]["test_acc"] if history else last_acc, test_loader, device, show)
             net = wrap(model)
-            if show:
-                print(f"attention frozen to the fold's constants (dynamic STAA: test {frozen['test_acc']:.2f}%, "
-                      f"frozen: {frozen['frozen_test_acc']:.2f}%); {tcfg.static_epochs} static epochs",
-                      flush=True)
         if sampler is not None:
             sampler.set_epoch(epoch)
-        net.train()
-        seen = correct = 0
-        loss_sum = 0.0
         t0 = time.time()
         end = total_epochs(mcfg, tcfg, frozen)
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{end}", disable=not show,
-                   leave=False, dynamic_ncols=True)
-        for x, y in bar:
-            x, y = x.to(device), y.to(device)
-            logits_t = net(x)
-            loss = loss_fn(tcfg, logits_t, y)
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            constrain_leaks(model)
-            seen += len(y)
-            loss_sum += loss.item() * len(y)
-            correct += (logits_t.detach().mean(0).argmax(1) == y).sum().item()
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        seen, loss_sum, correct = _train_epoch(net, model, train_loader, optimizer, tcfg, epoch, end,
+                                               device, show)
         scheduler.step()
         if world > 1:
             # DDP keeps parameters in step but BN running statistics are updated
@@ -278,13 +320,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
             print(f"epoch {epoch + 1:3d}/{end}  loss {metrics['train_loss']:.4f}  "
                   f"train {metrics['train_acc']:.2f}%  test {test_acc:.2f}%  "
                   f"({metrics['epoch_seconds']:.1f}s)", flush=True)
-        save_checkpoint({
-            "format": FORMAT, "version": __version__, "model_config": model.cfg.to_dict(),
-            "train_config": asdict(tcfg), "state_dict": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": epoch + 1, "metrics": {**metrics, "history": history},
-            "world_size": world, **({"static": frozen} if frozen is not None else {}),
-        }, out)
+        save_checkpoint(_checkpoint(model, tcfg, optimizer, scheduler, metrics, history, world, frozen), out)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

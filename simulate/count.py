@@ -4,7 +4,7 @@ them (the paper's Table 7), with NeuroBench's effective counts and the ANN basel
     python simulate/count.py --arch res20m --neuron staa --classes 100 --input 32 --timesteps 4
     python simulate/count.py --checkpoint ckpt.pt            (firing rates measured on its test data)
 
-The rules are simulate/counting.py's (one set of definitions, shared with the report):
+The rules are simulate/counters/network.py's (one set of definitions, shared with the report):
 (a) syops-counter 0.0.5 rule for rule, (b) NeuroBench 2.3.0's synaptic operations,
 (d) the conv and linear layers as an ANN.  Firing rates come from a forward pass on
 real test data when a checkpoint is given, else every neuron emits Bernoulli spikes at
@@ -22,9 +22,9 @@ from spikefold.models.backbones import build_model
 from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import DatasetNotFound, load_dataset
-from spikefold.simulate.constants import ENERGY_PJ
-from spikefold.simulate.counting import bernoulli_neurons, count
-from spikefold.simulate.paper import TABLE7, TABLE7_SETTING
+from spikefold.chip.horowitz import ENERGY_PJ
+from spikefold.simulate.counters.network import bernoulli_neurons, count
+from spikefold.simulate.counters.paper import TABLE7, TABLE7_SETTING
 from spikefold.common import validate
 from spikefold.common.atomic import write_json
 from spikefold.common.cli import ArgumentParser, command, fail, positive_int, unit_float

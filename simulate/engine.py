@@ -31,7 +31,7 @@ targets), neuron updates and active ones, host MACs, u wraps, v saturations and
 nonzero synaptic input on that step (its bias not counted).  Per layer also the spikes of each neuron
 (summed over steps and batch), and per step the active updates and the synaptic
 events each outgoing synapse layer carries: what the chip's time and routing
-model (simulate/chip.py) needs.
+model (chip/cost.py) needs.
 """
 from __future__ import annotations
 
@@ -42,12 +42,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spikefold.deploy.program import Program, SynapseLayer
-from spikefold.deploy.host import host_currents, host_macs
-from spikefold.deploy.weights import lava_weights
-from spikefold.deploy.constants import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
+from spikefold.chip.program import Program, SynapseLayer
+from spikefold.chip.host import host_currents, host_macs
+from spikefold.chip.weights import lava_weights
+from spikefold.chip.formats import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
                               VTH_SHIFT)
-from spikefold.simulate.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
+from spikefold.chip.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
 
 EXACT_F32 = 1 << 24
 # how a layer ran (Simulator.paths counts them per run, so tests can show each is exercised)
@@ -122,12 +122,15 @@ def _output_padding(s: SynapseLayer) -> tuple:
     return tuple(out)
 
 
+WINDOW_KEYS = ("spikes", "synaptic_events", "neuron_updates", "active_updates")
+
+
 @dataclass
 class SimResult:
     logits: torch.Tensor                      # (T, B, K) float: a / readout_scale + bias (CPU)
     readout: torch.Tensor                     # (T, B, K) int64: what the readout synapse delivered (CPU)
     spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool (full mode, if recorded; CPU)
-    counts: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)  # "layers", "synapses", "total"; full mode also "window"
 
 
 @dataclass(frozen=True)
@@ -316,7 +319,8 @@ class Simulator:
                 for first, y, _ in parts:
                     a[first - lo: first - lo + len(y)] += y
             rest = lo if mode == "full" else 0       # full mode: steps 0 .. lo - 1 provably at rest
-            out = self._neurons(name, a, lo, counts, rest)
+            window = (n.start, n.start + T) if mode == "full" else None
+            out = self._neurons(name, a, lo, counts, rest, window)
             if record:
                 spikes[name] = F.pad(out.cpu().contiguous().bool(), (0, 0) * (out.dim() - 1) + (rest, 0))
             for syn in p.outputs_of(name):
@@ -338,14 +342,23 @@ class Simulator:
         tot["host_macs"] = host_macs(p, x)
         tot["samples"], tot["mode"] = B, mode
         counts["total"] = tot
+        if mode == "full":
+            win = counts.pop("window")
+            counts["window"] = {"layers": win, "total": {
+                **{k: sum(l[k] for l in win.values()) for k in WINDOW_KEYS},
+                "host_macs": tot["host_macs"], "samples": B, "mode": "window"}}
         return SimResult(logits.float(), ro.round().to(torch.int64), spikes, counts)
 
-    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict, rest: int = 0) -> torch.Tensor:
+    def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict, rest: int = 0,
+                 window: tuple | None = None) -> torch.Tensor:
         """Step one neuron layer through its span; a: (steps, B, *shape) input activations (integers
         in float32 or float64, made for this layer alone: overwritten).  Returns spikes (steps, B,
         *shape) as 0/1 floats in a's layout.  `rest`: steps before the span at which the layer
         provably rests at zero (no input, no bias, no spike; `first_active`): counted as updates,
-        and as zeros in the per-step figures, without being computed."""
+        and as zeros in the per-step figures, without being computed.  `window` (full mode):
+        the steps [w0, w1) of the layer's own T-step window, whose figures are also kept in
+        counts["window"] (what mode "window" counts: the layer rests at zero before w0, so a
+        window run computes exactly these steps)."""
         n, prm = self.p.neurons[name], self.params[name]
         steps = a.shape[0]
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
@@ -390,9 +403,17 @@ class Simulator:
             "synaptic_events": sum(float(e.sum()) for e in events.values()),
             "neuron_updates": size * (rest + steps) * a.shape[1], "active_updates": int(active.sum()),
             "u_wraps": wraps, "v_saturations": sats, "relay": n.relay,
-            # for the chip's time and traffic (simulate/chip.py), over the steps of this run's span
+            # for the chip's time and traffic (chip/cost.py), over the steps of this run's span
             "fired": fired.view(n.shape), "active_per_step": active,
             "events_per_step": events}
+        if window is not None:
+            w0, w1 = window
+            fired_w, active_w = per_step[w0:w1].sum(0), active[w0:w1]
+            events_w = {s: e[w0:w1] for s, e in events.items()}
+            counts.setdefault("window", {})[name] = {
+                "spikes": int(fired_w.sum()), "synaptic_events": sum(float(e.sum()) for e in events_w.values()),
+                "neuron_updates": size * (w1 - w0) * a.shape[1], "active_updates": int(active_w.sum()),
+                "fired": fired_w.view(n.shape), "active_per_step": active_w, "events_per_step": events_w}
         return out
 
     def _current_free(self, prm: dict, a: torch.Tensor, bias_on: int) -> tuple:

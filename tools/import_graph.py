@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # installed name -> folder (pyproject.toml's package-dir)
-PACKAGES = {"spikefold": "spikefold", "spikefold.models": "models", "spikefold.compile": "compile",
+PACKAGES = {"spikefold": "spikefold", "spikefold.models": "models", "spikefold.compile": "compile", "spikefold.chip": "chip",
             "spikefold.deploy": "deploy", "spikefold.simulate": "simulate"}
 
 
@@ -28,7 +28,7 @@ def modules(root: Path = ROOT) -> dict[str, Path]:
         for f in sorted((root / folder).rglob("*.py")):
             rel = f.relative_to(root / folder).with_suffix("")
             parts = [p for p in rel.parts if p != "__init__"]
-            if pkg == "spikefold" and parts and parts[0] in {"models", "compile", "deploy", "simulate"}:
+            if pkg == "spikefold" and parts and parts[0] in {"models", "compile", "chip", "deploy", "simulate"}:
                 continue
             out[".".join([pkg, *parts])] = f
     return out
@@ -55,9 +55,12 @@ def imports(path: Path, name: str) -> list[str]:
 
 def package_of(module: str) -> str:
     """The stage a module belongs to: spikefold.models.data.cifar -> spikefold.models;
-    spikefold.common.cli -> spikefold.common; spikefold.demo -> spikefold."""
+    spikefold.common.cli -> spikefold.common; spikefold.demo -> spikefold; the root package and
+    its version count as spikefold.common."""
+    if module in ("spikefold", "spikefold.version"):    # the root: the version, nothing else
+        return "spikefold.common"
     parts = module.split(".")
-    if len(parts) >= 2 and parts[1] in {"models", "compile", "deploy", "simulate", "common"}:
+    if len(parts) >= 2 and parts[1] in {"models", "compile", "chip", "deploy", "simulate", "common"}:
         return ".".join(parts[:2])
     return "spikefold"
 

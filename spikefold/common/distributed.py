@@ -8,7 +8,7 @@ joins the process group (NCCL when the processes use GPUs, gloo otherwise) and p
 device.  Work is split by whole batches, batch k to rank k mod world, so every rank sees
 exactly the batches the single process would, and `gather` brings each rank's results to
 rank 0, which merges them in rank order.  Counts merged this way are sums of integers (or
-exact fractions, simulate/counting.py), so they do not depend on how the batches were
+exact fractions, simulate/counters/network.py), so they do not depend on how the batches were
 spread: the report of N processes is the report of one.
 """
 from __future__ import annotations

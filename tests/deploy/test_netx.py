@@ -23,9 +23,9 @@ from spikefold.deploy.quantize import quantize
 from spikefold.models.backbones import build_model
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.config import ModelConfig
-from spikefold.deploy.host import host_currents
+from spikefold.chip.host import host_currents
 from spikefold.simulate.engine import Simulator
-from spikefold.simulate.netx import netx_readout
+from spikefold.simulate.netx_readout import netx_readout
 
 ROOT = Path(__file__).resolve().parents[2]
 

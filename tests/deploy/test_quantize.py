@@ -5,7 +5,7 @@ import pytest
 from spikefold.compile.graph import Graph
 from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
 from spikefold.deploy.quantize import VTH_TARGET, quantize
-from spikefold.deploy.weights import lava_weights
+from spikefold.chip.weights import lava_weights
 
 
 def test_lava_weight_rules():

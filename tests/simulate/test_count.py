@@ -1,4 +1,4 @@
-"""simulate/counting.py and count.py: the conventions by hand on a tiny network, Table 7 pinned."""
+"""simulate/counters/network.py and count.py: the conventions by hand on a tiny network, Table 7 pinned."""
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +11,8 @@ from spikefold.models.backbones import build_model
 from spikefold.models.config import ModelConfig
 from spikefold.models.layers import Classifier, ConvBNSpike, SpikingNet
 from spikefold.simulate.count import run_count
-from spikefold.simulate.counting import bernoulli_neurons, count
-from spikefold.simulate.paper import TABLE7
+from spikefold.simulate.counters.network import bernoulli_neurons, count
+from spikefold.simulate.counters.paper import TABLE7
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from spikefold.models.backbones import build_model
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.config import ModelConfig
-from spikefold.simulate.counting import bernoulli_neurons, count, footprint_bytes
-from spikefold.simulate.peers import neurobench_metrics, syops_per_module
+from spikefold.simulate.counters.network import bernoulli_neurons, count, footprint_bytes
+from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module
 
 
 @pytest.mark.parametrize("arch,neuron", [("digitnet", "lif"), ("digitnet", "staa"), ("digitnet", "fsta"),

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from spikefold.deploy.lava_graph import run_lava
-from spikefold.deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.simulate.engine import PATHS, Simulator, channel_diagonal
 
 T = 4
@@ -146,12 +146,12 @@ def test_as_deployed_counts_are_what_lava_runs(seed):
     biases on at random steps, before a layer's data arrives, which a deployed program
     never does; tests/deploy/test_lava_digits.py compares it with Lava on real programs.)"""
     from spikefold.simulate.engine import fanout
-    from spikefold.simulate.ops import ChipAccumulator
+    from spikefold.chip.counts import ChipAccumulator
     prog, x = random_program(seed)
     sim = Simulator(prog)
     full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
     acc = ChipAccumulator(prog)
-    acc.add(full, window)
+    acc.add(full)
     deployed = acc.result()["as_deployed"]
     lava_ro, lava_spikes = run_lava(prog, x, record_spikes=True)
     B = x.shape[0]

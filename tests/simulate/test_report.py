@@ -1,4 +1,4 @@
-"""simulate/report.py and simulate/ops.py: the report's energy figures, checked against counts
+"""simulate/report.py and chip/counts.py: the report's energy figures, checked against counts
 derived independently of it: syops-counter and NeuroBench run themselves on the checkpoint, the
 chip simulator run here on the quantised program, the ANN's MACs by hand."""
 import json
@@ -13,14 +13,14 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from spikefold.compile.pipeline import lower
-from spikefold.deploy.program import HostLayer, NeuronLayer, Program, SynapseLayer
+from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.deploy.quantize import quantize
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.simulate import report
-from spikefold.simulate.constants import ENERGY_PJ
+from spikefold.chip.horowitz import ENERGY_PJ
 from spikefold.simulate.engine import Simulator
-from spikefold.simulate.ops import ChipAccumulator
-from spikefold.simulate.peers import neurobench_metrics, syops_per_module
+from spikefold.chip.counts import ChipAccumulator
+from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ def test_chip_variants_on_a_tiny_program():
     sim = Simulator(p)
     full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
     acc = ChipAccumulator(p)
-    acc.add(full, window)
+    acc.add(full)
     o = acc.result()
     assert o["rates"]["h"] == 0.5                     # 2 of 4 neurons fire on each of T = 2 steps
     # as deployed: T + depth = 4 steps, all 6 neurons every step; streamed: T = 2 steps each
@@ -52,6 +52,29 @@ def test_chip_variants_on_a_tiny_program():
         assert o["as_deployed"][k] == full.counts["total"][k] and o["streamed"][k] == window.counts["total"][k]
     assert o["host_macs"] == 4                        # once per static image
     assert torch.equal(full.readout, window.readout)
+
+
+@pytest.mark.exact
+@pytest.mark.parametrize("neuron", ["lif", "staa"])
+def test_one_full_run_counts_the_window_run(neuron, lif_ckpt, staa_ckpt, digits_test):
+    """The streamed variant's counts come from the deployed (full) run's steps inside each layer's
+    window: equal, layer by layer and per step, to what a separate window run counts."""
+    model, _ = model_from_checkpoint(lif_ckpt if neuron == "lif" else staa_ckpt)
+    x = digits_test[0][:32]
+    calib = [digits_test[0][32:96]]
+    cfg = model.cfg
+    program = quantize(lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), "calibrated", calib))
+    sim = Simulator(program)
+    full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
+    derived = full.counts["window"]
+    assert derived["total"]["spikes"] > 0
+    for k in ("spikes", "synaptic_events", "neuron_updates", "active_updates"):
+        assert derived["total"][k] == window.counts["total"][k], k
+    for name, layer in window.counts["layers"].items():
+        d = derived["layers"][name]
+        assert torch.equal(d["fired"], layer["fired"]) and torch.equal(d["active_per_step"], layer["active_per_step"])
+        assert d["events_per_step"].keys() == layer["events_per_step"].keys()
+        assert all(torch.equal(d["events_per_step"][s], e) for s, e in layer["events_per_step"].items())
 
 
 def test_report_energy_equals_independent_counts_times_the_constants(lif_ckpt, digits_test, tmp_path):

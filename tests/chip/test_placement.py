@@ -1,4 +1,4 @@
-"""deploy/map.py and simulate/chip.py: a program cut into cores, its traffic and its time and
+"""chip/placement.py and chip/cost.py: a program cut into cores, its traffic and its time and
 energy, each derived by hand on programs small enough to count."""
 import ast
 import json
@@ -13,12 +13,13 @@ import torch.nn.functional as F
 
 from spikefold.compile.graph import Graph
 from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
-from spikefold.deploy.hardware import LOIHI, LOIHI2, profiles_with_overrides
-from spikefold.deploy.map import map_program, shape3, weight_bits
+from spikefold.chip.hardware import LOIHI, LOIHI2, profiles_with_overrides
+from spikefold.chip.placement import map_program
+from spikefold.chip.tiling import shape3, weight_bits
 from spikefold.deploy.quantize import quantize
-from spikefold.simulate.chip import ChipModel, barrier_ns
+from spikefold.chip.cost import ChipModel, barrier_ns
 from spikefold.simulate.engine import Simulator
-from spikefold.simulate.ops import ChipAccumulator
+from spikefold.chip.counts import ChipAccumulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,7 +119,7 @@ def test_step_time_and_energy_by_hand():
     x = torch.tensor([[[[2.0, 0.0]]]])              # neuron 0 driven above threshold, neuron 1 silent
     full, window = sim.run(x, mode="full"), sim.run(x, mode="window")
     assert full.counts["layers"]["a"]["spikes"] == 2 and p.steps == 3
-    acc.add(full, window)
+    acc.add(full)
     m = map_program(p, LOIHI)
     assert len(m.cores) == 2 and m.tiles == 1 and barrier_ns(m) == 113
     c = ChipModel(p, m, acc).cost("as_deployed")
@@ -139,7 +140,7 @@ def test_tile_hops_priced_from_the_placement():
     p = one_spiker()
     acc = ChipAccumulator(p)
     x = torch.tensor([[[[2.0, 0.0]]]])
-    acc.add(Simulator(p).run(x, mode="full"), Simulator(p).run(x, mode="window"))
+    acc.add(Simulator(p).run(x, mode="full"))
     # one core per tile, 2 tiles per mesh row: A at (0, 0), the readout at (1, 0): one E-W hop
     m = map_program(p, LOIHI.with_overrides({"cores_per_tile": 1, "mesh_tiles_x": 1}))
     assert [(c.x, c.y) for c in m.cores] == [(0, 0), (0, 1)]       # one tile per row: N-S
@@ -152,7 +153,7 @@ def test_break_even_rate_reprices_the_same_run():
     p = one_spiker()
     acc = ChipAccumulator(p)
     x = torch.tensor([[[[2.0, 0.0]]]])
-    acc.add(Simulator(p).run(x, mode="full"), Simulator(p).run(x, mode="window"))
+    acc.add(Simulator(p).run(x, mode="full"))
     model = ChipModel(p, map_program(p, LOIHI), acc)
     e1 = model.cost("streamed")["pj"]
     b = model.break_even("streamed", e1, measured_rate=0.5)
@@ -211,7 +212,7 @@ def test_shape3_and_bits():
 def paper_program(arch: str):
     """STAA `arch` at CIFAR-100 shape, T = 4, as bench/chip_cost.py builds it."""
     from spikefold.compile.pipeline import lower
-    from spikefold.simulate.paper import paper_shaped
+    from spikefold.simulate.counters.paper import paper_shaped
     model, calib = paper_shaped(arch)
     return quantize(lower(model, (3, 32, 32), "calibrated", [calib]))
 

@@ -3,7 +3,7 @@
 Source of every figure: M. Horowitz, "Computing's energy problem (and what we can do about
 it)", ISSCC 2014, Figure 1.1.9 (45 nm, 0.9 V), the table the SNN literature prices
 operations with (STAA-SNN's Table 7 uses its 32-bit float MAC and AC).  The chip's own
-figures (Loihi, Loihi 2) are in deploy/hardware.py, with theirs.
+figures (Loihi, Loihi 2) are in chip/hardware.py, with theirs.
 """
 
 ENERGY_PJ = {

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from spikefold.deploy.constants import VTH_MAX, VTH_SHIFT
+from spikefold.chip.formats import VTH_MAX, VTH_SHIFT
 from spikefold.deploy.netx import READOUT_DU, READOUT_DV, as_exported
-from spikefold.deploy.program import Program
+from spikefold.chip.program import Program
 from spikefold.simulate.engine import Simulator
-from spikefold.simulate.lif_int import lif_step
+from spikefold.chip.lif_int import lif_step
 
 BATCH = 256
 

@@ -1,11 +1,11 @@
 """The host's share of a deployed program: the first synaptic layer, computed in float on the
-host and fed to the chip as integer input currents (deploy/program.py, HostLayer)."""
+host and fed to the chip as integer input currents (chip/program.py, HostLayer)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from spikefold.deploy.program import Program, dense_ops
+from spikefold.chip.program import Program, dense_ops
 from spikefold.models.layers import encode_input
 
 

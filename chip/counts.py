@@ -13,13 +13,13 @@ Two labelled variants of one deployed `Program` (relay layers included: they run
     host          the first layer, run on the host in float (its currents feed the chip):
                   dense MACs once per distinct input frame, the same in both variants.
 
-The conventions on the network as built (syops, NeuroBench, ANN) are in simulate/counting.py.
+The conventions on the network as built (syops, NeuroBench, ANN) are in simulate/counters/network.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from spikefold.deploy.program import Program
+from spikefold.chip.program import Program
 
 CHIP_KEYS = ("synaptic_events", "neuron_updates", "active_updates", "spikes")
 
@@ -33,20 +33,21 @@ class ChipAccumulator:
         self.sums = {v: dict.fromkeys(CHIP_KEYS, 0.0) for v in ("as_deployed", "streamed")}
         self.host_macs = 0.0
         # per variant, summed over samples: spikes per neuron, active updates per step and synaptic
-        # events per step of each synapse layer (steps of the variant's own span; see simulate/chip.py)
+        # events per step of each synapse layer (steps of the variant's own span; see chip/cost.py)
         self.fired = {v: {} for v in self.sums}
         self.active_per_step = {v: {} for v in self.sums}
         self.events_per_step = {v: {} for v in self.sums}
 
-    def add(self, deployed, streamed) -> None:
-        """deployed, streamed: SimResults of the same batch in modes "full" and "window"."""
-        assert deployed.counts["total"]["mode"] == "full" and streamed.counts["total"]["mode"] == "window"
+    def add(self, deployed) -> None:
+        """deployed: the SimResult of a batch in mode "full", whose counts["window"] hold what
+        mode "window" counts on the same batch (the streamed variant), computed in the same run."""
+        assert deployed.counts["total"]["mode"] == "full"
         self.samples += deployed.counts["total"]["samples"]
         self.host_macs += deployed.counts["total"]["host_macs"]
-        for variant, r in (("as_deployed", deployed), ("streamed", streamed)):
+        for variant, counts in (("as_deployed", deployed.counts), ("streamed", deployed.counts["window"])):
             for k in CHIP_KEYS:
-                self.sums[variant][k] += r.counts["total"][k]
-            for name, layer in r.counts["layers"].items():
+                self.sums[variant][k] += counts["total"][k]
+            for name, layer in counts["layers"].items():
                 _add(self.fired[variant], name, layer["fired"])
                 _add(self.active_per_step[variant], name, layer["active_per_step"])
                 for syn, e in layer["events_per_step"].items():

@@ -1,7 +1,7 @@
 """Loihi's fixed-point number formats as Lava simulates them, with their sources.
 
-The chip's capacities, per-operation energies and times are in deploy/hardware.py; the
-45 nm reference energies of conventional hardware in simulate/constants.py.
+The chip's capacities, per-operation energies and times are in chip/hardware.py; the
+45 nm reference energies of conventional hardware in chip/horowitz.py.
 
 Bit widths and shifts: Lava lava-nc 0.10.0, `lava/proc/lif/models.py`
 (AbstractPyLifModelFixed, PyLifModelBitAcc), `lava/proc/dense/models.py`

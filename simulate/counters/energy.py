@@ -1,6 +1,6 @@
 """Energy per inference (picojoules) under each convention, each naming the network it was
-counted on.  45 nm figures from simulate/constants.py (Horowitz 2014); chip figures from
-simulate/chip.py on the profiles of deploy/hardware.py.
+counted on.  45 nm figures from chip/horowitz.py (Horowitz 2014); chip figures from
+chip/cost.py on the profiles of chip/hardware.py.
 
 Compute only, the field's usual estimates:
     syops_45nm       (a) network as built (PyTorch, before folding), syops-counter's rules:
@@ -17,12 +17,12 @@ read of an 8 KB array, Horowitz 2014):
                          weight and input (2), every neuron reads and writes its state on every step
                          (2 per update)
     ann_memory_45nm  (e) the ANN: a MAC reads weight and input (2), each output is written once (1)
-On the chip (simulate/chip.py), dynamic + static + host, per profile:
+On the chip (chip/cost.py), dynamic + static + host, per profile:
     loihi_deployed, loihi_streamed, loihi2_deployed, loihi2_streamed
 """
 from __future__ import annotations
 
-from spikefold.simulate.constants import ENERGY_PJ as E
+from spikefold.chip.horowitz import ENERGY_PJ as E
 
 NETWORK_AS_BUILT = "network as built (PyTorch, before folding)"
 ANN_NETWORK = "network as built, conv and linear layers as an ANN"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from spikefold.deploy.constants import ACT_SHIFT, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX
+from spikefold.chip.formats import ACT_SHIFT, DECAY_UNITY, DU_OFFSET, DV_OFFSET, UV_MAX
 
 
 def decay(x: torch.Tensor, d) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """What the chip spends on one inference: time per step and per inference, and energy split into
-dynamic, static and host, for a deployed program placed on a chip (deploy/map.py), from the
-fast simulator's counts (simulate/ops.py ChipAccumulator).  All figures per sample (means over
-the samples simulated); every constant from the profile (deploy/hardware.py), ns and pJ.
+dynamic, static and host, for a deployed program placed on a chip (chip/placement.py), from the
+fast simulator's counts (chip/counts.py ChipAccumulator).  All figures per sample (means over
+the samples simulated); every constant from the profile (chip/hardware.py), ns and pJ.
 
 Time.  A step lasts as long as its busiest core, plus the longest route a spike takes, plus
 the barrier that ends the step:
@@ -33,7 +33,7 @@ Energy.
               and each message's east-west and north-south tile hops x hop_ew_pj, hop_ns_pj
     static    static power per chip x chips used x time per inference (mW x ns = pJ)
     host      the first layer, computed on the host in float: its MACs x the 45 nm FP32 MAC
-              (simulate/constants.py; the host is not a Loihi core: an assumption, labelled);
+              (chip/horowitz.py; the host is not a Loihi core: an assumption, labelled);
               as deployed also one state reset per chip per sample (reset_uj_per_chip) and the
               bias writes that switch each delayed layer's bias off at the reset and on at its
               start step (host_write_pj each)
@@ -47,10 +47,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikefold.deploy.map import Mapping
-from spikefold.deploy.program import Program
-from spikefold.simulate.constants import ENERGY_PJ
-from spikefold.simulate.ops import ChipAccumulator
+from spikefold.chip.placement import Mapping
+from spikefold.chip.program import Program
+from spikefold.chip.horowitz import ENERGY_PJ
+from spikefold.chip.counts import ChipAccumulator
 
 VARIANTS = ("as_deployed", "streamed")
 

@@ -1,5 +1,5 @@
 """The field's own counters, run themselves on a spikefold network: syops-counter 0.0.5 and
-NeuroBench 2.3.0.  Used to cross-check simulate/counting.py (tests, bench/counters_vs_peers.py);
+NeuroBench 2.3.0.  Used to cross-check simulate/counters/network.py (tests, bench/counters_vs_peers.py);
 nothing in the report depends on them."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import warnings
 import torch
 from torch.utils.data import DataLoader
 
-from spikefold.simulate.counting import NEURON_TYPES
+from spikefold.simulate.counters.network import NEURON_TYPES
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -28,7 +28,7 @@ def syops_per_module(model: torch.nn.Module, x: torch.Tensor) -> dict:
 
     Read module by module rather than through syops' total, which stops at the first counted
     module of a branch and so would drop the attention convs inside a STAA-LIF (the flat sum
-    is simulate/counting.py's documented rule)."""
+    is simulate/counters/network.py's documented rule)."""
     syops_engine.CUSTOM_MODULES_MAPPING = {t: LIF_syops_counter_hook for t in NEURON_TYPES}
     m = syops_engine.add_syops_counting_methods(model)
     m.start_syops_count(ost=sys.stderr, verbose=False, ignore_list=[])

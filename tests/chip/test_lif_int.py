@@ -1,9 +1,9 @@
-"""spikefold.simulate.lif_int: hand-derived trajectories, and the vectorised loop against the step function."""
+"""spikefold.chip.lif_int: hand-derived trajectories, and the vectorised loop against the step function."""
 import numpy as np
 import pytest
 import torch
 
-from spikefold.simulate.lif_int import decay_f32, lif_step, lif_steps_current_free, odd_part, wrap32
+from spikefold.chip.lif_int import decay_f32, lif_step, lif_steps_current_free, odd_part, wrap32
 
 
 def run(a, du, dv, bias, vth, u0=0.0, v0=0.0):

@@ -1,0 +1,287 @@
+"""NIR graph -> our graph: one small reader per NIR node type, READERS maps the type to it.
+
+`from_nir` flattens the graph (compile/nir_rewrite.py), checks each node's values, then calls
+read(name, node, in_shape, reading) in topological order; in_shape is the output shape of the
+node's first non-recurrent input (None for an Input), and the reader returns our node.  Neurons
+are stepped with dt seconds per step (nodes.LIF: v[t] = M v[t-1]' + N I[t]):
+
+    LIF        M = 1 - dt/tau (exp(-dt/tau) for a "zoh" file),  N = (1 - M) r
+    IF         M = 1,  N = dt r
+    CubaLIF    i[t] = (1 - dt/tau_syn) i[t-1] + I[t],  M = 1 - dt/tau_mem,
+               N = (dt/tau_syn) w_in (dt/tau_mem) r
+    LI         M = 1 - dt/tau,  N = (dt/tau) r   (no spike: nodes.LI)
+    Threshold  M = 0,  N = 1                     (s = H(I - threshold), no memory)
+
+firing at v >= v_threshold in spikefold's own files, v > v_threshold in anyone else's.  Affine
+and Linear, Conv2d, Flatten and AvgPool2d map one to one; Conv1d over (C, L) runs as a Conv2d
+over (C, 1, L); SumPool2d is an AvgPool2d with its window k0 k1 folded into the next weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import nir
+import numpy as np
+
+from spikefold.compile.graph import Graph
+from spikefold.compile.nir_format import DT_HELP, FOREIGN_RULE, NIRFormatError, by_type, spikefold_metadata, text
+from spikefold.compile.nir_rewrite import LINEAR, fold_delays, fold_scales, inline_subgraphs, topological
+from spikefold.compile.nodes import LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output
+from spikefold.common import validate
+
+
+@dataclass
+class Reading:
+    """One graph being read: what readers need besides their node, and what they leave behind."""
+    nodes: dict                 # name -> NIR node, flattened
+    edges: list
+    delays: dict                # Affine/Linear name -> delay in steps
+    dt: float
+    info: dict                  # the spikefold metadata, or what stands for it in a foreign file
+    foreign: bool
+    sum_pools: dict = field(default_factory=dict)   # SumPool2d name -> k0 k1, for the next weights
+
+    @property
+    def rule(self) -> str:
+        return "gt" if self.foreign else "ge"
+
+
+def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = None) -> Graph:
+    """Our graph of a NIR graph: one written by `to_nir` (same discrete dynamics, dt and
+    timesteps from its metadata), or by anyone else, stepped with the user's dt (forward Euler,
+    DT_HELP) and fired at v > v_threshold, NIR's nominal rule."""
+    info, foreign = _reading_info(g, dt, timesteps)
+    dt = float(info["dt"])
+    edges = [(text(a), text(b)) for a, b in g.edges]
+    nodes, edges = fold_scales(*inline_subgraphs(dict(g.nodes), edges))
+    nodes, edges, delays = fold_delays(nodes, edges, dt)
+    order, recurrent = topological(nodes, edges)
+    reading = Reading(nodes, edges, delays, dt, info, foreign)
+    out = {}
+    for name in order:
+        node = nodes[name]
+        _check_values(name, node)
+        preds = [a for a, b in edges if b == name and (a, b) not in recurrent]
+        in_shape = out[preds[0]].shape if preds else None
+        _check_fan_in(name, node, in_shape)
+        read = by_type(READERS, node)
+        if read is None:
+            raise NIRFormatError(f"node {name}: NIR {type(node).__name__} is not supported")
+        new = read(name, node, in_shape, reading)
+        if hasattr(new, "source"):
+            new = replace(new, source=reading.info.get("sources", {}).get(name, ""))
+        out[name] = new
+    for a, b in recurrent:
+        if delays.get(a):
+            raise NIRFormatError(f"node {a}: a delay on a recurrent edge is not supported")
+    _fold_sum_pools(out, edges, reading.sum_pools)
+    info = reading.info
+    meta = {"timesteps": int(info["timesteps"]), "folds": tuple(info.get("folds", ())),
+            "nir": info}
+    return Graph.build(out, edges, meta)
+
+
+def _reading_info(g: nir.NIRGraph, dt: float | None, timesteps: int | None) -> tuple[dict, bool]:
+    """(info, foreign): the spikefold metadata (timesteps overridden when given), or for a graph
+    without it the user's dt and timesteps with NIR's spike rule."""
+    foreign = (g.metadata or {}).get("spikefold") is None
+    if foreign:
+        if dt is None:
+            raise NIRFormatError("no spikefold metadata: the graph was written by another framework; "
+                                 "pass --dt (seconds per step; see --help)")
+        info = {"dt": float(dt), "foreign": True, "spike_rule": FOREIGN_RULE, "discretisation": DT_HELP,
+                "timesteps": int(timesteps or 1)}
+    else:
+        info = spikefold_metadata(g)
+        if timesteps:
+            info = {**info, "timesteps": int(timesteps)}
+    return info, foreign
+
+
+def _fold_sum_pools(out: dict, edges: list, sum_pools: dict) -> None:
+    """Each SumPool2d's window k0 k1 multiplied into the Conv2d or Linear after it (through Flatten)."""
+    for name, factor in sum_pools.items():
+        for succ in [b for a, b in edges if a == name]:
+            while isinstance(out[succ], Flatten):
+                (succ,) = [b for a, b in edges if a == succ]
+            if not isinstance(out[succ], (Conv2d, Linear)):
+                raise NIRFormatError(f"node {name}: SumPool2d must feed a Conv2d or (Flatten and) Affine")
+            out[succ] = replace(out[succ], weight=out[succ].weight * factor)
+
+
+def _input(name: str, node: nir.Input, in_shape, r: Reading) -> Input:
+    shape = tuple(int(v) for v in node.input_type["input"])
+    succ = [r.nodes[b] for a, b in r.edges if a == name]
+    if r.foreign and len(shape) in (2, 4) and shape[0] == 1 and not any(isinstance(n, nir.Conv1d) for n in succ):
+        shape = shape[1:]       # a batch dimension of 1 the exporter kept (Norse writes (1, F))
+    if len(shape) == 2 and any(isinstance(n, nir.Conv1d) for n in succ):
+        r.info = {**r.info, "input_shape": list(shape)}   # a 1-D signal (C, L), run as (C, 1, L)
+        shape = (shape[0], 1, shape[1])
+    return Input(shape)
+
+
+def _conv2d(name: str, node: nir.Conv2d, in_shape, r: Reading) -> Conv2d:
+    stride, pad = _pair(node.stride), _pair(node.padding)
+    k = node.weight.shape[-2:]
+    shape = (node.weight.shape[0], *((in_shape[i + 1] + 2 * pad[i] - k[i]) // stride[i] + 1
+                                      for i in range(2)))
+    if node.groups != 1 or _pair(node.dilation) != (1, 1):
+        raise NIRFormatError(f"node {name}: grouped or dilated Conv2d is not supported")
+    return Conv2d(np.asarray(node.weight, np.float64), _bias(node, node.weight.shape[0]), stride, pad, shape)
+
+
+def _conv1d(name: str, node: nir.Conv1d, in_shape, r: Reading) -> Conv2d:
+    stride, pad = int(np.asarray(node.stride).reshape(-1)[0]), node.padding
+    if isinstance(pad, str) or node.groups != 1 or int(np.asarray(node.dilation).reshape(-1)[0]) != 1:
+        raise NIRFormatError(f"node {name}: Conv1d with string padding, groups or dilation is not supported")
+    pad, k = int(np.asarray(pad).reshape(-1)[0]), node.weight.shape[-1]
+    if len(in_shape) != 3 or in_shape[1] != 1:
+        raise NIRFormatError(f"node {name}: Conv1d input of shape {in_shape}, expected (C, L)")
+    shape = (node.weight.shape[0], 1, (in_shape[2] + 2 * pad - k) // stride + 1)
+    return Conv2d(np.asarray(node.weight, np.float64)[:, :, None, :], _bias(node, node.weight.shape[0]),
+                  (1, stride), (0, pad), shape)
+
+
+def _affine(name: str, node: nir.Affine | nir.Linear, in_shape, r: Reading) -> Linear:
+    shape = (node.weight.shape[0],)
+    return Linear(np.asarray(node.weight, np.float64), _bias(node, shape[0]), shape, delay=r.delays.get(name, 0))
+
+
+def _flatten(name: str, node: nir.Flatten, in_shape, r: Reading) -> Flatten:
+    return Flatten((int(np.prod(in_shape)),))
+
+
+def _pool(name: str, node: nir.AvgPool2d | nir.SumPool2d, in_shape, r: Reading) -> AvgPool2d:
+    k = _pair(node.kernel_size)
+    if _pair(node.stride) != k or _pair(node.padding) != (0, 0):
+        raise NIRFormatError(f"node {name}: {type(node).__name__} needs stride = kernel and no padding")
+    shape = (in_shape[0], in_shape[1] // k[0], in_shape[2] // k[1])
+    if isinstance(node, nir.SumPool2d):       # a sum is the mean times k0 k1: into the next weights
+        r.sum_pools[name] = k[0] * k[1]
+    return AvgPool2d(k, shape)
+
+
+def _lif(name: str, node: nir.LIF, in_shape, r: Reading) -> LIF:
+    shape = _neuron_shape(node.tau, in_shape)
+    coef = r.dt / np.asarray(node.tau, np.float64)
+    if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
+        raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
+    v_th = _v_th(node.v_threshold, shape)
+    decay = np.exp(-coef) if r.info.get("integration") == "zoh" else 1.0 - coef
+    return LIF(_channelwise(name, decay, shape), _channelwise(name, (1.0 - decay) * node.r, shape), v_th,
+               shape, rule=r.rule)
+
+
+def _cuba_lif(name: str, node: nir.CubaLIF, in_shape, r: Reading) -> LIF:
+    shape = _neuron_shape(node.tau_mem, in_shape)
+    if not (np.allclose(node.v_leak, 0) and (node.v_reset is None or np.allclose(node.v_reset, 0))):
+        raise NIRFormatError(f"node {name}: CubaLIF with v_leak or v_reset != 0 is not supported")
+    syn, mem = r.dt / np.asarray(node.tau_syn, np.float64), r.dt / np.asarray(node.tau_mem, np.float64)
+    if np.any(syn > 1) or np.any(mem > 1):
+        raise NIRFormatError(f"node {name}: CubaLIF tau_syn and tau_mem must be >= dt ({r.dt:g} s) "
+                             f"for forward Euler to decay")
+    v_th = _v_th(node.v_threshold, shape)
+    gain = syn * np.asarray(node.w_in, np.float64) * mem * np.asarray(node.r, np.float64) * np.ones(shape)
+    return LIF(_channelwise(name, (1.0 - mem) * np.ones(shape)), _channelwise(name, gain), v_th, shape,
+               rule=r.rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)))
+
+
+def _li(name: str, node: nir.LI, in_shape, r: Reading) -> LI:
+    shape = _neuron_shape(node.tau, in_shape)
+    if not np.allclose(node.v_leak, 0):
+        raise NIRFormatError(f"node {name}: LI with v_leak != 0 is not supported")
+    coef = r.dt / np.asarray(node.tau, np.float64)
+    return LI(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), shape)
+
+
+def _threshold(name: str, node: nir.Threshold, in_shape, r: Reading) -> LIF:
+    """s = H(I - theta), no memory: a LIF that forgets v."""
+    shape = _neuron_shape(node.threshold, in_shape)
+    return LIF(np.zeros(shape[0]), np.ones(shape[0]), _v_th(node.threshold, shape), shape, rule=r.rule)
+
+
+def _if(name: str, node: nir.IF, in_shape, r: Reading) -> LIF:
+    shape = _neuron_shape(node.r, in_shape)
+    if not np.allclose(node.v_reset, 0):
+        raise NIRFormatError(f"node {name}: IF with v_reset != 0 is not supported")
+    v_th = _v_th(node.v_threshold, shape)
+    ones = np.ones(shape)
+    return LIF(_channelwise(name, ones), _channelwise(name, r.dt * np.asarray(node.r) * ones), v_th, shape,
+               rule=r.rule)
+
+
+def _output(name: str, node: nir.Output, in_shape, r: Reading) -> Output:
+    shape = tuple(int(v) for v in node.output_type["output"])
+    if r.foreign and in_shape is not None:
+        shape = tuple(in_shape)     # exporters disagree on batch dims here; the graph decides
+    return Output(shape)
+
+
+# NIR node type -> reader; by_type takes the first entry the node is an instance of
+READERS = {nir.Input: _input, nir.Conv2d: _conv2d, nir.Conv1d: _conv1d, nir.Affine: _affine, nir.Linear: _affine,
+           nir.Flatten: _flatten, nir.AvgPool2d: _pool, nir.SumPool2d: _pool, nir.LIF: _lif,
+           nir.CubaLIF: _cuba_lif, nir.LI: _li, nir.Threshold: _threshold, nir.IF: _if, nir.Output: _output}
+
+
+def _check_values(name: str, node) -> None:
+    """Finite arrays everywhere; a LIF needs tau > 0 (a leak) and v_threshold > 0 (a spike
+    rule the chip's unsigned threshold can hold, and without which every step fires)."""
+    for field_name, value in vars(node).items():
+        if isinstance(value, np.ndarray):
+            validate.finite_array(f"node {name}", field_name, value)
+    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.LI)):
+        fields = {nir.LIF: ("tau", "v_threshold"), nir.IF: ("v_threshold",), nir.LI: ("tau",),
+                  nir.CubaLIF: ("tau_syn", "tau_mem", "v_threshold")}[type(node)]
+        for f in fields:
+            a = np.asarray(getattr(node, f), np.float64)
+            if np.any(a <= 0):
+                raise NIRFormatError(f"node {name}: {type(node).__name__} {f} must be > 0 "
+                                     f"({int((a <= 0).sum())} value(s) <= 0, min {a.min():.4g})")
+
+
+def _check_fan_in(name: str, node, in_shape) -> None:
+    """A synapse layer's weights must take its input (NIR's type check is off for per-channel
+    neuron arrays, so this is checked here for every file)."""
+    if in_shape is None or not isinstance(node, (*LINEAR, nir.Conv2d, nir.Conv1d)):
+        return
+    want = int(np.prod(in_shape)) if isinstance(node, LINEAR) else int(in_shape[0])
+    if node.weight.shape[1] != want:
+        raise NIRFormatError(f"node {name}: weight of shape {tuple(node.weight.shape)} does not take an input "
+                             f"of shape {tuple(in_shape)}")
+
+
+def _pair(v) -> tuple:
+    a = np.atleast_1d(np.asarray(v)).astype(int)
+    return (int(a[0]), int(a[-1]))
+
+
+def _bias(node, n: int) -> np.ndarray:
+    b = getattr(node, "bias", None)
+    return np.zeros(n) if b is None else np.asarray(b, np.float64).reshape(n)
+
+
+def _v_th(a, shape: tuple) -> float | np.ndarray:
+    """A threshold as the LIF node holds it: one float when every neuron shares it, else an array
+    of the neuron shape."""
+    th = np.asarray(a, np.float64)
+    if np.all(th == th.flat[0]):
+        return float(th.flat[0])
+    return th.copy() if th.shape == tuple(shape) else np.broadcast_to(th, shape).copy()
+
+
+def _neuron_shape(param, in_shape) -> tuple:
+    """A neuron layer's shape: its input's (exporters such as snnTorch write one scalar per
+    layer), else its parameters' own."""
+    return tuple(in_shape) if in_shape is not None else tuple(np.shape(param))
+
+
+def _channelwise(name: str, a: np.ndarray, shape: tuple | None = None) -> np.ndarray:
+    """(C, H, W) or (C,) values that must be constant over space -> (C,); a single value (an
+    exporter's scalar for the whole layer) is spread over shape's channels."""
+    a = np.asarray(a, np.float64)
+    if a.size == 1 and shape is not None:
+        return np.full(shape[0], float(a.reshape(-1)[0]))
+    flat = a.reshape(a.shape[0], -1)
+    if not np.all(flat == flat[:, :1]):
+        raise NIRFormatError(f"node {name}: LIF parameters vary within a channel")
+    return flat[:, 0].copy()

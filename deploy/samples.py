@@ -1,0 +1,114 @@
+"""The inputs a program runs on: a dataset's test split (read a batch at a time) or a user's own
+arrays (.npy x, or .npz x and optional y), fitted to a graph's input shape and steps.
+
+Shapes: x is (B, T, *input shape) for spike or event tensors, (B, *input shape) for static
+inputs the host repeats for T steps; y is (B,) int64 labels.
+"""
+from __future__ import annotations
+
+
+import numpy as np
+import torch
+
+from spikefold.common import validate
+from spikefold.common.cli import InputError
+from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import Input
+from spikefold.deploy.quantize import spikes_on_chip
+from spikefold.models.data import DATASETS, load_dataset
+
+
+class Samples:
+    """Inputs with their labels (or none), read one batch at a time: a dataset's test split, each
+    sample loaded only when its batch is (memory grows with the batch, not the split), or arrays
+    already in memory (a user's --inputs).  `batch(range)` -> (x, y or None)."""
+
+    def __init__(self, x=None, y=None, dataset=None, n: int = 0, name: str = ""):
+        self.x, self.y, self.dataset, self.name = x, y, dataset, name
+        self.n = len(x) if x is not None else n
+        self.labelled = y is not None or dataset is not None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def batch(self, idx: range) -> tuple:
+        if self.x is not None:
+            return self.x[idx.start:idx.stop], None if self.y is None else self.y[idx.start:idx.stop]
+        items = [self.dataset[i] for i in idx]
+        x = torch.stack([item[0] for item in items])
+        validate.finite_array(f"dataset {self.name}", "test inputs", x.numpy())
+        return x, torch.tensor([int(item[1]) for item in items])
+
+
+def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: str,
+               timesteps: int | None = None, samples: int = 0) -> tuple[Graph, Samples]:
+    """(graph with its timesteps set, Samples): a user's arrays x (B, *shape) or (B, T, *shape) and
+    labels y fitted to `graph`'s input; `timesteps` for static x (default: the graph's metadata;
+    a foreign graph has none), the first `samples` of them (0: all).  Spike inputs (all 0 or 1)
+    make the first synapse run on the chip instead of the host.  Errors name `source`."""
+    shape = tuple(next(n for n in graph.nodes.values() if isinstance(n, Input)).shape)
+    declared = tuple(graph.meta.get("nir", {}).get("input_shape", shape))    # (C, L) run as (C, 1, L)
+    if declared != shape and tuple(x.shape[-len(declared):]) == declared:
+        x = x.reshape(*x.shape[:-len(declared)], *shape)
+    if tuple(x.shape[1:]) == shape:
+        steps = timesteps or (None if graph.meta.get("nir", {}).get("foreign") else graph.meta["timesteps"])
+        if steps is None:
+            raise InputError(f"{source}: static inputs {tuple(x.shape)} need --timesteps")
+    elif tuple(x.shape[2:]) == shape:
+        steps = x.shape[1]
+    else:
+        raise InputError(f"{source}: inputs of shape {tuple(x.shape)} do not fit the graph's input "
+                         f"{declared}: expected (B, {', '.join(map(str, declared))}) or (B, T, "
+                         f"{', '.join(map(str, declared))})")
+    graph = graph.with_meta(timesteps=int(steps))
+    if samples > 0:
+        x, y = x[:samples], None if y is None else y[:samples]
+    if bool(((x == 0) | (x == 1)).all()):      # spikes: the first synapse runs on the chip, not the host
+        graph = spikes_on_chip(graph)
+    return graph, Samples(x, y)
+
+
+def user_inputs(path) -> tuple:
+    """(x float32 tensor, y int64 tensor or None) from a .npy (x) or .npz (x, optional y)."""
+    path = validate.input_file(path, "inputs file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"{path}: not a .npy or .npz file ({str(e).splitlines()[0][:120]})") from None
+    if isinstance(data, np.ndarray):
+        x, y = data, None
+    else:
+        if "x" not in data.files:
+            raise InputError(f"{path}: an .npz of inputs needs an array named x (found {', '.join(data.files) or 'none'})")
+        x, y = data["x"], data["y"] if "y" in data.files else None
+    if x.dtype.kind not in "biuf" or x.ndim < 2:
+        raise InputError(f"{path}: x must be a numeric array (B, ...), got {x.dtype} of shape {x.shape}")
+    validate.finite_array(path, "x", x.astype(np.float64))
+    if y is not None:
+        if y.shape != (x.shape[0],) or y.dtype.kind not in "biu":
+            raise InputError(f"{path}: y must hold one integer label per sample ({x.shape[0]}), "
+                             f"got {y.dtype} of shape {y.shape}")
+        y = torch.as_tensor(y.astype(np.int64))
+    return torch.as_tensor(x.astype(np.float32)), y
+
+
+def test_samples(graph: Graph, dataset: str | None = None, root: str | None = None,
+                 samples: int = 0) -> Samples:
+    """The first `samples` test samples (0: all) of the graph's dataset (or `dataset`), read a
+    batch at a time."""
+    ds, n, name = test_split(graph, dataset, root, samples)
+    return Samples(dataset=ds, n=n, name=name)
+
+
+def test_split(graph, dataset: str | None, root: str | None, samples: int):
+    """(test dataset, samples to use, dataset name): the graph's dataset (or `dataset`), its
+    first `samples` test samples (0: all)."""
+    info = graph.meta.get("nir", {})
+    name = dataset or info.get("dataset")
+    if name is None:
+        raise ValueError("the NIR file names no dataset; pass --data")
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    shape = graph.nodes[next(iter(graph.nodes))].shape
+    ds = load_dataset(name, root, False, int(graph.meta["timesteps"]), shape[-1])
+    return ds, len(ds) if samples <= 0 else min(samples, len(ds)), name
