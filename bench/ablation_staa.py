@@ -15,7 +15,6 @@ writes it as JSON and Markdown beside --out.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -25,7 +24,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from spikefold.models.config import ModelConfig
-from spikefold.models.train import TrainConfig, train
+from spikefold.models.config import TrainConfig
+from spikefold.models.train import train
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 ROWS = {   # name -> ModelConfig fields, and TrainConfig fields under "train"
     "LIF": dict(neuron="lif"),
@@ -47,10 +48,11 @@ PROBES = {
 }
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="digits-dvs")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="bench/results/ablation_digits_dvs")
     p.add_argument("--probe", action="store_true", help="the SA investigation rows instead of Table 4's")

@@ -21,7 +21,6 @@ the folded network's float accuracy and the chip's, beside the checkpoint's.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -37,8 +36,10 @@ from spikefold.deploy.samples import Samples
 from spikefold.deploy.quantize import quantize
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import DATASETS, load_dataset
-from spikefold.models.train import TrainConfig, train
+from spikefold.models.config import TrainConfig
+from spikefold.models.train import train
 from spikefold.simulate.engine import Simulator
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 ROWS = {
     "lif": ({"neuron": "lif"}, {}),
@@ -70,9 +71,10 @@ def on_chip(model, dataset: str) -> dict:
     return {"folded_acc": 100 * float((folded == y).float().mean()), "chip_acc": 100 * float((chip == y).float().mean())}
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=20)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--chip", action="store_true", help="also fold, quantise and simulate each network on the chip")

@@ -12,7 +12,6 @@ placement (cores, chips) depends only on the shapes and the weights' bit widths.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -30,6 +29,7 @@ from spikefold.chip.cost import VARIANTS, ChipModel
 from spikefold.simulate.engine import Simulator
 from spikefold.chip.counts import ChipAccumulator
 from spikefold.simulate.counters.paper import paper_shaped
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 
 def program_of(arch: str, timesteps: int, samples: int, seed: int = 0):
@@ -48,12 +48,13 @@ def demo_program(path: str, samples: int):
     return program, torch.stack([test[i][0] for i in range(samples)])
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+@command
+def main(argv=None) -> int:
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--demo", default="runs/demo/ckpt.pt", help="demo checkpoint ('' to skip)")
-    p.add_argument("--samples", type=int, default=16)
-    p.add_argument("--timesteps", type=int, default=4)
-    args = p.parse_args()
+    p.add_argument("--samples", type=positive_int, default=16)
+    p.add_argument("--timesteps", type=positive_int, default=4)
+    args = p.parse_args(argv)
     nets = [("res20m STAA, CIFAR-100 shape", lambda: program_of("res20m", args.timesteps, args.samples)),
             ("vgg13 STAA, CIFAR-100 shape", lambda: program_of("vgg13", args.timesteps, args.samples))]
     if args.demo:

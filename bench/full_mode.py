@@ -9,21 +9,22 @@ step 0; the readouts must be identical (the script fails otherwise).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
 from sim_speed import best_of, build  # bench/ is on a bench script's path: one builder, one timer
 from spikefold.simulate.engine import Simulator
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+@command
+def main(argv=None) -> int:
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--nets", default="res20m,resnet18")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--repeats", type=int, default=2)
-    args = p.parse_args()
+    p.add_argument("--batch", type=positive_int, default=16)
+    p.add_argument("--repeats", type=positive_int, default=2)
+    args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, best of {args.repeats}")
     ok = True
     for arch in args.nets.split(","):

@@ -14,7 +14,6 @@ nir_peers.md and nir_peers.json.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -30,8 +29,10 @@ from spikefold.compile.peer_check import ROOT, check
 from spikefold.compile.pipeline import lower
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import load_dataset
-from spikefold.models.train import TrainConfig, train
+from spikefold.models.config import TrainConfig
+from spikefold.models.train import train
 from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 PINNED = ["nir==1.0.4", "nirtorch==1.0", "h5py", "matplotlib", "scipy", "pbr", "numpy<2", "torch==2.14.1"]
 NO_DEPS = ["sinabs==3.1.3", "rockpool==3.1.0"]
@@ -73,9 +74,10 @@ def nets(epochs: int, work: Path) -> dict:
     return out
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=6)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=positive_int, default=6)
     p.add_argument("--venv-dir", default=str(Path.home() / ".cache" / "spikefold" / "peer-venvs"))
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = p.parse_args(argv)

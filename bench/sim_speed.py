@@ -26,7 +26,7 @@ normal for the others (normalised images).
 """
 from __future__ import annotations
 
-import argparse
+from argparse import SUPPRESS
 import ctypes
 import json
 import os
@@ -43,6 +43,7 @@ from spikefold.deploy.quantize import quantize
 from spikefold.models.backbones import build_model
 from spikefold.models.config import ModelConfig
 from spikefold.simulate.engine import Simulator
+from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int
 
 NETS = {  # arch -> (input size, channels, classes, T, default batch)
     "digitnet": (8, 1, 10, 4, 450),     # the digits test split in one batch
@@ -163,16 +164,17 @@ def measure(arch: str, neuron: str, batch: int, repeats: int) -> dict:
             "sim_peak_mb": peak["sim"], "firing_rate": rate, "layers": len(program.neurons)}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+@command
+def main(argv=None) -> int:
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--nets", default=",".join(NETS))
     p.add_argument("--neurons", default="lif,staa")
-    p.add_argument("--batch", type=int, default=0, help="samples per batch (0: 450 for digitnet, 16 otherwise)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--batch", type=nonneg_int, default=0, help="samples per batch (0: 450 for digitnet, 16 otherwise)")
+    p.add_argument("--repeats", type=positive_int, default=3)
+    p.add_argument("--threads", type=nonneg_int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default=None, help="write OUT.md and OUT.json")
-    p.add_argument("--memory", default=None, help=argparse.SUPPRESS)   # ARCH,NEURON,BATCH,PHASE: one measurement
-    args = p.parse_args()
+    p.add_argument("--memory", default=None, help=SUPPRESS)   # ARCH,NEURON,BATCH,PHASE: one measurement
+    args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory:
@@ -196,7 +198,7 @@ def main() -> int:
         meta = {"command": "python bench/sim_speed.py " + " ".join(sys.argv[1:]), "torch": torch.__version__,
                 "threads": torch.get_num_threads(), "batch": args.batch, "repeats": args.repeats}
         out.with_suffix(".json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
-        lines = [f"# Chip simulator vs float forward", "", f"`{meta['command']}`: torch {meta['torch']}, "
+        lines = ["# Chip simulator vs float forward", "", f"`{meta['command']}`: torch {meta['torch']}, "
                  f"{meta['threads']} threads, best of {args.repeats}, window mode.", "",
                  "| network | neuron | batch | sim / float time | float samples/s | sim samples/s | float peak MB | "
                  "sim peak MB | firing rate |", "|---|---|---|---|---|---|---|---|---|"]

@@ -16,7 +16,6 @@ Without --checkpoint a LIF digitnet is trained for 20 epochs first (about 15 s).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -30,16 +29,19 @@ from spikefold.deploy.quantize import quantize
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import load_dataset
-from spikefold.models.train import TrainConfig, train
+from spikefold.models.config import TrainConfig
+from spikefold.models.train import train
 from sim_speed import best_of          # bench/ is on a bench script's path
 from spikefold.simulate.engine import Simulator
+from spikefold.common.cli import ArgumentParser, command, positive_int
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+@command
+def main(argv=None) -> int:
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=None)
-    p.add_argument("--lava-samples", type=int, default=20)
-    args = p.parse_args()
+    p.add_argument("--lava-samples", type=positive_int, default=20)
+    args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         ckpt = args.checkpoint
         if ckpt is None:

@@ -24,7 +24,6 @@ trained network's own).  Writes Markdown and JSON beside --out.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import statistics
@@ -44,8 +43,11 @@ from spikefold.models.config import ModelConfig
 from spikefold.models.data import DATASETS, load_dataset
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.staa_lif import STAALIF
-from spikefold.models.train import TrainConfig, seeded_subset, train
+from spikefold.models.config import TrainConfig
+from spikefold.models.data import seeded_subset
+from spikefold.models.train import train
 from spikefold.compile.measure import record_spikes
+from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int
 
 DATASET_NAMES = ("digits", "digits-dvs")
 CALIB = 256
@@ -138,10 +140,11 @@ def one_run(dataset: str, seed: int, epochs: int, static_epochs: int, tmp: Path)
     return rows
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--static-epochs", type=int, default=10)
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--static-epochs", type=nonneg_int, default=10)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="bench/results/staa_components")
     a = p.parse_args(argv)

@@ -11,7 +11,6 @@ the architecture and the sample counts, which are printed.
 """
 from __future__ import annotations
 
-import argparse
 import pickle
 import subprocess
 import sys
@@ -26,8 +25,9 @@ import torch
 from spikefold.models.backbones import build_model
 from spikefold.models.checkpoint import FORMAT, save_checkpoint
 from spikefold.models.config import ModelConfig
-from spikefold.models.train import TrainConfig
+from spikefold.models.config import TrainConfig
 from spikefold.version import __version__
+from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int
 
 
 def write_cifar100(root: Path, n_train: int, n_test: int) -> None:
@@ -42,13 +42,14 @@ def write_cifar100(root: Path, n_train: int, n_test: int) -> None:
             pickle.dump(batch, f, protocol=2)
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+@command
+def main(argv=None) -> int:
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", default="res20m")
     p.add_argument("--neuron", default="staa")
-    p.add_argument("--calib-samples", type=int, default=256)
-    p.add_argument("--eval-samples", type=int, default=64)
-    args = p.parse_args()
+    p.add_argument("--calib-samples", type=positive_int, default=256)
+    p.add_argument("--eval-samples", type=nonneg_int, default=64)
+    args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         write_cifar100(d / "data", max(args.calib_samples, 1), max(args.eval_samples, 1))

@@ -9,9 +9,11 @@ conditional correction: above 2**23 subtract 2**24, at or below -2**23 add 2**24
 (not a modulo).  Lava adds in int32 arrays, so before wrap24 (and before the clip
 of v) a sum that leaves the int32 range wraps around it (wrap32); with extreme
 inputs u can stay far outside 24 bits and v's sum can overflow int32 too.
-Values are integers held in float64, which represents every
-integer below 2**53 exactly, so products of 24-bit states and 12-bit decays
-(below 2**36) and every step here are exact and run on fast float kernels.
+Values are integers held in float64, which represents every integer below 2**53
+exactly, so products of 24-bit states and 12-bit decays (below 2**36) and every
+step here are exact and run on fast float kernels.  `lif_steps_current_free` also
+runs in float32 where its caller (simulate/engine.py) proves every value stays
+below 2**24, splitting the decay's product where it could not.
 """
 from __future__ import annotations
 

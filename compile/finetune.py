@@ -14,7 +14,8 @@ from tqdm import tqdm
 
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
-from spikefold.models.train import TrainConfig, loss_fn
+from spikefold.models.config import TrainConfig
+from spikefold.models.loss import loss_fn
 
 
 @dataclass

@@ -143,5 +143,5 @@ def _threshold_array(v_th, shape: tuple, param_shape: tuple) -> np.ndarray:
         return full.copy()
     flat = full.reshape(shape[0], -1)
     if not np.all(flat == flat[:, :1]):
-        raise PeerRefused(f"per-channel neuron arrays cannot hold a threshold that varies within a channel")
+        raise PeerRefused("per-channel neuron arrays cannot hold a threshold that varies within a channel")
     return flat[:, :1].reshape(param_shape).copy()

@@ -1,10 +1,11 @@
-"""deploy: NIR -> Loihi fixed point -> Lava process graph; its placement on a chip's cores; netx
-HDF5 and ONNX exports.
+"""deploy: a graph onto the chip: NIR -> Loihi fixed point (quantize.py) -> a Lava process graph
+run in Lava's bit-accurate simulator (lava_graph.py, to_lava.py); the inputs a program runs on
+(samples.py); netx HDF5 and ONNX exports; the placement command (map.py).
 
-deploy/ owns the chip: the program (program.py, host.py), its number formats (constants.py),
-the chips' capacities and costs (hardware.py), the placement (map.py) and the Lava graph
-(lava_graph.py).  simulate/ runs, counts and prices that program and imports deploy/, never
-the reverse (the one exception: the to_lava.py command compares Lava with the simulator).
+The chip itself (the Program, number formats, the integer step, hardware, placement, counts and
+cost) is spikefold.chip, which both this package and simulate/ stand on.  deploy/ never imports
+simulate/, except the two commands that cross-check an export against the fast simulator
+(to_lava.py, to_netx.py); tests/test_layers.py checks it.
 
-Any module here that imports `lava` imports `deploy.lava_compat` first.
+Any module here that imports `lava` imports `spikefold.deploy.lava_compat` first.
 """

@@ -2,12 +2,9 @@
 library behind them: deploy/samples.py)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from spikefold.common import validate
-from spikefold.common.cli import InputError, nonneg_int, positive_float, positive_int
+from spikefold.common.cli import nonneg_int, positive_float, positive_int
 from spikefold.compile.nir_io import DT_HELP, read_nir
-from spikefold.deploy.quantize import quantize
 from spikefold.deploy.samples import fit_inputs, test_samples, user_inputs
 
 
@@ -34,20 +31,10 @@ def load_graph_and_inputs(args, lazy: bool = False):
     if args.inputs is None:
         graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
         samples = test_samples(graph, args.data, args.data_root, args.samples)
-        name = samples.name
     else:
         x, y = user_inputs(args.inputs)
         graph, samples = fit_inputs(read_nir(args.nir_file, args.max_mb, args.dt), x, y, args.inputs,
                                     args.timesteps, args.samples)
-        name = Path(args.inputs).name
     if lazy:
-        return graph, samples, name
-    return (graph, *samples.batch(range(len(samples))), name)
-
-
-def quantize_file(graph, source, netx: bool = False):
-    """quantize(graph), its refusals (a graph the chip cannot run) naming the file they came from."""
-    try:
-        return quantize(graph, netx=netx)
-    except ValueError as e:
-        raise InputError(f"{source}: {str(e).splitlines()[0]}") from None
+        return graph, samples, samples.name
+    return (graph, *samples.batch(range(len(samples))), samples.name)

@@ -16,6 +16,13 @@ import and undone afterwards, so no other dataclass anywhere is affected.
 Every other lava module was seen to import and run unchanged on 3.11
 (DESIGN.md section 5).
 
+One more thing breaks on every Python, when lava is imported after the process has used
+multiprocessing (a tqdm progress bar is enough: it creates a multiprocessing lock, which fixes
+the default start method): `lava/magma/runtime/message_infrastructure/multiprocessing.py` calls
+`mp.set_start_method('fork')` at import, which raises "context has already been set" even when
+the method set is already 'fork'.  That one import runs with a `set_start_method` that accepts
+the method already in force (any other method still raises).
+
 Usage::
 
     import spikefold.deploy.lava_compat  # noqa: F401  (must precede lava imports)
@@ -27,9 +34,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import multiprocessing
 import sys
 
 BROKEN_MODULE = "lava.magma.compiler.var_model"
+START_METHOD_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
 
 @contextlib.contextmanager
@@ -57,8 +66,29 @@ def _dataclass_instance_defaults_allowed():
         dataclasses._get_field = original
 
 
+@contextlib.contextmanager
+def _same_start_method_allowed():
+    """Within the block, setting the multiprocessing start method already in force is a no-op."""
+    original = multiprocessing.set_start_method
+
+    def set_start_method(method, force=False):
+        if not force and multiprocessing.get_start_method(allow_none=True) == method:
+            return
+        original(method, force=force)
+
+    multiprocessing.set_start_method = set_start_method
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method = original
+
+
 def ensure_lava_importable() -> None:
-    """Import lava's var_model under the 3.10 dataclass rule (idempotent)."""
+    """Import lava's var_model under the 3.10 dataclass rule and lava's multiprocessing module
+    with the start method already in force accepted (both idempotent)."""
+    if START_METHOD_MODULE not in sys.modules:
+        with _same_start_method_allowed(), _dataclass_instance_defaults_allowed():
+            importlib.import_module(START_METHOD_MODULE)
     if sys.version_info < (3, 11) or BROKEN_MODULE in sys.modules:
         return
     with _dataclass_instance_defaults_allowed():

@@ -1,4 +1,4 @@
-"""A `deploy.program.Program` as a Lava process graph, run in Lava's bit-accurate simulator.
+"""A `chip.program.Program` as a Lava process graph, run in Lava's bit-accurate simulator.
 
 Processes: a RingBuffer source of the host layer's integer currents into the first
 LIF's a_in; one LIF per neuron layer (per-neuron du, dv, vth, bias arrays); one

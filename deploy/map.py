@@ -12,7 +12,8 @@ from spikefold.compile.nir_io import NIRFormatError
 from spikefold.common import validate
 from spikefold.common.atomic import write_json
 from spikefold.common.cli import ArgumentParser, command, fail, positive_float
-from spikefold.deploy.cli_common import quantize_file, read_nir
+from spikefold.deploy.cli_common import read_nir
+from spikefold.deploy.quantize import quantize_named
 
 
 def add_profile_args(p) -> None:
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
         if args.json:
             validate.outputs([args.json], [args.nir_file])
         profile = profile_from_args(args)
-        program = quantize_file(read_nir(args.nir_file, args.max_mb), args.nir_file)
+        program = quantize_named(read_nir(args.nir_file, args.max_mb), args.nir_file)
     except (NIRFormatError, ValueError) as e:
         fail(str(e).splitlines()[0])
     m = map_program(program, profile)

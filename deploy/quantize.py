@@ -25,6 +25,7 @@ from spikefold.compile.passes import fold_avgpool, fold_neuron_gain
 from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.chip.weights import lava_weights, sign_mode, weight_bound
+from spikefold.common.cli import InputError
 from spikefold.chip.formats import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
@@ -323,3 +324,12 @@ def _add_relay(neurons: dict, synapses: dict, src: str, start: int, name: str) -
     neurons[name] = NeuronLayer(shape, z + DU_MAX, z + DV_MAX, z, z, z, start, 0.0, relay=True,
                                 source="relay")
     return name
+
+
+def quantize_named(graph: Graph, source, netx: bool = False) -> Program:
+    """quantize(graph), its refusals (a graph the chip cannot run) as one InputError naming
+    `source`, the file the graph came from."""
+    try:
+        return quantize(graph, netx=netx)
+    except ValueError as e:
+        raise InputError(f"{source}: {str(e).splitlines()[0]}") from None

@@ -6,6 +6,8 @@ inputs the host repeats for T steps; y is (B,) int64 labels.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 import numpy as np
 import torch
@@ -65,7 +67,7 @@ def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: st
         x, y = x[:samples], None if y is None else y[:samples]
     if bool(((x == 0) | (x == 1)).all()):      # spikes: the first synapse runs on the chip, not the host
         graph = spikes_on_chip(graph)
-    return graph, Samples(x, y)
+    return graph, Samples(x, y, name=Path(source).name)
 
 
 def user_inputs(path) -> tuple:

@@ -15,10 +15,14 @@ import time
 
 import torch
 
+from spikefold.chip.program import Program
 from spikefold.compile.executor import GraphNet
+from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs
+from spikefold.deploy.quantize import quantize_named
 from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.quantize import quantize
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
 from spikefold.common.cli import ArgumentParser, command, fail
@@ -31,14 +35,17 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def run(args) -> dict:
-    graph, x, y, dataset = load_graph_and_inputs(args)
-    program = quantize_file(graph, args.nir_file)
+def lava_check(graph: Graph, x: torch.Tensor, y: torch.Tensor | None = None, program: Program | None = None,
+               dataset: str = "") -> dict:
+    """Run `program` (default: quantize(graph)) on Lava's bit-accurate simulator for inputs x
+    (B, ...) and compare: Lava's predictions, the float graph's, the accuracy of both against
+    labels y (B,) if given, and on how many samples the fast simulator's readout is identical
+    (full mode: Lava's T + depth steps)."""
+    program = program if program is not None else quantize(graph)
     t0 = time.perf_counter()
     ro, _ = run_lava(program, x)
     seconds = time.perf_counter() - t0
-    logits = program.logits(ro)
-    pred = logits.mean(0).argmax(1)
+    pred = program.logits(ro).mean(0).argmax(1)
     sim = Simulator(program).run(x)
     with torch.no_grad():
         float_pred = GraphNet(graph)(x).mean(0).argmax(1)
@@ -56,7 +63,8 @@ def run(args) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        r = run(args)
+        graph, x, y, dataset = load_graph_and_inputs(args)
+        r = lava_check(graph, x, y, quantize_named(graph, args.nir_file), dataset)
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     if not args.quiet:

@@ -1,9 +1,11 @@
-"""ModelConfig: everything needed to rebuild a network, stored in every checkpoint."""
+"""ModelConfig: everything needed to rebuild a network; TrainConfig: how it was trained.  Both are
+stored in every checkpoint."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from spikefold.models.data.cifar import AUGMENTS
 from spikefold.models.staa_lif import ATTENTION
 from spikefold.models.surrogate import SURROGATES
 
@@ -96,3 +98,45 @@ class ModelConfig:
         if missing:  # later fields may default (older checkpoints), these never
             raise KeyError(f"ModelConfig lacks {', '.join(missing)}")
         return cls(**d)
+
+
+@dataclass
+class TrainConfig:
+    """How a network is trained (the data it sees, the optimiser, the schedule)."""
+
+    dataset: str = "digits"
+    data_root: str | None = None
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t) | mse: of the T-averaged logits to one-hot targets (the SMA authors')
+    augment: str = "standard"     # CIFAR: standard | autoaugment | cutout | autoaugment+cutout (models/data/cifar.py)
+    optimizer: str = "sgd"        # sgd (momentum, the STAA recipe) | adamw (the SMA authors': lr 1e-4, weight decay 1e-3)
+    attention_lr: float = 1.0     # learning rate of the attention parameters (STAA's GC, SA, PE) as a multiple of lr
+    tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
+    static_epochs: int = 10       # STAA with dynamic attention: after `epochs`, freeze GC, SA and PE to the constants
+                                  # the compiler's fold computes and train this many more epochs, so the checkpoint is
+                                  # what the chip runs (0: keep the paper's dynamic STAA, which the fold costs accuracy)
+    static_lr: float = 0.05       # learning rate of that phase (its own cosine schedule, same optimiser)
+    calib_samples: int = 256      # training inputs that measure the constants (as compile/to_nir.py's default)
+    seed: int = 0
+    workers: int = 0
+    device: str = "auto"          # auto | cpu | cuda
+    threads: int = 0              # torch intra-op threads on CPU (0: torch's default)
+
+    RANGES = {"epochs": (1, None, False), "batch_size": (1, None, False), "lr": (0.0, None, True),
+              "momentum": (0.0, 1.0, False), "weight_decay": (0.0, None, False),
+              "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, None, False),
+              "attention_lr": (0.0, None, False), "static_epochs": (0, None, False),
+              "static_lr": (0.0, None, True), "calib_samples": (1, None, False),
+              "workers": (0, None, False), "threads": (0, None, False)}
+
+    def __post_init__(self):
+        check_ranges(self, self.RANGES)
+        require(self.loss in ("ce", "tet", "mse"), f"loss must be ce, tet or mse (got {self.loss!r})")
+        require(self.optimizer in ("sgd", "adamw"), f"optimizer must be sgd or adamw (got {self.optimizer!r})")
+        require(self.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)} (got {self.augment!r})")
+        require(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda (got {self.device!r})")

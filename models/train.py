@@ -19,12 +19,12 @@ import itertools
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
@@ -33,67 +33,11 @@ from spikefold.models.backbones import build_model
 from spikefold.models.staa_lif import STAALIF
 from spikefold.models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
 from spikefold.common.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
-from spikefold.models.config import ModelConfig, check_ranges
-from spikefold.models.data import DATASETS, DatasetNotFound, load_dataset
-from spikefold.models.data.cifar import AUGMENTS
+from spikefold.models.config import ModelConfig, TrainConfig
+from spikefold.models.data import DATASETS, DatasetNotFound, load_dataset, seeded_subset
+from spikefold.models.loss import loss_fn
 from spikefold.version import __version__
 from spikefold.common import distributed, validate
-
-
-@dataclass
-class TrainConfig:
-    """How a network is trained (the data it sees, the optimiser, the schedule)."""
-
-    dataset: str = "digits"
-    data_root: str | None = None
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    loss: str = "ce"              # ce: on the T-averaged logits | tet: mean over t of CE(logits_t) | mse: of the T-averaged logits to one-hot targets (the SMA authors')
-    augment: str = "standard"     # CIFAR: standard | autoaugment | cutout | autoaugment+cutout (models/data/cifar.py)
-    optimizer: str = "sgd"        # sgd (momentum, the STAA recipe) | adamw (the SMA authors': lr 1e-4, weight decay 1e-3)
-    attention_lr: float = 1.0     # learning rate of the attention parameters (STAA's GC, SA, PE) as a multiple of lr
-    tet_lambda: float = 1e-3      # weight of TET's MSE term towards the target membrane (phi = 1)
-    static_epochs: int = 10       # STAA with dynamic attention: after `epochs`, freeze GC, SA and PE to the constants
-                                  # the compiler's fold computes and train this many more epochs, so the checkpoint is
-                                  # what the chip runs (0: keep the paper's dynamic STAA, which the fold costs accuracy)
-    static_lr: float = 0.05       # learning rate of that phase (its own cosine schedule, same optimiser)
-    calib_samples: int = 256      # training inputs that measure the constants (as compile/to_nir.py's default)
-    seed: int = 0
-    workers: int = 0
-    device: str = "auto"          # auto | cpu | cuda
-    threads: int = 0              # torch intra-op threads on CPU (0: torch's default)
-
-    RANGES = {"epochs": (1, None, False), "batch_size": (1, None, False), "lr": (0.0, None, True),
-              "momentum": (0.0, 1.0, False), "weight_decay": (0.0, None, False),
-              "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, None, False),
-              "attention_lr": (0.0, None, False), "static_epochs": (0, None, False),
-              "static_lr": (0.0, None, True), "calib_samples": (1, None, False),
-              "workers": (0, None, False), "threads": (0, None, False)}
-
-    def __post_init__(self):
-        check_ranges(self, self.RANGES)
-        require(self.loss in ("ce", "tet", "mse"), f"loss must be ce, tet or mse (got {self.loss!r})")
-        require(self.optimizer in ("sgd", "adamw"), f"optimizer must be sgd or adamw (got {self.optimizer!r})")
-        require(self.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)} (got {self.augment!r})")
-        require(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda (got {self.device!r})")
-
-
-def loss_fn(cfg: TrainConfig, logits_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """logits_t: (T, B, K).  CE on the mean over T, or the TET loss."""
-    if cfg.loss == "ce":
-        return nn.functional.cross_entropy(logits_t.mean(0), y, label_smoothing=cfg.label_smoothing)
-    if cfg.loss == "tet":
-        ce = torch.stack([nn.functional.cross_entropy(o, y, label_smoothing=cfg.label_smoothing)
-                          for o in logits_t]).mean()
-        return (1 - cfg.tet_lambda) * ce + cfg.tet_lambda * ((logits_t - 1.0) ** 2).mean()
-    if cfg.loss == "mse":
-        mean = logits_t.mean(0)
-        return nn.functional.mse_loss(mean, nn.functional.one_hot(y, mean.shape[1]).to(mean.dtype))
-    raise ValueError(f"unknown loss {cfg.loss!r} (ce, tet or mse)")
 
 
 @torch.no_grad()
@@ -162,14 +106,6 @@ def total_epochs(mcfg: ModelConfig, tcfg: TrainConfig, frozen: dict | None = Non
     if frozen is not None:
         return frozen["epoch"] + tcfg.static_epochs
     return tcfg.epochs + (tcfg.static_epochs if has_static_phase(mcfg, tcfg) else 0)
-
-
-def seeded_subset(dataset, n: int):
-    """The first n of a fixed (seed 0) permutation of `dataset`: the calibration inputs of this
-    module's static phase and of compile/to_nir.py (and its test measurement)."""
-    if n <= 0 or n >= len(dataset):
-        return dataset
-    return Subset(dataset, torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].tolist())
 
 
 def freeze(model: nn.Module, tcfg: TrainConfig, epoch: int, dynamic_acc: float, device) -> dict:

@@ -31,7 +31,7 @@ from spikefold.common.cli import ArgumentParser, command, fail, positive_int, un
 
 
 def run_count(model: nn.Module, x: torch.Tensor, timesteps: int) -> dict:
-    """Counts per inference (averaged over the batch x) under simulate.counting's conventions."""
+    """Counts per inference (averaged over the batch x) under simulate.counters.network's conventions."""
     c = count(model, [x], timesteps)
     t = c.totals()
     params = sum(p.numel() for p in model.parameters())

@@ -1,11 +1,12 @@
-"""The fast chip simulator: a `deploy.program.Program` on a batch, spike for spike as Lava runs it.
+"""The fast chip simulator: a `chip.program.Program` on a batch, spike for spike as Lava runs it.
 
 Equivalent to stepping Lava's LoihiProtocol (every synapse delivers on step t
-what it computed from the spikes of step t - 1), but organised layer by layer:
-the network is feed-forward, so each synapse layer is applied once to the spikes
-of all steps and all samples (one batched conv or matmul), and each neuron layer
-then steps through time with the integer LIF step of `simulate.lif_int`, all
-neurons at once.
+what it computed from the spikes of step t - 1), but organised layer by layer in
+the order of the layers' start steps: each feed-forward synapse layer is applied
+once to the spikes of all steps and all samples (one batched conv or matmul), and
+each neuron layer then steps through time with the integer LIF step of
+`chip.lif_int`, all neurons at once; a layer with a recurrent synapse steps
+through time applying it to the previous step's spikes (`_neurons`).
 
 Exact integers in float: integer weights times 0/1 spikes are summed in float32
 where no sum can reach 2**24 (every partial sum is then an exact integer, in any
@@ -16,13 +17,13 @@ weights connect each channel only to itself (the relays and identity shortcuts
 deploy.quantize adds) run as depthwise convs or per-channel products, and
 kernels an average pool was folded into (each pool-sized block one value) as a
 sum pool and the small conv: the same integer sums, regrouped, at a fraction of
-the multiplies (`kernel`, `pooled_kernel`).  On CPU the convs run in
+the multiplies (simulate/kernels.py).  On CPU the convs run in
 channels-last layout (oneDNN's fast path, direct convolution).  On a GPU every
 synapse layer runs in float64 and convs are rounded to integers, since cuDNN may
 choose Winograd or FFT algorithms (and matmuls TF32) whose float32 errors can
 reach 0.5 on sums near 2**24, while float64's stay far below it; everything else
 is the same code on the device of the Simulator, and the host layer's currents
-are computed on the CPU (deploy.host), so every device gives the same integers.
+are computed on the CPU (chip/host.py), so every device gives the same integers.
 
 Counts (per layer and in total, over the batch): spikes, synaptic events (each
 spike times its real fan-out, border positions of a padded conv reaching fewer
@@ -42,32 +43,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spikefold.chip.program import Program, SynapseLayer
+from spikefold.chip.program import Program
 from spikefold.chip.host import host_currents, host_macs
-from spikefold.chip.weights import lava_weights
 from spikefold.chip.formats import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
                               VTH_SHIFT)
 from spikefold.chip.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
+from spikefold.simulate.kernels import EXACT_F32, fanout, kernel
 
-EXACT_F32 = 1 << 24
 # how a layer ran (Simulator.paths counts them per run, so tests can show each is exercised)
 PATHS = ("states float32", "states float32, split decay", "states float64", "u wraps", "stepwise",
          "conv", "conv, sum-pooled", "conv, odd map pooled", "depthwise", "per-channel", "dense",
          "full run, rest skipped")
-
-
-def fanout(s: SynapseLayer) -> torch.Tensor:
-    """Number of synapses leaving each source neuron, shape in_shape, float64 on the CPU
-    (structural for Dense and Conv: zero weights count; Sparse: the nonzero ones)."""
-    if s.kind == "dense":
-        return torch.full(s.in_shape, float(s.weight.shape[0]), dtype=torch.float64, device="cpu")
-    if s.kind == "sparse":
-        return torch.from_numpy(np.count_nonzero(s.weight, axis=0).reshape(s.in_shape).astype(np.float64))
-    ones = torch.ones(1, *s.out_shape, dtype=torch.float64, device="cpu")
-    k = torch.ones(s.weight.shape, dtype=torch.float64, device="cpu")
-    back = F.conv_transpose2d(ones, k, None, s.stride, s.padding,
-                              output_padding=_output_padding(s))
-    return back[0]
 
 
 def first_active(program: Program, order: list) -> dict:
@@ -114,12 +100,6 @@ def count_nonzero(x: torch.Tensor) -> torch.Tensor:
     return flat.abs().sign_().sum(dim=1).double().sum(dim=1)
 
 
-def _output_padding(s: SynapseLayer) -> tuple:
-    out = []
-    for i in range(2):
-        size = (s.out_shape[i + 1] - 1) * s.stride[i] - 2 * s.padding[i] + s.weight.shape[i + 2]
-        out.append(s.in_shape[i + 1] - size)
-    return tuple(out)
 
 
 WINDOW_KEYS = ("spikes", "synaptic_events", "neuron_updates", "active_updates")
@@ -131,75 +111,6 @@ class SimResult:
     readout: torch.Tensor                     # (T, B, K) int64: what the readout synapse delivered (CPU)
     spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool (full mode, if recorded; CPU)
     counts: dict = field(default_factory=dict)  # "layers", "synapses", "total"; full mode also "window"
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """How one synapse layer runs.  `weight` (float32 or float64, on the device) is applied as a
-    conv with `stride`, `padding` and `groups` (C for channel-diagonal weights, stored (C, 1, kh, kw);
-    1 otherwise), after sum-pooling the spikes by `pool` when the layer's kernel is a smaller one
-    spread over pool x pool blocks; as a per-channel product (`pointwise`: a diagonal 1x1 conv of
-    stride 1, weight (C, 1, 1), or a diagonal matrix, weight (F,)); or as a matmul (dense, sparse).  `bound` is the largest |activation| it
-    can deliver (before a wrap)."""
-    weight: torch.Tensor
-    stride: tuple = (1, 1)
-    padding: tuple = (0, 0)
-    groups: int = 1
-    pool: tuple | None = None
-    pointwise: bool = False
-    bound: float = 0.0
-
-
-def pooled_kernel(w: np.ndarray, stride: tuple, padding: tuple) -> np.ndarray | None:
-    """The kernel k such that conv(x, w, stride s, padding p) = conv(sum_pool_s(x), k, stride 1,
-    padding p / s), or None.  It exists when every s x s block of w holds one value and s divides
-    the kernel size and the padding: what deploy folds an average pool followed by a conv (or a
-    strided shortcut) into.  Both sides add the same integer products, regrouped, so the result
-    is identical; the pooled form costs 1 / (sh sw) of the multiplies."""
-    sh, sw = stride
-    kh, kw = w.shape[2:]
-    if (sh, sw) == (1, 1) or kh % sh or kw % sw or padding[0] % sh or padding[1] % sw:
-        return None
-    small = w[:, :, ::sh, ::sw]
-    if not np.array_equal(np.repeat(np.repeat(small, sh, axis=2), sw, axis=3), w):
-        return None
-    return small
-
-
-def channel_diagonal(w: np.ndarray) -> np.ndarray | None:
-    """w[c, c] (a conv's (C, kh, kw) kernels, a matrix's (C,) entries) when output channel c reads
-    input channel c only, for C > 1; else None."""
-    if not w.shape[0] == w.shape[1] > 1:
-        return None
-    diag = np.arange(w.shape[0])
-    return w[diag, diag] if np.count_nonzero(w) == np.count_nonzero(w[diag, diag]) else None
-
-
-def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -> Kernel:
-    w = s.weight if s.kind == "conv" else lava_weights(s.weight)     # what Dense and Sparse do on step 1
-    bound = float(np.abs(w).reshape(w.shape[0], -1).sum(1).max())
-    exact32 = bound < EXACT_F32 and device.type == "cpu"     # GPUs: float64 (TF32, Winograd, FFT)
-    dtype = torch.float32 if exact32 else torch.float64
-    opts = {"bound": bound * (1 << s.weight_exp) if s.kind != "conv" and s.weight_exp > 0 else bound}
-    if s.kind == "conv":
-        opts.update(stride=tuple(s.stride), padding=tuple(s.padding))
-        small = pooled_kernel(w, tuple(s.stride), tuple(s.padding))
-        if small is not None:
-            w = small
-            opts.update(pool=tuple(s.stride), stride=(1, 1),
-                        padding=(s.padding[0] // s.stride[0], s.padding[1] // s.stride[1]))
-        diag = channel_diagonal(w)
-        if diag is not None:                     # each channel feeds only itself
-            w = diag[:, None]
-            opts["groups"] = w.shape[0]
-            if w.shape[2:] == (1, 1) and opts["stride"] == (1, 1) and opts["padding"] == (0, 0):
-                opts["pointwise"], w = True, w.reshape(-1, 1, 1)
-    elif (diag := channel_diagonal(w)) is not None:             # a diagonal matrix: SMA's mixes, relays
-        opts["pointwise"], w = True, diag
-    w = torch.as_tensor(w, dtype=dtype, device=device)
-    if channels_last and w.dim() == 4:          # else oneDNN reorders the weights on every call
-        w = w.contiguous(memory_format=torch.channels_last)
-    return Kernel(w, **opts)
 
 
 class Simulator:

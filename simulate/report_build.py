@@ -3,37 +3,163 @@ rates, operations and energy per inference under every convention, the chips' pl
 energy, as the dict report.json holds; and the files (report.json, report.md, the plots), all
 written or none.
 
-    checkpoint_report   a trained checkpoint: model as built, folded graph, chip
-    graph_report        a NIR graph alone: the graph in spikefold's executor, chip
+    report_checkpoint   the whole report for a checkpoint file (and its NIR file): load, fold if
+                        needed, evaluate, build, write
+    report_graph        the whole report for a NIR graph alone, on given samples
+    checkpoint_report   the report's dict from an evaluation of a checkpoint's model
+    graph_report        the report's dict from an evaluation of a graph alone
     write_report        report.json, report.md and the plots into a directory
+    describe            the lines the command prints
 
 Every energy names the network it was counted on (simulate/counters/energy.py); the chip's
 figures come from chip/cost.py on every profile of chip/hardware.py.
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
 
 from spikefold.chip.cost import VARIANTS, ChipModel
+from spikefold.chip.hardware import profiles_with_overrides
 from spikefold.chip.counts import ChipAccumulator
 from spikefold.chip.horowitz import ENERGY_PJ
 from spikefold.chip.placement import map_program
 from spikefold.chip.program import Program
+from spikefold.common import distributed, validate
 from spikefold.common.atomic import atomic_write_set, json_writer, text_writer
 from spikefold.compile.graph import Graph
+from spikefold.compile.nir_io import read_nir
+from spikefold.compile.pipeline import lower
 from spikefold.compile.nodes import LIF, Conv2d, Linear
-from spikefold.deploy.quantize import ADDED
+from spikefold.deploy.quantize import ADDED, quantize_named
+from spikefold.deploy.samples import Samples
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.data import DATASETS, load_dataset
 from spikefold.simulate import plots
 from spikefold.simulate.counters.energy import (ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, chip_key,
                                                 energies, network_terms)
 from spikefold.simulate.counters.network import footprint_bytes
-from spikefold.simulate.evaluate import Evaluation
+from spikefold.simulate.evaluate import Evaluation, evaluate
 from spikefold.simulate.report_md import graph_markdown, markdown
 
 OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png", "chip_utilisation.png")
 GRAPH_OUTPUTS = ("report.md", "report.json", "firing_rates.png", "energy.png", "chip_utilisation.png")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """simulate/report.py's options, same names and defaults: data, data_root (default: the
+    checkpoint's), samples (test samples, 0: all), calib_samples (when the checkpoint is folded
+    here), batch_size, device ("auto": CUDA when present; under torchrun each process its GPU),
+    max_mb (refuse files declaring more MiB of arrays), chip_params ("[PROFILE.]NAME=VALUE"
+    overrides of chip/hardware.py figures), sram_pj (pJ per SRAM access, memory-aware 45 nm
+    conventions), quiet (no progress bars)."""
+    data: str | None = None
+    data_root: str | None = None
+    samples: int = 0
+    calib_samples: int = 256
+    batch_size: int = 128
+    device: str = "auto"
+    max_mb: float = validate.MAX_MB
+    chip_params: tuple = ()
+    sram_pj: float = ENERGY_PJ["sram_8kb_45nm"]
+    quiet: bool = False
+
+
+def report_checkpoint(checkpoint, nir=None, out=None, options: ReportOptions = ReportOptions(),
+                      command: str = "") -> dict | None:
+    """The report for a checkpoint file and its folded NIR file (`nir`; default: folded here,
+    calibrated, not fine-tuned), written into `out` (default: beside the checkpoint, report/).
+    Returns report.json's dict with "out"; None on a rank other than 0 under torchrun."""
+    o, t0 = options, time.perf_counter()
+    out = Path(out) if out else Path(checkpoint).parent / "report"
+    validate.outputs([out], [checkpoint, nir], directory=True)
+    validate.outputs([out / f for f in OUTPUTS], [checkpoint, nir])
+    rank, world, device = distributed.setup(o.device)
+    quiet = o.quiet or rank != 0
+    profiles = profiles_with_overrides(list(o.chip_params))
+    model, ckpt = model_from_checkpoint(checkpoint, o.max_mb)
+    cfg, tc = model.cfg, ckpt.get("train_config", {})
+    dataset = o.data or tc.get("dataset", "digits")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    root = o.data_root or tc.get("data_root")
+    test = load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size)
+    n = len(test) if o.samples <= 0 else min(o.samples, len(test))
+    steps = tqdm(total=4, desc="report", disable=quiet)
+    graph, folded_label = _folded_graph(model, nir, dataset, root, o)
+    program = quantize_named(graph, nir or checkpoint)
+    steps.update()
+    ev = evaluate(graph, program, Samples(dataset=test, n=n, name=dataset), model, o.batch_size, device,
+                  quiet, rank, world)
+    steps.update()
+    if ev is None:
+        return None                                  # not rank 0: rank 0 writes the report
+    report, models = checkpoint_report(ev, model, ckpt, program, profiles, o.sram_pj, command=command,
+                                       checkpoint=str(checkpoint), folded_graph=folded_label, dataset=dataset,
+                                       batch_size=o.batch_size, float_device=device.type)
+    steps.update()
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    write_report(out, report, models)
+    steps.update()
+    steps.close()
+    return {**report, "out": str(out)}
+
+
+def _folded_graph(model, nir, dataset: str, root: str | None, o: ReportOptions) -> tuple:
+    """(graph, label): the folded graph from the NIR file, or the model folded here (calibrated on
+    o.calib_samples training inputs, not fine-tuned)."""
+    if nir:
+        graph = read_nir(nir, o.max_mb)
+        info = graph.meta.get("nir", {})
+        tuned = int(info.get("finetune_epochs", 0) or 0)
+        return graph, (f"folded ({info.get('fold', 'calibrated')})" +
+                       (f" + fine-tuned ({tuned} epochs)" if tuned else "") + f", from {nir}")
+    cfg = model.cfg
+    train = load_dataset(dataset, root, True, cfg.timesteps, cfg.input_size)
+    calib = [x for x, _ in DataLoader(Subset(train, range(min(o.calib_samples, len(train)))), 128)]
+    graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), "calibrated", calib)
+    return graph, "folded (calibrated) here, not fine-tuned"
+
+
+def report_graph(graph: Graph, program: Program, samples: Samples, out, options: ReportOptions = ReportOptions(),
+                 command: str = "", nir: str = "") -> dict | None:
+    """The report for a NIR graph alone (`nir` names its file) on `samples`: the graph in
+    spikefold's float executor against the chip, the chip's counts, placement, time and energy,
+    and the graph's own conv and linear layers as the ANN baseline, written into `out`."""
+    o, t0 = options, time.perf_counter()
+    profiles = profiles_with_overrides(list(o.chip_params))
+    rank, world, device = distributed.setup(o.device)
+    ev = evaluate(graph, program, samples, None, o.batch_size, device, o.quiet or rank != 0, rank, world)
+    if ev is None:
+        return None                                  # not rank 0: rank 0 writes the report
+    report, models = graph_report(ev, graph, program, profiles, o.sram_pj, command=command, nir=nir,
+                                  inputs=samples.name)
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    write_report(out, report, models)
+    return {**report, "out": str(out)}
+
+
+def describe(r: dict) -> str:
+    """What simulate/report.py prints: where the files are, accuracy, energy per inference."""
+    a, e = r["accuracy"], r["energy"]
+    energy = "  energy per inference: " + ", ".join(f"{v['label']} {v['pj'] / 1e6:.4g} µJ" for v in e.values())
+    if "checkpoint" not in r:
+        return "\n".join([
+            f"wrote {r['out']}/report.md, report.json and 3 plots ({r['samples']} samples of {r['inputs']}, "
+            f"{r['seconds']} s)",
+            f"  float graph vs chip: same prediction {r['agreement']['float graph vs chip']:.2f}%" +
+            ("" if a is None else f"; accuracy float {a['float graph']:.2f}%, chip {a['chip']:.2f}%"), energy])
+    return "\n".join([
+        f"wrote {r['out']}/report.md, report.json and 4 plots ({r['samples']} {r['dataset']} test samples, "
+        f"{r['seconds']} s)",
+        f"  accuracy: float ({r['float_device']}) {a['float']:.2f}%, folded {a['folded']:.2f}%, chip {a['chip']:.2f}%",
+        energy])
 
 
 def checkpoint_report(ev: Evaluation, model, ckpt: dict, program: Program, profiles: dict,

@@ -17,9 +17,13 @@ import sys
 import torch
 from tqdm import tqdm
 
+from spikefold.chip.program import Program
 from spikefold.compile.executor import GraphNet
+from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, quantize_file
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs
+from spikefold.deploy.quantize import quantize_named
+from spikefold.deploy.samples import Samples
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
 from spikefold.common import distributed
@@ -28,15 +32,18 @@ from spikefold.common.cli import ArgumentParser, command, fail, positive_int
 COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps")
 
 
-def simulate(args) -> dict | None:
-    """{'name', 'n', 'chip', 'float', 'y', 'counts', 'clips'} on rank 0 (None on the others)."""
-    rank, world, device = distributed.setup(args.device)
-    graph, samples, name = load_graph_and_inputs(args, lazy=True)
-    program = quantize_file(graph, args.nir_file)
+def simulate(graph: Graph, program: Program, samples: Samples, batch_size: int = 256,
+             device: str | torch.device = "cpu", quiet: bool = True, rank: int = 0, world: int = 1) -> dict | None:
+    """The chip's and the float graph's predictions on `samples`, and the chip's counts:
+    {'name', 'n', 'chip' (n,), 'float' (n,), 'y' (n,) or None, 'counts' (COUNTS: sums over
+    samples), 'clips', 'processes'}.  The chip runs in mode "window" (identical readout, counts
+    per inference).  Under torchrun (rank, world) each process takes its share of the batches;
+    None on ranks other than 0."""
+    device = torch.device(device)
     sim, net = Simulator(program, device), GraphNet(graph).eval().to(device)
     per_batch, counts = {}, dict.fromkeys(COUNTS, 0)
-    mine = distributed.batches(len(samples), args.batch_size, rank, world)
-    for k, idx in tqdm(mine, desc="simulate", disable=rank != 0, leave=False):
+    mine = distributed.batches(len(samples), batch_size, rank, world)
+    for k, idx in tqdm(mine, desc="simulate", disable=quiet or rank != 0, leave=False):
         x, y = samples.batch(idx)
         r = sim.run(x, mode="window")
         with torch.no_grad():
@@ -53,7 +60,7 @@ def simulate(args) -> dict | None:
             counts[c] += more[c]
     order = [per_batch[k] for k in sorted(per_batch)]
     cat = lambda i: torch.cat([b[i] for b in order]) if order else torch.zeros(0, dtype=torch.int64)
-    return {"name": name, "n": len(samples), "chip": cat(0), "float": cat(1),
+    return {"name": samples.name, "n": len(samples), "chip": cat(0), "float": cat(1),
             "y": cat(2) if samples.labelled else None, "counts": counts, "clips": program.report["clips"],
             "processes": world}
 
@@ -67,7 +74,10 @@ def main(argv=None) -> int:
                    help="where the simulator and the float graph run (auto: CUDA when present)")
     args = p.parse_args(argv)
     try:
-        r = simulate(args)
+        rank, world, device = distributed.setup(args.device)
+        graph, samples, _ = load_graph_and_inputs(args, lazy=True)
+        r = simulate(graph, quantize_named(graph, args.nir_file), samples, args.batch_size, device, False,
+                     rank, world)
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     finally:

@@ -15,12 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-from spikefold.compile import to_nir
-from spikefold.deploy import to_lava
-from spikefold.models.config import ModelConfig
-from spikefold.models.train import TrainConfig, train
-from spikefold.simulate import report
+from spikefold.common.atomic import atomic_write_set, json_writer, sha256_file
 from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int
+from spikefold.compile.lower_checkpoint import LowerOptions, describe, lower_checkpoint
+from spikefold.compile.nir_io import read_nir, save_nir
+from spikefold.compile.nir_peers import PEERS
+from spikefold.deploy.samples import test_samples
+from spikefold.models.checkpoint import model_from_checkpoint
+from spikefold.models.config import ModelConfig, TrainConfig
+from spikefold.models.train import train
+from spikefold.simulate.report_build import ReportOptions, describe as describe_report, report_checkpoint
 
 OUT = Path("runs/demo")
 
@@ -53,11 +57,21 @@ def main(argv=None) -> int:
 
     print("[2/5] compile: folding BatchNorm, pooling and STAA attention into NIR" +
           (f", then {args.finetune_epochs} fold-aware epochs" if args.finetune_epochs else ""), flush=True)
-    to_nir.main([str(ckpt), "-o", str(nir_file), "--finetune-epochs", str(args.finetune_epochs)])
+    t0 = time.perf_counter()
+    model, ckpt_dict = model_from_checkpoint(ckpt)
+    graph, fold = lower_checkpoint(model, ckpt_dict, LowerOptions(finetune_epochs=args.finetune_epochs), about={
+        "checkpoint": str(ckpt), "checkpoint_sha256": sha256_file(ckpt), "output": str(nir_file)})
+    fold["seconds_total"] = round(time.perf_counter() - t0, 3)
+    fold_json = nir_file.with_suffix(".fold.json")
+    atomic_write_set({nir_file: lambda tmp: save_nir(graph, tmp, PEERS["portable"]), fold_json: json_writer(fold)})
+    print(describe({**fold, "report_path": str(fold_json)}), flush=True)
 
     print(f"[3/5] deploy: {args.lava_samples} test samples on Lava (Loihi2SimCfg fixed_pt), checked "
           f"against the fast simulator", flush=True)
-    r = to_lava.run(to_lava.parse_args([str(nir_file), "--samples", str(args.lava_samples)]))
+    from spikefold.deploy.to_lava import lava_check     # imports Lava
+    deployed = read_nir(nir_file)
+    samples = test_samples(deployed, samples=args.lava_samples)
+    r = lava_check(deployed, *samples.batch(range(len(samples))), dataset=samples.name)
     print(f"      Lava predictions {r['lava']} (labels {r['labels']}); fast simulator readout identical "
           f"on {r['simulator_identical']}/{r['samples']} samples ({r['seconds']:.1f} s)", flush=True)
     if r["simulator_identical"] != r["samples"]:
@@ -66,11 +80,13 @@ def main(argv=None) -> int:
 
     print("[4/5] simulate: the whole test split on the fast chip simulator; operations and energy",
           flush=True)
-    report.main([str(ckpt), "--nir", str(nir_file), "--out", str(out / "report")])
+    rep = report_checkpoint(ckpt, nir_file, out / "report", ReportOptions(),
+                            command=f"python simulate/report.py {ckpt} --nir {nir_file} --out {out / 'report'}")
+    print(describe_report(rep), flush=True)
 
     print(f"[5/5] done in {time.time() - t_start:.0f} s:")
     print(f"      checkpoint   {ckpt}")
-    print(f"      NIR graph    {nir_file}  (fold report {out / 'ckpt.fold.json'})")
+    print(f"      NIR graph    {nir_file}  (fold report {fold_json})")
     print(f"      report       {out / 'report' / 'report.md'}  (+ report.json, accuracy.png, "
           f"firing_rates.png, energy.png, chip_utilisation.png)")
     return 0

@@ -4,7 +4,8 @@ import torch
 
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import load_dataset
-from spikefold.models.train import TrainConfig, train
+from spikefold.models.config import TrainConfig
+from spikefold.models.train import train
 
 
 def _train(tmp_path_factory, name, neuron, epochs, static_epochs=0, **model):

@@ -20,7 +20,7 @@ import torch
 from spikefold.compile import to_nir
 from spikefold.deploy import to_lava, to_netx, to_onnx
 from spikefold.models import train
-from spikefold.simulate import report, run
+from spikefold.simulate import report, report_build, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,7 +199,7 @@ def test_train_option_ranges(tmp_path, capsys, flag, value, needle):
 def test_report_refuses_an_existing_file_as_out_before_running(good, tmp_path, capsys, monkeypatch):
     out = tmp_path / "taken"
     out.write_text("keep me")
-    monkeypatch.setattr(report, "model_from_checkpoint", lambda *a: pytest.fail("ran before checking"))
+    monkeypatch.setattr(report_build, "model_from_checkpoint", lambda *a: pytest.fail("ran before checking"))
     refused(capsys, report.main, [good / "ckpt.pt", "--out", out], "taken", "not a directory")
     assert out.read_text() == "keep me"
 
@@ -286,11 +286,11 @@ def test_an_interrupted_report_leaves_the_old_set(good, tmp_path, capsys, monkey
             "--out", str(tmp_path)]
     assert report.main(argv) == 0
     before = snapshot(tmp_path)
-    assert set(before) == set(report.OUTPUTS)
+    assert set(before) == set(report_build.OUTPUTS)
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(report.plots, "energy", interrupted)
+    monkeypatch.setattr(report_build.plots, "energy", interrupted)
     refused(capsys, report.main, argv, "interrupted", status=130)
     assert snapshot(tmp_path) == before
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

@@ -3,7 +3,7 @@ layer (an identity shortcut carrying spikes, or pooled spikes) gets an identity
 1x1 conv (or identity linear) in between (exact).
 
 On a chip a neuron only receives input through synapses, and the NIR form
-spikefold writes scales each neuron's synaptic weights (compile/nir_io.py), so
+spikefold writes scales each neuron's synaptic weights (compile/nir_write.py), so
 identity shortcuts must be synaptic layers too.
 """
 from __future__ import annotations

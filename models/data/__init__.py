@@ -8,6 +8,6 @@ whose one-line message says where the files must be.
 """
 
 from spikefold.models.data.errors import DatasetNotFound
-from spikefold.models.data.registry import DATASETS, DatasetInfo, load_dataset
+from spikefold.models.data.registry import DATASETS, DatasetInfo, load_dataset, seeded_subset
 
-__all__ = ["DATASETS", "DatasetInfo", "DatasetNotFound", "load_dataset"]
+__all__ = ["DATASETS", "DatasetInfo", "DatasetNotFound", "load_dataset", "seeded_subset"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import torch
+from torch.utils.data import Subset
 
 from spikefold.models.data.cifar import AUGMENTS
 from spikefold.models.data.errors import DatasetNotFound
@@ -79,3 +83,11 @@ def load_dataset(name: str, root: str | Path | None, train: bool, timesteps: int
         raise ValueError(f"augment {augment!r} applies to {' and '.join(offers) or 'no dataset'} only "
                          f"(got dataset {name})")
     return info.build(root, train, timesteps, size or info.size, augment)
+
+
+def seeded_subset(dataset, n: int):
+    """The first n of a fixed (seed 0) permutation of `dataset`: the calibration inputs of
+    models/train.py's static phase and of compile/to_nir.py (and its test measurement)."""
+    if n <= 0 or n >= len(dataset):
+        return dataset
+    return Subset(dataset, torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].tolist())

@@ -68,7 +68,7 @@ def chip_key(profile: str, variant: str) -> str:
 def energies(net: dict, timesteps: int, chip_costs: dict, sram_pj: float = E["sram_8kb_45nm"]) -> dict:
     """{convention: {"pj", "terms", "label", "network"}}.
 
-    net: simulate.counting totals; chip_costs: {(profile name, profile label, variant): ChipModel.cost}."""
+    net: simulate.counters.network totals; chip_costs: {(profile name, profile label, variant): ChipModel.cost}."""
     out = {}
     for k, terms in network_terms(net, timesteps, sram_pj).items():
         label, network = CONVENTIONS[k]

@@ -9,6 +9,8 @@ split a set: POSIX has no multi-file rename.)
 """
 from __future__ import annotations
 
+import hashlib
+
 import json
 import os
 import signal
@@ -71,3 +73,12 @@ def text_writer(text: str) -> Writer:
 
 def write_json(path: str | Path, obj) -> Path:
     return atomic_write(path, json_writer(obj))
+
+
+def sha256_file(path) -> str:
+    """The SHA-256 of a file's bytes, hex, read 1 MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -7,7 +7,7 @@
     NIR files         `nir_declared` (every HDF5 dataset's declared shape x item size and
                       every node type, before any array is read); values (finite arrays,
                       LIF tau > 0 and threshold > 0) are checked node by node as the file
-                      is read, in compile/nir_io.py (`_check_values`).
+                      is read, in compile/nir_read.py (`_check_values`).
     input arrays      `finite_array`.
     options           range-checked by spikefold.common.cli's argparse types and the config
                       dataclasses' __post_init__.

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from spikefold.compile import to_nir
+from spikefold.compile.lower_checkpoint import describe
 from spikefold.compile.nir_io import read_nir
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.layers import TimeDistributed
@@ -95,7 +96,8 @@ def test_unsupported_module_exits_2_naming_it_and_writes_nothing(lif_ckpt, tmp_p
 
 def test_staa_without_calibration_is_refused(tmp_path):
     from spikefold.models.config import ModelConfig
-    from spikefold.models.train import TrainConfig, train
+    from spikefold.models.config import TrainConfig
+    from spikefold.models.train import train
     ckpt = tmp_path / "staa.pt"
     train(ModelConfig(neuron="staa", num_classes=10, in_channels=1, input_size=8, timesteps=2),
           TrainConfig(epochs=1, static_epochs=0), str(ckpt), quiet=True)
@@ -113,7 +115,8 @@ def test_default_staa_reaches_the_chip_within_a_point_of_its_dynamic_accuracy(tm
     over three seeds, and within 2 for each: trained weights differ from machine to machine
     (float summation order), so one seed's margin is a draw, three seeds' mean is not."""
     from spikefold.models.config import ModelConfig
-    from spikefold.models.train import TrainConfig, train
+    from spikefold.models.config import TrainConfig
+    from spikefold.models.train import train
     gaps = []
     for seed in (0, 1, 2):
         ckpt = tmp_path / f"staa{seed}.pt"
@@ -140,7 +143,7 @@ def test_summary_suggests_fine_tuning_when_folding_costs_over_a_point(accuracy, 
               "timesteps": 4, "fold": "calibrated", "seconds_total": 1.0, "folds": [],
               "peer": {"form": "portable", "caveat": ""},
               "measure": {"samples": 450, "accuracy": accuracy, "spike_agreement": {}}}
-    text = to_nir.summary(report)
+    text = describe(report)
     assert ("note: folding cost 14.45 points; --finetune-epochs N" in text) == hint
     assert ("models/train.py's static phase (--static-epochs" in text) == hint
     assert hint == ("note: folding cost" in text)

@@ -87,7 +87,8 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 DDP_SCRIPT = textwrap.dedent("""
     import os, sys, torch
     from spikefold.models.config import ModelConfig
-    from spikefold.models.train import TrainConfig, train
+    from spikefold.models.config import TrainConfig
+    from spikefold.models.train import train
     out = sys.argv[1]
     mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
     tcfg = TrainConfig(epochs=1, static_epochs=1, calib_samples=64, batch_size=128, threads=1, seed=3)
@@ -123,7 +124,8 @@ def test_staa_trains_dynamic_then_static_and_resumes_in_the_static_phase(tmp_pat
     """The default STAA path: `epochs` with the paper's dynamic attention, then `static_epochs` with
     GC, SA and PE frozen to the fold's constants; the checkpoint records the dynamic network's
     accuracy, rebuilds as the static network, and resumes inside the static phase."""
-    from spikefold.models.train import TrainConfig, train
+    from spikefold.models.config import TrainConfig
+    from spikefold.models.train import train
     ckpt = tmp_path / "staa.pt"
     mcfg = ModelConfig(arch="digitnet", neuron="staa", timesteps=2)
     train(mcfg, TrainConfig(epochs=2, static_epochs=1, calib_samples=64, seed=1), str(ckpt), quiet=True)

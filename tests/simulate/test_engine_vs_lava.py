@@ -14,7 +14,8 @@ import torch
 
 from spikefold.deploy.lava_graph import run_lava
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from spikefold.simulate.engine import PATHS, Simulator, channel_diagonal
+from spikefold.simulate.engine import PATHS, Simulator
+from spikefold.simulate.kernels import channel_diagonal
 
 T = 4
 
@@ -145,7 +146,7 @@ def test_as_deployed_counts_are_what_lava_runs(seed):
     their fan-out.  (The window run is not compared here: these hand-made programs switch
     biases on at random steps, before a layer's data arrives, which a deployed program
     never does; tests/deploy/test_lava_digits.py compares it with Lava on real programs.)"""
-    from spikefold.simulate.engine import fanout
+    from spikefold.simulate.kernels import fanout
     from spikefold.chip.counts import ChipAccumulator
     prog, x = random_program(seed)
     sim = Simulator(prog)
