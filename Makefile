@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.spikefold-setup
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup test test-fast test-other-machine demo clean
+.PHONY: setup test test-fast test-other-machine demo clean setup-core test-core
 
 setup: $(STAMP)
 
@@ -46,5 +46,23 @@ test-fast: setup
 demo: setup
 	$(BIN)/python -m spikefold.demo
 
+# Without Lava, on any Python spikefold supports (3.11-3.13) and current numpy (2.x): the core,
+# whose tests skip what needs an absent extra and say which (README: Python 3.12 and 3.13).
+#     make test-core CORE_PYTHON=python3.13
+CORE_PYTHON ?= python3.12
+CORE_VENV   ?= .venv-$(CORE_PYTHON)
+
+$(CORE_VENV)/.spikefold-core: requirements/core-constraints.txt pyproject.toml
+	@command -v $(CORE_PYTHON) >/dev/null || { echo "error: $(CORE_PYTHON) not found"; exit 2; }
+	test -x $(CORE_VENV)/bin/python || $(CORE_PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
+	$(CORE_VENV)/bin/python -m pip install -q --disable-pip-version-check -c requirements/core-constraints.txt -e ".[test]"
+	touch $@
+
+setup-core: $(CORE_VENV)/.spikefold-core
+
+test-core: setup-core
+	OMP_NUM_THREADS=1 $(CORE_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-python3.* .pytest_cache build *.egg-info

@@ -23,9 +23,14 @@ the default start method): `lava/magma/runtime/message_infrastructure/multiproce
 the method set is already 'fork'.  That one import runs with a `set_start_method` that accepts
 the method already in force (any other method still raises).
 
+Lava is optional (the `lava` extra: lava-nc 0.10.0 and lava-dl 0.6.0 install on Python 3.11
+with numpy 1.x only).  Without it this module imports and does nothing, and `require_lava()`
+raises LavaMissing: one line naming the extra, which every command prints as its error.
+
 Usage::
 
-    import spikefold.deploy.lava_compat  # noqa: F401  (must precede lava imports)
+    from spikefold.deploy.lava_compat import require_lava
+    require_lava()                       # LavaMissing (an InputError) when Lava is absent
     from lava.proc.lif.process import LIF
 """
 
@@ -34,8 +39,27 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import importlib.util
 import multiprocessing
 import sys
+
+from spikefold.common.cli import InputError
+
+LAVA = importlib.util.find_spec("lava") is not None
+LAVA_MISSING = ("Lava is not installed: it is the optional `lava` extra (lava-nc 0.10.0, lava-dl 0.6.0; "
+                "Python 3.11 with numpy 1.x): `make setup`, or pip install -c requirements/constraints.txt "
+                "'.[lava]' then pip install --no-deps --ignore-requires-python -r requirements/lava.txt")
+
+
+class LavaMissing(InputError):
+    """Lava is not installed; str(e) is LAVA_MISSING."""
+
+
+def require_lava() -> None:
+    """Raise LavaMissing unless Lava is installed (and make it importable on 3.11 when it is)."""
+    if not LAVA:
+        raise LavaMissing(LAVA_MISSING)
+    ensure_lava_importable()
 
 BROKEN_MODULE = "lava.magma.compiler.var_model"
 START_METHOD_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
@@ -95,4 +119,5 @@ def ensure_lava_importable() -> None:
         importlib.import_module(BROKEN_MODULE)
 
 
-ensure_lava_importable()
+if LAVA:
+    ensure_lava_importable()

@@ -20,18 +20,20 @@ import numpy as np
 import torch
 from scipy.sparse import csr_matrix
 
-import spikefold.deploy.lava_compat  # noqa: F401  (must precede every lava import)
-from lava.magma.core.run_conditions import RunSteps
-from lava.magma.core.run_configs import Loihi2SimCfg
-from lava.proc.conv.process import Conv
-from lava.proc.dense.process import DelayDense, Dense
-from lava.proc.io.sink import RingBuffer as Sink
-from lava.proc.io.source import RingBuffer as Source
-from lava.proc.lif.process import LIF
-from lava.proc.sparse.process import DelaySparse, Sparse
+from spikefold.deploy.lava_compat import require_lava
 
-from spikefold.chip.program import Program
-from spikefold.chip.host import host_currents
+require_lava()                   # one line naming the `lava` extra when Lava is absent
+from lava.magma.core.run_conditions import RunSteps  # noqa: E402
+from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
+from lava.proc.conv.process import Conv  # noqa: E402
+from lava.proc.dense.process import DelayDense, Dense  # noqa: E402
+from lava.proc.io.sink import RingBuffer as Sink  # noqa: E402
+from lava.proc.io.source import RingBuffer as Source  # noqa: E402
+from lava.proc.lif.process import LIF  # noqa: E402
+from lava.proc.sparse.process import DelaySparse, Sparse  # noqa: E402
+
+from spikefold.chip.program import Program  # noqa: E402
+from spikefold.chip.host import host_currents  # noqa: E402
 
 
 def to_lava(a: np.ndarray) -> np.ndarray:

@@ -15,14 +15,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 
 from spikefold.common.atomic import atomic_write
 from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
 from spikefold.common import validate
-from spikefold.common.cli import ArgumentParser, command, fail
+from spikefold.common.cli import ArgumentParser, InputError, command, fail
 from spikefold.models.data import DATASETS
 
 OPSET = 17
@@ -42,7 +40,15 @@ def export(model, x: torch.Tensor, path) -> None:
                           dynamic_axes={"x": {0: "batch"}, "logits": {1: "batch"}})
 
 
-def session(path) -> ort.InferenceSession:
+ONNX_MISSING = "onnx and onnxruntime are not installed: the optional `onnx` extra (pip install '.[onnx]')"
+
+
+def session(path):
+    """An onnxruntime CPU session on the file (InputError naming the extra without onnxruntime)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise InputError(ONNX_MISSING) from None
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
@@ -54,6 +60,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(".onnx")
     validate.outputs([out], [args.checkpoint])
+    try:
+        import onnx
+    except ImportError:
+        fail(ONNX_MISSING)
     try:
         model, ckpt = model_from_checkpoint(args.checkpoint)
     except CheckpointError as e:

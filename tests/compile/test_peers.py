@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+for _peer in ("snntorch", "norse"):
+    pytest.importorskip(_peer, reason=f"{_peer} is not installed: the optional `peers` extra")
+
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.nir_io import read_nir, to_nir, write_nir
 from spikefold.compile.nir_peers import PEERS, PeerRefused

@@ -16,6 +16,11 @@ import numpy as np
 import pytest
 import torch
 
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
+
+if not LAVA:
+    pytest.skip(LAVA_MISSING, allow_module_level=True)
+
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.nir_io import from_nir
 from spikefold.deploy.lava_graph import run_lava

@@ -12,7 +12,7 @@ import torch
 
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.nir_io import NIRFormatError, from_nir
-from spikefold.deploy.lava_graph import run_lava
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
 from spikefold.deploy.quantize import quantize
 from spikefold.simulate.engine import Simulator
 
@@ -177,6 +177,7 @@ def test_recurrent_layers_step_as_nir_defines_and_run_on_the_chip():
         assert (sim.spikes[layer][start: start + 8] == net.record[layer][0][:, :3].bool()).float().mean() > 0.99
 
 
+@pytest.mark.skipif(not LAVA, reason=LAVA_MISSING)
 def test_delays_shift_spikes_and_replace_relays():
     """A Delay of 2 steps between fc1 and n1 (biases 0): n1 and everything after it fire exactly as
     without the delay, 2 steps later; on the chip it is an axonal delay (Lava's DelayDense)."""
@@ -202,6 +203,9 @@ def test_delays_shift_spikes_and_replace_relays():
 
 
 def lava_and_simulator_agree(g, x, dt=DT, timesteps=None):
+    if not LAVA:                                 # the graph was read and checked; Lava is the rest
+        pytest.skip(LAVA_MISSING)
+    from spikefold.deploy.lava_graph import run_lava
     steps = timesteps or x.shape[1]
     program = quantize(from_nir(g, dt=dt, timesteps=steps))
     sim = Simulator(program).run(x, record=True)
@@ -282,8 +286,11 @@ def test_cli_with_the_users_inputs(tmp_path):
     run = lambda script, *a: subprocess.run([sys.executable, str(ROOT / script), str(tmp_path / "g.nir"), *a],
                                             capture_output=True, text=True, cwd=tmp_path)
     r = run("deploy/to_lava.py", "--dt", "1e-3", "--inputs", "x.npz", "--samples", "5", "--quiet")
-    assert r.returncode == 0, r.stderr
-    assert "Lava (fixed_pt) on 5 samples of x.npz: accuracy" in r.stdout and "identical on 5/5" in r.stdout
+    if LAVA:
+        assert r.returncode == 0, r.stderr
+        assert "Lava (fixed_pt) on 5 samples of x.npz: accuracy" in r.stdout and "identical on 5/5" in r.stdout
+    else:                                        # one line naming the extra, exit 2
+        assert r.returncode == 2 and r.stderr == f"error: {LAVA_MISSING}\n" and not r.stdout, r.stderr
     r = run("simulate/run.py", "--dt", "1e-3", "--inputs", "nolabels.npy")
     assert r.returncode == 0 and "6 samples (no labels)" in r.stdout, r.stderr
     for args, msg in ((["--inputs", "x.npz"], "--dt"),
@@ -494,8 +501,10 @@ def test_threshold_node_as_far_as_loihi_goes():
     assert (sim.spikes["th"][:6] == net.record["th"][0].bool()).float().mean() > 0.98
 
 
+@pytest.mark.skipif(not LAVA, reason=LAVA_MISSING)
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_spike_inputs_enter_the_chip(kind, tmp_path):
+    from spikefold.deploy.lava_graph import run_lava
     """Inputs that are spikes (event tensors): the first synapse runs on the chip, fed by an input
     layer that fires exactly when x = 1; the float graph is unchanged for such inputs, the host
     multiplies nothing, and the first layer's events are counted on the chip."""

@@ -26,7 +26,12 @@ steps 3, 5 reach LIF2 on steps 4, 6: one step of latency per synaptic layer.
 
 import numpy as np
 
-import spikefold.deploy.lava_compat  # noqa: F401  (before any lava import)
+import pytest
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
+
+if not LAVA:
+    pytest.skip(LAVA_MISSING, allow_module_level=True)
+
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.dense.process import Dense

@@ -3,6 +3,11 @@ chip's accuracy stays within a point of the float network's."""
 import pytest
 import torch
 
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
+
+if not LAVA:
+    pytest.skip(LAVA_MISSING, allow_module_level=True)
+
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.pipeline import lower
 from spikefold.deploy.lava_graph import run_lava

@@ -4,6 +4,11 @@ import pytest
 import torch
 from torch import nn
 
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
+
+if not LAVA:
+    pytest.skip(LAVA_MISSING, allow_module_level=True)
+
 from spikefold.compile.pipeline import lower
 from spikefold.deploy.lava_graph import run_lava
 from spikefold.deploy.quantize import quantize

@@ -7,7 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import spikefold.deploy.lava_compat  # noqa: F401
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
+
+if not LAVA:
+    pytest.skip(LAVA_MISSING, allow_module_level=True)
+
 from lava.lib.dl.netx.hdf5 import Network
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg

@@ -4,7 +4,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="onnx is not installed: the optional `onnx` extra")
+pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: the optional `onnx` extra")
 import pytest
 import torch
 

@@ -6,6 +6,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import pytest
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
+
+if not LAVA:
+    pytest.skip(LAVA_MISSING, allow_module_level=True)
+
 from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import write_nir
 from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output

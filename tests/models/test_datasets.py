@@ -3,7 +3,6 @@
 import pickle
 import struct
 
-import flatbuffers
 import numpy as np
 import pytest
 import torch
@@ -131,6 +130,8 @@ DESCRIPTION = ('<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/
 
 def write_aedat4(path, t, x, y, on):
     """An uncompressed AEDAT 4.0 file: magic, IOHeader flatbuffer, one EVTS packet."""
+    flatbuffers = pytest.importorskip("flatbuffers", reason="flatbuffers is not installed: the `data` extra")
+    pytest.importorskip("aedat", reason="aedat is not installed: the optional `data` extra")
     hb = flatbuffers.Builder(256)
     desc = hb.CreateString(DESCRIPTION)
     hb.StartObject(3)

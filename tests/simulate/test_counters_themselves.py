@@ -8,7 +8,9 @@ from spikefold.models.backbones import build_model
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.config import ModelConfig
 from spikefold.simulate.counters.network import bernoulli_neurons, count, footprint_bytes
-from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module
+pytest.importorskip("syops", reason="syops is not installed: the optional `counters` extra")
+pytest.importorskip("neurobench", reason="neurobench is not installed: requirements/lava.txt (3.11)")
+from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module  # noqa: E402
 
 
 @pytest.mark.parametrize("arch,neuron", [("digitnet", "lif"), ("digitnet", "staa"), ("digitnet", "fsta"),

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from spikefold.compile.pipeline import lower
+from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.deploy.quantize import quantize
 from spikefold.models.checkpoint import model_from_checkpoint
@@ -20,7 +21,6 @@ from spikefold.simulate import report
 from spikefold.chip.horowitz import ENERGY_PJ
 from spikefold.simulate.engine import Simulator
 from spikefold.chip.counts import ChipAccumulator
-from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,6 +96,9 @@ def test_report_energy_equals_independent_counts_times_the_constants(lif_ckpt, d
     # (a), (b): syops-counter and NeuroBench themselves, on the checkpoint and the same 100 inputs
     model, _ = model_from_checkpoint(lif_ckpt)
     x, y = digits_test[0][:100], digits_test[1][:100]
+    pytest.importorskip("syops", reason="syops is not installed: the optional `counters` extra")
+    pytest.importorskip("neurobench", reason="neurobench is not installed: requirements/lava.txt (3.11)")
+    from spikefold.simulate.counters.peers import neurobench_metrics, syops_per_module
     syops = syops_per_module(model, x)
     acs, macs = sum(v[1] for v in syops.values()), sum(v[2] for v in syops.values())
     assert acs > 1000
@@ -147,7 +150,8 @@ def test_demo_runs_end_to_end_small(tmp_path):
                         "--lava-samples", "2", "--out", str(tmp_path / "demo")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "[5/5] done" in r.stdout and "identical on 2/2" in r.stdout
+    assert "[5/5] done" in r.stdout
+    assert ("identical on 2/2" in r.stdout) if LAVA else (f"skipped: {LAVA_MISSING}" in r.stdout)
     assert (tmp_path / "demo" / "report" / "report.json").is_file()
     r = json.loads((tmp_path / "demo" / "report" / "report.json").read_text())
     dyn = r["dynamic_attention"]          # the dynamic STAA's accuracy, beside the deployed network's
