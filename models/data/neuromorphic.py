@@ -28,7 +28,11 @@ SENSOR = (128, 128)
 
 def read_aedat4_events(path: Path) -> dict[str, np.ndarray]:
     """The first event stream of an AEDAT 4.0 file as arrays t, x, y, on."""
-    import aedat
+    try:
+        import aedat
+    except ImportError:
+        raise DatasetNotFound(f"{path}: reading AEDAT 4.0 needs aedat, the optional `data` extra "
+                              f"(pip install '.[data]')") from None
 
     try:
         decoder = aedat.Decoder(str(path))
