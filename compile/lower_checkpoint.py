@@ -139,8 +139,9 @@ def describe(report: dict) -> str:
                           "trains the network the fold makes, and its fold is exact"
                           if report.get("neuron") == "staa" else ""))
         for k, per in m["spike_agreement"].items():
-            lines.append(f"  spike agreement with the checkpoint, {k}: mean over layers "
-                         f"{100 * mean_agreement(per):.3f}%")
+            layers = ", ".join(f"{name} {100 * d['agreement']:.3f}%" for name, d in per.items())
+            lines.append(f"  spike agreement with the checkpoint, {k}: {layers} (mean "
+                         f"{100 * mean_agreement(per):.3f}%)")
     return "\n".join(lines)
 
 

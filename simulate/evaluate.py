@@ -23,6 +23,7 @@ from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.measure import record_spikes
 from spikefold.simulate.counters.network import Counter
+from spikefold.simulate.divergence import Divergence
 from spikefold.simulate.engine import Simulator
 
 OVERFLOW = ("u_wraps", "v_saturations", "conv_wraps")
@@ -34,12 +35,14 @@ class Evaluation:
     ("float" and "folded" with a model, "float graph" without; "chip" always); labels (n,) or
     None; float_spikes: layer -> spikes summed over samples, steps and neurons (the model's
     module paths with a model, the graph's LIF nodes without); chip: the chip's counts;
-    counter: the network-as-built counts (None without a model); overflow: OVERFLOW -> count."""
+    counter: the network-as-built counts (None without a model); overflow: OVERFLOW -> count;
+    divergence: spike agreement per layer (checkpoint, folded graph, chip)."""
     n: int
     preds: dict
     labels: torch.Tensor | None
     float_spikes: dict
     chip: ChipAccumulator
+    divergence: Divergence
     counter: Counter | None = None
     overflow: dict = field(default_factory=lambda: dict.fromkeys(OVERFLOW, 0))
 
@@ -62,6 +65,7 @@ def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | N
     other than 0 under torchrun."""
     device = torch.device(device)
     folded, sim, chip = GraphNet(graph).eval().to(device), Simulator(program, device), ChipAccumulator(program)
+    divergence = Divergence(program)
     counter = None
     if model is not None:
         model.to(device)
@@ -72,8 +76,9 @@ def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | N
                            disable=quiet, leave=False):
             x, y = samples.batch(idx)
             x = x.to(device)
-            preds = _float_predictions(model, folded, x, float_spikes)
-            deployed = sim.run(x, mode="full")          # what Lava runs, spike for spike
+            preds, graph_spikes, model_spikes = _float_predictions(model, folded, x, float_spikes)
+            deployed = sim.run(x, mode="full", record=True)    # what Lava runs, spike for spike
+            divergence.add(graph_spikes, deployed.spikes, model_spikes)
             per_batch[k] = {**preds, "chip": deployed.logits.mean(0).argmax(1), "labels": y}
             chip.add(deployed)
             for key in OVERFLOW:
@@ -81,30 +86,30 @@ def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | N
     finally:
         if counter is not None:
             counter.close()
-    if not _gather(world, per_batch, float_spikes, chip, counter, overflow):
+    if not _gather(world, per_batch, float_spikes, chip, counter, overflow, divergence):
         return None
     order = sorted(per_batch)
     names = [v for v in per_batch[order[0]] if v != "labels"] if order else ["chip"]
     preds = {v: torch.cat([per_batch[k][v] for k in order]) if order else torch.zeros(0, dtype=torch.int64)
              for v in names}
     labels = torch.cat([per_batch[k]["labels"] for k in order]) if samples.labelled and order else None
-    return Evaluation(len(samples), preds, labels, float_spikes, chip, counter, overflow)
+    return Evaluation(len(samples), preds, labels, float_spikes, chip, divergence, counter, overflow)
 
 
-def _float_predictions(model, folded: GraphNet, x: torch.Tensor, float_spikes: dict) -> dict:
-    """The float networks' predictions on batch x (B,), their spikes summed into float_spikes:
-    with a model, "float" (the model, whose forward also feeds the counting hooks) and "folded"
-    (the graph); without, "float graph" (the graph, recording its LIF nodes' spikes)."""
+def _float_predictions(model, folded: GraphNet, x: torch.Tensor, float_spikes: dict) -> tuple:
+    """(predictions, graph spikes, model spikes or None) of the float networks on batch x: with a
+    model, "float" (the model, whose forward also feeds the counting hooks; its spikes summed
+    into float_spikes) and "folded" (the graph); without, "float graph" (the graph, its LIF
+    nodes' spikes summed into float_spikes)."""
+    with torch.no_grad():
+        fold_pred = folded(x, record=True).mean(0).argmax(1).cpu()
+    graph_spikes = {name: s for name, (s, _) in folded.record.items()}
     if model is not None:
         logits, spk = record_spikes(model, x)       # one float forward: predictions, rates, counts
-        with torch.no_grad():
-            fold_pred = folded(x).mean(0).argmax(1)
         _add_spikes(float_spikes, spk)
-        return {"float": logits.mean(0).argmax(1).cpu(), "folded": fold_pred.cpu()}
-    with torch.no_grad():
-        pred = folded(x, record=True).mean(0).argmax(1).cpu()
-    _add_spikes(float_spikes, {name: s for name, (s, _) in folded.record.items()})
-    return {"float graph": pred}
+        return {"float": logits.mean(0).argmax(1).cpu(), "folded": fold_pred}, graph_spikes, spk
+    _add_spikes(float_spikes, graph_spikes)
+    return {"float graph": fold_pred}, graph_spikes, None
 
 
 def _add_spikes(into: dict, spikes: dict) -> None:
@@ -113,12 +118,13 @@ def _add_spikes(into: dict, spikes: dict) -> None:
 
 
 def _gather(world: int, per_batch: dict, float_spikes: dict, chip: ChipAccumulator,
-            counter: Counter | None, overflow: dict) -> bool:
+            counter: Counter | None, overflow: dict, divergence: Divergence) -> bool:
     """Under torchrun, every rank's results merged into rank 0's objects, in place: predictions by
     batch number, float spike sums, chip and network counts, overflow counts (all sums of integers
     or exact fractions, so the merge is the single process's result).  False on other ranks."""
     states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "chip": chip.state(),
-                                 "counter": counter and counter.state(), "overflow": overflow}, world)
+                                 "counter": counter and counter.state(), "overflow": overflow,
+                                 "divergence": divergence.state()}, world)
     if states is None:
         return False
     for st in states[1:]:
@@ -130,4 +136,5 @@ def _gather(world: int, per_batch: dict, float_spikes: dict, chip: ChipAccumulat
             counter.merge(st["counter"])
         for key in overflow:
             overflow[key] += st["overflow"][key]
+        divergence.merge(st["divergence"])
     return True

@@ -5,12 +5,13 @@
 Writes DIR/report.json, DIR/report.md and PNG plots: accuracy of the float network
 (on CUDA when present, else CPU, and the report says which), of the folded float
 graph, and of the bit-accurate chip simulation, with their prediction agreement;
-firing rates per layer; operations and energy per inference under four conventions,
+firing rates per layer; where float and chip part ways (spike agreement per layer,
+simulate/divergence.py); operations and energy per inference under five conventions,
 each counted on the network it names: (a) syops-counter's (the paper's Table 7) and
 (b) NeuroBench's effective synaptic operations on the network as built, (c) the chip's
 events x Loihi constants on the deployed program, as deployed and streamed, (d) the
-network's conv and linear layers as an ANN (simulate/counters/network.py, chip/counts.py,
-simulate/counters/energy.py).
+network's conv and linear layers as an ANN, (e) memory-aware 45 nm figures
+(simulate/counters/network.py, chip/counts.py, simulate/counters/energy.py).
 Without --nir the checkpoint is folded here (calibrated, no fine-tune).
 """
 from __future__ import annotations

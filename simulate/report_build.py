@@ -47,8 +47,10 @@ from spikefold.simulate.counters.network import footprint_bytes
 from spikefold.simulate.evaluate import Evaluation, evaluate
 from spikefold.simulate.report_md import graph_markdown, markdown
 
-OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "energy.png", "chip_utilisation.png")
-GRAPH_OUTPUTS = ("report.md", "report.json", "firing_rates.png", "energy.png", "chip_utilisation.png")
+OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "divergence.png", "energy.png",
+           "chip_utilisation.png")
+GRAPH_OUTPUTS = ("report.md", "report.json", "firing_rates.png", "divergence.png", "energy.png",
+                 "chip_utilisation.png")
 
 
 @dataclass(frozen=True)
@@ -151,15 +153,21 @@ def describe(r: dict) -> str:
     energy = "  energy per inference: " + ", ".join(f"{v['label']} {v['pj'] / 1e6:.4g} µJ" for v in e.values())
     if "checkpoint" not in r:
         return "\n".join([
-            f"wrote {r['out']}/report.md, report.json and 3 plots ({r['samples']} samples of {r['inputs']}, "
+            f"wrote {r['out']}/report.md, report.json and 4 plots ({r['samples']} samples of {r['inputs']}, "
             f"{r['seconds']} s)",
             f"  float graph vs chip: same prediction {r['agreement']['float graph vs chip']:.2f}%" +
-            ("" if a is None else f"; accuracy float {a['float graph']:.2f}%, chip {a['chip']:.2f}%"), energy])
+            ("" if a is None else f"; accuracy float {a['float graph']:.2f}%, chip {a['chip']:.2f}%"), energy] + _divergence_line(r))
     return "\n".join([
-        f"wrote {r['out']}/report.md, report.json and 4 plots ({r['samples']} {r['dataset']} test samples, "
+        f"wrote {r['out']}/report.md, report.json and 5 plots ({r['samples']} {r['dataset']} test samples, "
         f"{r['seconds']} s)",
         f"  accuracy: float ({r['float_device']}) {a['float']:.2f}%, folded {a['folded']:.2f}%, chip {a['chip']:.2f}%",
-        energy])
+        energy] + _divergence_line(r))
+
+
+def _divergence_line(r: dict) -> list:
+    first = r["divergence"]["first_below_99"]
+    return [f"  chip parts from the float graph first at {first['layer']} ({first['comparison'].replace('_', ' ')} "
+            f"{first['agreement']:.2f}%)" if first else "  every layer's spikes agree to at least 99% (float and chip)"]
 
 
 def checkpoint_report(ev: Evaluation, model, ckpt: dict, program: Program, profiles: dict,
@@ -190,6 +198,7 @@ def checkpoint_report(ev: Evaluation, model, ckpt: dict, program: Program, profi
         "accuracy": ev.accuracy(), "agreement": {f"{a} vs {b}": ev.agreement(a, b) for a, b in pairs},
         "dynamic_attention": dynamic_attention(ckpt),
         "firing_rates": {name: {"chip": chip_ops["rates"][name], "float": fr} for name, fr in zip(layers, rates_float)},
+        "divergence": divergence_report(ev),
         "operations_per_inference": {
             "syops": {"network": NETWORK_AS_BUILT, "ops": net["syops_ops"], "macs": net["syops_macs"],
                       "acs": net["syops_acs"]},
@@ -240,6 +249,7 @@ def graph_report(ev: Evaluation, graph: Graph, program: Program, profiles: dict,
         "accuracy": ev.accuracy(), "agreement": {"float graph vs chip": ev.agreement("float graph", "chip")},
         "firing_rates": {k: {"chip": rates[k], "float": ev.float_spikes.get(k, float("nan")) /
                              (float(np.prod(program.neurons[k].shape)) * T * n)} for k in layers},
+        "divergence": divergence_report(ev),
         "operations_per_inference": {"chip": {"network": "deployed fixed-point program",
                                               **{k: v for k, v in ev.chip.result().items() if k != "rates"}},
                                      "ann": {"network": "the NIR graph's conv and linear layers", "macs": ann_macs}},
@@ -250,6 +260,13 @@ def graph_report(ev: Evaluation, graph: Graph, program: Program, profiles: dict,
         "chip": program_summary(program),
     }
     return report, models
+
+
+def divergence_report(ev: Evaluation) -> dict:
+    """report.json's "divergence": spike agreement per layer (%) and the first layer below 99 %."""
+    return {"layers": ev.divergence.rows(), "first_below_99": ev.divergence.first_below(),
+            "note": "% of (step, sample, neuron) positions whose spikes agree in the T-step window: "
+                    "checkpoint vs folded float graph, folded float graph vs chip (simulate/divergence.py)"}
 
 
 def _energy_rows(energy: dict) -> dict:
@@ -271,17 +288,18 @@ def price(program, chip: ChipAccumulator, profiles: dict) -> tuple[dict, dict]:
 
 def write_report(out: Path, report: dict, models: dict) -> None:
     """report.json, report.md and the plots into `out`, all or none (atomic_write_set): firing
-    rates, energy and the chips' utilisation, and for a checkpoint's report the accuracy plot."""
+    rates, divergence, energy and the chips' utilisation, and for a checkpoint's report accuracy."""
     rates, energy = report["firing_rates"], report["energy"]
     out, graph_only = Path(out), "nir" in report and "checkpoint" not in report
-    extra = {} if graph_only else {out / "accuracy.png": lambda tmp: plots.accuracy(tmp, *accuracy_bars(report))}
+    extra = {} if graph_only else {
+        out / "accuracy.png": lambda tmp: plots.accuracy(tmp, *accuracy_bars(report), report["samples"])}
     md = graph_markdown(report) if graph_only else markdown(report)
     atomic_write_set({
         **extra,
         out / "firing_rates.png": lambda tmp: plots.firing_rates(
             tmp, list(rates), [v["chip"] for v in rates.values()], [v["float"] for v in rates.values()]),
-        out / "energy.png": lambda tmp: plots.energy(
-            tmp, [v["label"] for v in energy.values()], [v["pj"] / 1e6 for v in energy.values()]),
+        out / "divergence.png": lambda tmp: plots.divergence(tmp, report["divergence"]["layers"]),
+        out / "energy.png": lambda tmp: plots.energy(tmp, energy),
         out / "chip_utilisation.png": lambda tmp: plots.utilisation(
             tmp, {profile.label: mapping.utilisation() for profile, mapping, _ in models.values()}),
         out / "report.json": json_writer(report),

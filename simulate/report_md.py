@@ -27,7 +27,7 @@ def markdown(r: dict) -> str:
     lines += ["", "![accuracy](accuracy.png)", "", "## Firing rates (spikes per neuron per step)", "",
               "| layer | float | chip |", "|---|---|---|"]
     lines += [f"| {k} | {v['float']:.4f} | {v['chip']:.4f} |" for k, v in r["firing_rates"].items()]
-    lines += ["", "![firing rates](firing_rates.png)", "", "## Operations per inference", "",
+    lines += ["", "![firing rates](firing_rates.png)", ""] + divergence_markdown(r) + ["## Operations per inference", "",
               "| convention | counted on | MACs | ACs / synaptic events | neuron updates |",
               "|---|---|---|---|---|",
               f"| (a) syops-counter | {o['syops']['network']} | {o['syops']['macs']:,.0f} | "
@@ -162,7 +162,7 @@ def graph_markdown(r: dict) -> str:
               "## Firing rates (spikes per neuron per step)", "", "| layer | float | chip |", "|---|---|---|"]
     lines += [f"| {k} | {v['float']:.4f} | {v['chip']:.4f} |" for k, v in r["firing_rates"].items()]
     c = r["operations_per_inference"]["chip"]
-    lines += ["", "![firing rates](firing_rates.png)", "", "## Operations and energy per inference", "",
+    lines += ["", "![firing rates](firing_rates.png)", ""] + divergence_markdown(r) + ["## Operations and energy per inference", "",
               f"Chip, as deployed ({c['as_deployed']['steps']} steps): {c['as_deployed']['synaptic_events']:,.0f} "
               f"synaptic events, {c['as_deployed']['neuron_updates']:,.0f} neuron updates; streamed: "
               f"{c['streamed']['synaptic_events']:,.0f} and {c['streamed']['neuron_updates']:,.0f}; host "
@@ -172,3 +172,22 @@ def graph_markdown(r: dict) -> str:
     lines += [f"| {v['label']} | {v['network']} | {v['pj'] / 1e6:.4g} µJ |" for v in r["energy"].values()]
     lines += ["", "![energy](energy.png)", ""]
     return "\n".join(lines + chip_markdown(r))
+
+
+def divergence_markdown(r: dict) -> list:
+    """The per-layer spike agreement table and where the chip first parts from the float graph."""
+    d = r["divergence"]
+    pct = lambda v: "-" if v is None else f"{v:.3f}%"
+    first = d["first_below_99"]
+    lines = ["## Where float and chip part ways", "",
+             "Spikes that agree per layer, over every step, sample and neuron of the T-step window: the "
+             "checkpoint against its folded graph (what folding changed) and the folded graph against the "
+             "chip (what quantisation changed; the chip's spikes at the layer's pipeline offset).", "",
+             "| layer | neurons | checkpoint vs folded | folded vs chip |", "|---|---|---|---|"]
+    lines += [f"| {row['layer']} | {row['neurons']:,} | {pct(row['checkpoint_vs_folded'])} | "
+              f"{pct(row['folded_vs_chip'])} |" for row in d["layers"]]
+    lines += ["", (f"First layer below 99 %: **{first['layer']}** ({first['comparison'].replace('_', ' ')}, "
+                   f"{first['agreement']:.3f}%)." if first else
+                   "Every layer agrees to at least 99 % in both comparisons."),
+              "", "![divergence](divergence.png)", ""]
+    return lines

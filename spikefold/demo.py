@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     print(f"      checkpoint   {ckpt}")
     print(f"      NIR graph    {nir_file}  (fold report {fold_json})")
     print(f"      report       {out / 'report' / 'report.md'}  (+ report.json, accuracy.png, "
-          f"firing_rates.png, energy.png, chip_utilisation.png)")
+          f"firing_rates.png, divergence.png, energy.png, chip_utilisation.png)")
     return 0
 
 
