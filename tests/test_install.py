@@ -16,6 +16,13 @@ def test_pip_install_then_the_lava_step_gives_working_imports(tmp_path):
     python = shutil.which("python3.11")
     assert python, "the reference machine has python3.11"
     venv = tmp_path / "venv"
+    try:
+        _install_and_check(python, venv, tmp_path)
+    finally:  # ~6 GB (torch and its CUDA wheels): never leave it on the disk
+        shutil.rmtree(venv, ignore_errors=True)
+
+
+def _install_and_check(python, venv, tmp_path):
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     py = str(venv / "bin" / "python")
     pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
