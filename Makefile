@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.spikefold-setup
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup test test-fast test-other-machine demo clean setup-core test-core
+.PHONY: setup test test-fast test-other-machine demo clean setup-core test-core sanafe
 
 setup: $(STAMP)
 
@@ -63,6 +63,14 @@ setup-core: $(CORE_VENV)/.spikefold-core
 
 test-core: setup-core
 	OMP_NUM_THREADS=1 $(CORE_VENV)/bin/python -m pytest -n 2 -p no:cacheprovider
+
+# SANA-FE (GPL-3.0), the optional cross-check of the chip's time and energy (bench/sanafe_check.py):
+# installed apart, in its own folder that only that script puts on sys.path; spikefold never imports it.
+SANAFE := $(VENV)/sanafe
+
+sanafe: setup
+	rm -rf $(SANAFE)
+	$(PIP) install -q --no-deps --target $(SANAFE) sanafe==2.2.9
 
 clean:
 	rm -rf $(VENV) .venv-python3.* .pytest_cache build *.egg-info

@@ -55,68 +55,98 @@ from spikefold.chip.counts import ChipAccumulator
 VARIANTS = ("as_deployed", "streamed")
 
 
+BARRIER_POINTS = (1, 2, 4, 29, 32)     # tile counts the profiles give a barrier time for
+
+
 def barrier_ns(m: Mapping) -> float:
+    """The barrier ending a step: on one chip, the profile's figure at the mapping's tile count,
+    linear between its points (barrier_steps 0) or the point at or below it (1: SANA-FE's table);
+    from 1 to 256 chips linear in chips up to barrier_256_chips_ns."""
     p = m.profile
-    b1, b32, b256 = p["barrier_1_tile_ns"], p["barrier_32_tiles_ns"], p["barrier_256_chips_ns"]
+    points = [p[f"barrier_{n}_tile{'s' if n > 1 else ''}_ns"] for n in BARRIER_POINTS]
+    b32, b256 = points[-1], p["barrier_256_chips_ns"]
     if m.chips <= 1:
         tiles = min(max(m.tiles, 1), 32)
-        return b1 + (b32 - b1) * (tiles - 1) / 31
+        if p["barrier_steps"]:
+            return float(points[np.searchsorted(BARRIER_POINTS, tiles, side="right") - 1])
+        return float(np.interp(tiles, BARRIER_POINTS, points))
     return b32 + (b256 - b32) * (min(m.chips, 256) - 1) / 255
+
+
+def synop_figure(prof, kind: str, unit: str) -> float:
+    """A synaptic event's energy (unit "pj") or time ("ns") for a synapse layer of this kind."""
+    return prof[f"synop_{unit}"] if kind == "dense" else prof[f"synop_{kind}_{unit}"]
 
 
 class ChipModel:
     def __init__(self, program: Program, mapping: Mapping, acc: ChipAccumulator):
         self.p, self.m, self.acc = program, mapping, acc
-        prof = mapping.profile
         self.xy = np.array([(c.x, c.y) for c in mapping.cores], np.float64)
         self.neurons = np.array([c.neurons for c in mapping.cores], np.float64)
         self.layer_of = [c.layer for c in mapping.cores]
         self.barrier = barrier_ns(mapping)
         self.sums = acc.result()
         self._laid_out = {}
-        self.data = {}
-        for v in VARIANTS:
-            d = acc.per_sample(v)
-            share, msgs, hops_ew, hops_ns, route = {}, 0.0, 0.0, 0.0, 0.0
-            for syn, s in program.synapses.items():
-                events, messages = mapping.traffic(syn, d["fired"][s.src])
-                total = events.sum()
-                dst = mapping.layers[s.dst]["cores"]
-                share[syn] = (events / total if total > 0 else
-                              self.neurons[dst] / self.neurons[dst].sum())
-                src = np.asarray(mapping.layers[s.src]["cores"])[messages.row]
-                to = np.asarray(dst)[messages.col]
-                dx = np.abs(self.xy[src, 0] - self.xy[to, 0])
-                dy = np.abs(self.xy[src, 1] - self.xy[to, 1])
-                msgs += messages.data.sum()
-                hops_ew += (messages.data * dx).sum()
-                hops_ns += (messages.data * dy).sum()
-                used = messages.data > 0
-                if used.any():
-                    route = max(route, float((prof["spike_in_tile_ns"] + dx * prof["hop_ew_ns"] +
-                                              dy * prof["hop_ns_ns"])[used].max()))
-            self.data[v] = {"share": share, "messages": msgs, "hops_ew": hops_ew, "hops_ns": hops_ns,
-                            "route_ns": route, **d}
+        self.data = {v: self._traffic(acc.per_sample(v)) for v in VARIANTS}
 
-    def _loads(self, v: str, activity: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """(synaptic ops, active updates) per core and step (n_cores, steps), and the routes' ns,
-        with all activity scaled by `activity` (break_even prices one run many times: the measured
-        loads are laid out once per variant, in `_measured`)."""
+    def _traffic(self, d: dict) -> dict:
+        """One variant's per-sample figures `d` (ChipAccumulator.per_sample) with, per synapse layer,
+        each destination core's share of its events, its events in all, the messages each core
+        sends and receives (n_cores,), and in all the messages, their tile hops and longest route."""
+        m, prof, n = self.m, self.m.profile, len(self.m.cores)
+        share, events, sent, got = {}, {}, {}, {}
+        msgs = hops_ew = hops_ns = route = 0.0
+        for syn, s in self.p.synapses.items():
+            ev, messages = m.traffic(syn, d["fired"][s.src])
+            dst, src_cores = m.layers[s.dst]["cores"], np.asarray(m.layers[s.src]["cores"])
+            share[syn] = ev / ev.sum() if ev.sum() > 0 else self.neurons[dst] / self.neurons[dst].sum()
+            events[syn] = float(np.sum(d["events_per_step"][syn]))
+            src, to = src_cores[messages.row], np.asarray(dst)[messages.col]
+            sent[syn] = np.bincount(src, messages.data, n)
+            got[syn] = np.bincount(to, messages.data, n)
+            dx = np.abs(self.xy[src, 0] - self.xy[to, 0])
+            dy = np.abs(self.xy[src, 1] - self.xy[to, 1])
+            msgs += messages.data.sum()
+            hops_ew += (messages.data * dx).sum()
+            hops_ns += (messages.data * dy).sum()
+            used = messages.data > 0
+            if used.any():
+                route = max(route, float((prof["spike_in_tile_ns"] + dx * prof["hop_ew_ns"] +
+                                          dy * prof["hop_ns_ns"])[used].max()))
+        fired = np.zeros(n)
+        for name, l in m.layers.items():
+            if name in d["fired"]:
+                f3 = np.asarray(d["fired"][name], np.float64).reshape(l["shape"])
+                for i in l["cores"]:
+                    b = m.cores[i].box
+                    fired[i] = f3[b[0]:b[1], b[2]:b[3], b[4]:b[5]].sum()
+        return {"share": share, "events": events, "sent": sent, "got": got, "core_spikes": fired,
+                "messages": msgs, "hops_ew": hops_ew, "hops_ns": hops_ns, "route_ns": route, **d}
+
+    def _loads(self, v: str, activity: float) -> tuple:
+        """(synaptic work ns, active updates, other neuron work ns) per core and step (n_cores,
+        steps), and the routes' ns, with all activity scaled by `activity` (break_even prices one run
+        many times: the measured loads are laid out once per variant, in `_measured`)."""
         if v not in self._laid_out:
             self._laid_out[v] = self._measured(v)
-        ops, frac = self._laid_out[v]
-        return ops * activity, self.neurons[:, None] * np.minimum(1.0, frac * activity), self.data[v]["route_ns"]
+        syn_ns, frac, out_ns = self._laid_out[v]
+        return (syn_ns * activity, self.neurons[:, None] * np.minimum(1.0, frac * activity), out_ns * activity,
+                self.data[v]["route_ns"])
 
-    def _measured(self, v: str) -> tuple[np.ndarray, np.ndarray]:
-        """The measured run's synaptic ops per core and step, and the fraction of each core's
-        neurons whose update is active (its layer's), both (n_cores, steps)."""
-        p, m, d = self.p, self.m, self.data[v]
+    def _measured(self, v: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The measured run per core and step (n_cores, steps): synaptic work in ns (events x their
+        kind's time, messages received x message_in_ns), the fraction of the core's neurons whose
+        update is active (its layer's), and the firing side's work in ns (spikes x spike_out_ns,
+        messages sent x message_out_ns).  A core's messages and spikes are spread over the steps
+        as its layer's outgoing (or its synapse's) events are: an assumption within a step."""
+        p, m, d, prof = self.p, self.m, self.data[v], self.m.profile
         T = p.timesteps
         steps = p.steps if v == "as_deployed" else T
-        ops = np.zeros((len(m.cores), steps))
-        frac = np.zeros_like(ops)
+        syn_ns, out_ns = np.zeros((len(m.cores), steps)), np.zeros((len(m.cores), steps))
+        frac = np.zeros_like(syn_ns)
         for syn, s in p.synapses.items():
             ev = d["events_per_step"][syn]
+            fires = np.roll(ev, p.neurons[s.src].start % T) if v == "streamed" else ev
             if v == "as_deployed":          # events of step t are processed on step t + 1 + delay
                 lag = min(1 + s.delay, len(ev))
                 ev = np.concatenate([np.zeros(lag), ev[:len(ev) - lag]])
@@ -125,35 +155,54 @@ class ChipModel:
                 start += s.src == s.dst     # a recurrent synapse delivers on its layer's next step
                 ev = np.roll(ev, start % T)  # placed at global step (start + r) mod T
             cores = m.layers[s.dst]["cores"]
-            ops[cores] += d["share"][syn][:, None] * ev[None, :]
+            syn_ns[cores] += d["share"][syn][:, None] * ev[None, :] * synop_figure(prof, s.kind, "ns")
+            if d["events"][syn] > 0:
+                when, sent = ev / d["events"][syn], fires / d["events"][syn]
+                syn_ns += d["got"][syn][:, None] * when[None, :] * prof["message_in_ns"]
+                out_ns += d["sent"][syn][:, None] * sent[None, :] * prof["message_out_ns"]
         for name, layer in p.neurons.items():
-            a = d["active_per_step"][name] / self.neurons[m.layers[name]["cores"]].sum()
+            cores = m.layers[name]["cores"]
+            a = d["active_per_step"][name] / self.neurons[cores].sum()
             if v == "streamed":
                 a = np.roll(a, layer.start % T)
-            frac[m.layers[name]["cores"]] = a[None, :]
-        return ops, frac
+            frac[cores] = a[None, :]
+            out = p.outputs_of(name)
+            ev = d["events_per_step"][out[0]] if out else np.zeros(steps)
+            if v == "streamed":
+                ev = np.roll(ev, layer.start % T)
+            if ev.sum() > 0:
+                out_ns[cores] += d["core_spikes"][cores][:, None] * (ev / ev.sum())[None, :] * prof["spike_out_ns"]
+        return syn_ns, frac, out_ns
 
     def cost(self, v: str, activity: float = 1.0) -> dict:
         p, prof, d = self.p, self.m.profile, self.data[v]
-        ops, act, route = self._loads(v, activity)
+        syn_ns, act, out_ns, route = self._loads(v, activity)
         updating = np.array([layer != "readout" for layer in self.layer_of])
         inact = np.where(updating[:, None], self.neurons[:, None] - act, 0.0)
-        busy = ops * prof["synop_ns"] + act * prof["update_active_ns"] + inact * prof["update_inactive_ns"]
+        neuron_ns = act * prof["update_active_ns"] + inact * prof["update_inactive_ns"] + out_ns
+        busy = np.maximum(syn_ns, neuron_ns) if prof["core_overlap"] else syn_ns + neuron_ns
         step_ns = busy.max(0) + route + self.barrier
         time_ns = float(step_ns.sum())
         sums = self.sums[v]
         events = sums["synaptic_events"] * activity
         active = min(sums["active_updates"] * activity, sums["neuron_updates"])
         inactive = sums["neuron_updates"] - active
-        msgs, ew, ns = (d[k] * activity for k in ("messages", "hops_ew", "hops_ns"))
-        dynamic = {
-            f"synaptic events x {prof['synop_pj']:g} pJ": events * prof["synop_pj"],
+        msgs, ew, ns, spikes = (x * activity for x in (d["messages"], d["hops_ew"], d["hops_ns"], sums["spikes"]))
+        kinds = {kind: synop_figure(prof, kind, "pj") for kind in ("dense", "conv", "sparse")}
+        if len(set(kinds.values())) == 1:           # one figure for every kind (Davies 2018)
+            dynamic = {f"synaptic events x {prof['synop_pj']:g} pJ": events * prof["synop_pj"]}
+        else:
+            dynamic = {f"{kind} synaptic events x {pj:g} pJ": activity * pj * sum(
+                d["events"][k] for k, s in p.synapses.items() if s.kind == kind) for kind, pj in kinds.items()
+                if kind == "dense" or any(s.kind == kind for s in p.synapses.values())}
+        dynamic.update({
             f"active neuron updates x {prof['update_active_pj']:g} pJ": active * prof["update_active_pj"],
             f"inactive neuron updates x {prof['update_inactive_pj']:g} pJ": inactive * prof["update_inactive_pj"],
             f"spike messages x {prof['spike_in_tile_pj']:g} pJ": msgs * prof["spike_in_tile_pj"],
             f"E-W tile hops x {prof['hop_ew_pj']:g} pJ": ew * prof["hop_ew_pj"],
-            f"N-S tile hops x {prof['hop_ns_pj']:g} pJ": ns * prof["hop_ns_pj"],
-        }
+            f"N-S tile hops x {prof['hop_ns_pj']:g} pJ": ns * prof["hop_ns_pj"]})
+        if prof["spike_out_pj"]:
+            dynamic[f"spikes fired x {prof['spike_out_pj']:g} pJ"] = spikes * prof["spike_out_pj"]
         chips = self.m.chips
         static = {f"{prof['static_mw_per_chip']:g} mW x {chips} chip(s) x {time_ns:,.0f} ns":
                   prof["static_mw_per_chip"] * chips * time_ns}

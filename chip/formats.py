@@ -25,6 +25,10 @@ DU_MAX = DV_MAX = 4095
 INT32 = 1 << 31               # Lava's u, v arithmetic is int32: sums overflow around +-2**31
 
 # --- synapses ---------------------------------------------------------------------
+# The longest synaptic delay a network may ask for, in steps: Loihi's delay field is 6 bits, and
+# lava-dl builds its delay axons as Delay(max_delay=62) (lava/lib/dl/slayer/block/cuba.py).  The
+# delays spikefold adds itself, to line up a residual join's early input, are not bound by it.
+MAX_DELAY = 62
 WEIGHT_CLIP_BITS = 8          # Dense: clip_weights(num_bits=8): [0, 255], [-255, 0] or mixed [-256, 255]
 NUM_WEIGHT_BITS = 8           # Dense default; mixed-sign weights lose 1 LSB: (w >> 1) << 1
 CONV_ACC_BITS = 24            # Conv: the accumulated activation wraps to a signed 24-bit value

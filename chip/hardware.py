@@ -79,6 +79,23 @@ class Profile:
     static_mw_per_chip: Figure
     reset_uj_per_chip: Figure
     host_write_pj: Figure             # one host write to a neuron register (bias switching)
+    # what SANA-FE's calibrated Loihi file adds (Davies 2018's profile sets them to its one figure or 0)
+    synop_conv_pj: Figure             # a synaptic event of a conv layer (synop_pj: dense)
+    synop_conv_ns: Figure
+    synop_sparse_pj: Figure           # a synaptic event of a sparse layer
+    synop_sparse_ns: Figure
+    spike_out_pj: Figure              # per spike a neuron fires, at its core
+    spike_out_ns: Figure
+    message_out_ns: Figure            # per spike message, serially at the sending core
+    message_in_ns: Figure             # per spike message, serially at the receiving core
+    barrier_2_tiles_ns: Figure        # barrier at 2, 4 and 29 tiles: points between 1 and 32 tiles
+    barrier_4_tiles_ns: Figure
+    barrier_29_tiles_ns: Figure
+    barrier_steps: Figure             # 1: barrier = the point at or below the tile count (a table);
+                                      # 0: linear between the points
+    core_overlap: Figure              # 1: a core's step is the larger of its neuron and its synaptic
+                                      # work (they overlap); 0: their sum
+    model: str = ""                   # which model of the chip the figures are (the report's column)
 
     def figures(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, Figure)}
@@ -96,8 +113,23 @@ class Profile:
             if key not in self.figures():
                 raise ValueError(f"unknown chip figure {key!r}; choose from {', '.join(self.figures())}")
             f = getattr(self, key)
+            _check_range(key, f.unit, float(value))
             changes[key] = Figure(float(value), f.unit, f"set by the user (--chip-param {key}={value})", True)
         return replace(self, **changes)
+
+
+COUNT_UNITS = ("cores", "compartments", "neurons", "bits", "axons", "edges", "tiles")
+MAX_COUNT = 2 ** 31 - 1        # a capacity a placement can index (int32)
+
+
+def _check_range(key: str, unit: str, value: float) -> None:
+    """A capacity is a whole number >= 1 (a chip with 0 cores per tile divides by zero); a flag
+    is 0 or 1; an energy, time or power is finite and >= 0 (parse_overrides checked that)."""
+    if unit in COUNT_UNITS and not (value == int(value) and 1 <= value <= MAX_COUNT):
+        raise ValueError(f"--chip-param {key}={value:g}: a capacity ({unit}) must be a whole number "
+                         f"in [1, {MAX_COUNT:,}]")
+    if unit == "bool" and value not in (0, 1):
+        raise ValueError(f"--chip-param {key}={value:g}: must be 0 or 1")
 
 
 D18 = "Davies 2018"
@@ -139,6 +171,23 @@ LOIHI = Profile(
     reset_uj_per_chip=Figure(5.94, "uJ", f"{F20}, Table 2: 0.19 mJ reset over 32 chips, measured"),
     host_write_pj=Figure(0.0, "pJ", "assumed 0: no published energy for a host write to a "
                          "neuron register; the writes are counted and shown", True),
+    synop_conv_pj=Figure(23.6, "pJ", f"{T2}: one figure for every synaptic spike op"),
+    synop_conv_ns=Figure(3.5, "ns", f"{T2}: one figure for every synaptic spike op"),
+    synop_sparse_pj=Figure(23.6, "pJ", f"{T2}: one figure for every synaptic spike op"),
+    synop_sparse_ns=Figure(3.5, "ns", f"{T2}: one figure for every synaptic spike op"),
+    spike_out_pj=Figure(0.0, "pJ", f"{T2} gives no per-spike cost at the firing core: 0"),
+    spike_out_ns=Figure(0.0, "ns", f"{T2} gives no per-spike cost at the firing core: 0"),
+    message_out_ns=Figure(0.0, "ns", f"{T2}: its within-tile spike latency is charged once per "
+                          "step's longest route (spike_in_tile_ns), not per message: 0"),
+    message_in_ns=Figure(0.0, "ns", f"{T2}: no per-message receive latency: 0"),
+    barrier_2_tiles_ns=Figure(113 + 352 / 31, "ns", f"{T2}: 113 ns at 1 tile to 465 ns at 32, linear "
+                              "between them (an assumption)", True),
+    barrier_4_tiles_ns=Figure(113 + 352 * 3 / 31, "ns", f"{T2}: linear between 1 and 32 tiles", True),
+    barrier_29_tiles_ns=Figure(113 + 352 * 28 / 31, "ns", f"{T2}: linear between 1 and 32 tiles", True),
+    barrier_steps=Figure(0, "bool", "0: linear between Table 2's two points (an assumption)", True),
+    core_overlap=Figure(0, "bool", "0: a core's synaptic and neuron work add (spikefold's rule, "
+                        "the conservative choice; Davies 2018 does not say)", True),
+    model="Davies 2018 Table 2 (pre-silicon)",
 )
 
 _L2 = "assumed: Loihi's figure carried over; no per-operation figure for Loihi 2 is published"
@@ -160,13 +209,53 @@ LOIHI2 = replace(
        for k in ("synop_pj", "synop_ns", "update_active_pj", "update_inactive_pj", "update_active_ns",
                  "update_inactive_ns", "spike_in_tile_pj", "spike_in_tile_ns", "hop_ew_pj", "hop_ns_pj",
                  "hop_ew_ns", "hop_ns_ns", "barrier_1_tile_ns", "barrier_32_tiles_ns",
-                 "barrier_256_chips_ns", "reset_uj_per_chip")},
+                 "barrier_256_chips_ns", "reset_uj_per_chip", "synop_conv_pj", "synop_conv_ns",
+                 "synop_sparse_pj", "synop_sparse_ns", "spike_out_pj", "spike_out_ns", "message_out_ns",
+                 "message_in_ns", "barrier_2_tiles_ns", "barrier_4_tiles_ns", "barrier_29_tiles_ns")},
     static_mw_per_chip=Figure(104.4 * 31 / 60, "mW", "assumed: Loihi's measured 104.4 mW per chip "
                               "scaled by die area (31 / 60 mm^2); no Loihi 2 static power is published",
                               True),
+    model="Loihi's Davies 2018 figures carried over (assumed)",
+)
+# the range Loihi 2's static power could span, mW per chip: the die-area scaling above, and Hala
+# Point's maximum system power per chip (2,600 W / 1,152 chips), an upper bound on any static share
+LOIHI2_STATIC_MW_RANGE = (104.4 * 31 / 60, 2600e3 / 1152)
+
+_SF = "SANA-FE 2.2.9, sanafe/examples/loihi.yaml"
+_SFP = "its authors' fit to Loihi measurements (Boyle 2025; Boyle 2023)"
+LOIHI_SANAFE = replace(
+    LOIHI, name="loihi_sanafe", label="Loihi, silicon-calibrated (Intel, 14 nm, 2018; SANA-FE's constants)",
+    model="silicon-calibrated (SANA-FE's constants and time rule, cited)",
+    synop_pj=Figure(35.5, "pJ", f"{_SF}, loihi_dense_synapse energy_process_spike, {_SFP}"),
+    synop_ns=Figure(3.8, "ns", f"{_SF}, loihi_dense_synapse latency_process_spike"),
+    synop_conv_pj=Figure(24.0, "pJ", f"{_SF}, loihi_conv_synapse energy_process_spike"),
+    synop_conv_ns=Figure(3.1, "ns", f"{_SF}, loihi_conv_synapse latency_process_spike"),
+    synop_sparse_pj=Figure(33.6, "pJ", f"{_SF}, loihi_sparse_synapse energy_process_spike"),
+    synop_sparse_ns=Figure(4.7, "ns", f"{_SF}, loihi_sparse_synapse latency_process_spike"),
+    update_inactive_pj=Figure(51.2, "pJ", f"{_SF}, loihi_lif energy_access_neuron (every neuron, every step)"),
+    update_active_pj=Figure(51.2 + 21.6, "pJ", f"{_SF}, loihi_lif energy_access_neuron + energy_update_neuron"),
+    update_inactive_ns=Figure(6.0, "ns", f"{_SF}, loihi_lif latency_access_neuron"),
+    update_active_ns=Figure(6.0 + 3.7, "ns", f"{_SF}, loihi_lif latency_access_neuron + latency_update_neuron"),
+    spike_out_pj=Figure(69.3, "pJ", f"{_SF}, loihi_lif energy_spike_out"),
+    spike_out_ns=Figure(30.0, "ns", f"{_SF}, loihi_lif latency_spike_out"),
+    spike_in_tile_pj=Figure(111.0, "pJ", f"{_SF}, loihi_out energy_message_out (per message)"),
+    spike_in_tile_ns=Figure(0.0, "ns", f"{_SF}: no per-route constant (messages pay hop latencies and the "
+                            "per-message times below)"),
+    message_out_ns=Figure(5.1, "ns", f"{_SF}, loihi_out latency_message_out"),
+    message_in_ns=Figure(16.0, "ns", f"{_SF}, loihi_in latency_message_in"),
+    hop_ns_pj=Figure(4.2, "pJ", f"{_SF}, energy_north_hop / energy_south_hop"),
+    barrier_1_tile_ns=Figure(600, "ns", f"{_SF}, latency_sync table, 1 tile"),
+    barrier_2_tiles_ns=Figure(1000, "ns", f"{_SF}, latency_sync table, 2 tiles"),
+    barrier_4_tiles_ns=Figure(1400, "ns", f"{_SF}, latency_sync table, 4 tiles"),
+    barrier_29_tiles_ns=Figure(1800, "ns", f"{_SF}, latency_sync table, 29 tiles"),
+    barrier_32_tiles_ns=Figure(1800, "ns", f"{_SF}, latency_sync table: 29 tiles and more"),
+    barrier_steps=Figure(1, "bool", f"{_SF}: sync_model table, the entry at or below the mapped tiles"),
+    core_overlap=Figure(1, "bool", "SANA-FE's detailed timing model (Boyle 2025, validated against Loihi "
+                        "latency within 25 %): a core processes incoming spike messages while its neurons "
+                        "update, so its step is the larger of the two; bench/sanafe_check.py measures it"),
 )
 
-PROFILES = {p.name: p for p in (LOIHI, LOIHI2)}
+PROFILES = {p.name: p for p in (LOIHI, LOIHI_SANAFE, LOIHI2)}
 
 
 def parse_overrides(items: list[str]) -> dict:

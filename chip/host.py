@@ -5,15 +5,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from spikefold.chip.formats import INT32
 from spikefold.chip.program import Program, dense_ops
 from spikefold.models.layers import encode_input
 
 
+# The largest input current the host sends, in the chip's activation units: Lava's neuron
+# arithmetic is int32 (chip/formats.py INT32).  A current beyond it (an input of 1e30) is
+# saturated here, and counted by the simulator as a host saturation (`host_saturations`).
+HOST_LIMIT = INT32 - 1
+
+
 def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
-    """Integer input currents (T, B, *shape) of the host layer for static inputs x (B, *sample),
-    repeated over T, or sequences (B, T, *sample): round(W * x * scale), computed once per
-    distinct input frame.  sample = program.input_shape, of any rank (a dense host layer
-    flattens it)."""
+    """Integer input currents of the host layer: (1, B, *shape) for static inputs x (B, *sample),
+    the same currents on each of the T steps, or (T, B, *shape) for sequences (B, T, *sample):
+    round(W * x * scale), saturated at +-HOST_LIMIT, computed once per distinct input frame.  sample = program.input_shape, of any
+    rank (a dense host layer flattens it)."""
     h = program.host
     rank = len(program.input_shape)
     encode_input(x, program.timesteps, rank)                  # refuses a shape of the wrong rank
@@ -27,7 +34,7 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
     else:
         cur = F.conv2d(flat, w, b, h.stride, h.padding) if h.kind == "conv" else flat.flatten(1) @ w.T + (
             0 if b is None else b)
-    a = torch.round(cur * h.scale).to(torch.int64).view(frames.shape[0], frames.shape[1], *h.out_shape)
+    a = torch.round(cur * h.scale).clamp(-HOST_LIMIT, HOST_LIMIT).to(torch.int64).view(frames.shape[0], frames.shape[1], *h.out_shape)
     return encode_input(a, program.timesteps, len(h.out_shape)) if x.dim() == rank + 1 else a.transpose(0, 1)
 
 

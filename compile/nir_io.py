@@ -14,14 +14,19 @@ The work behind them, every name callers use importable from here:
 """
 from __future__ import annotations
 
+import io
+import warnings
+from pathlib import Path
+
 import h5py
 import nir
+import numpy as np
 
 from spikefold.compile.graph import Graph
 from spikefold.compile.nir_format import (DISCRETISATION, DT_HELP, FOREIGN_RULE, NIR_OWN_KEYS, SPIKE_RULE,
                                           NIRFormatError, spikefold_metadata)
 from spikefold.compile.nir_peers import DT, PEERS, PeerForm
-from spikefold.compile.nir_read import from_nir
+from spikefold.compile.nir_read import check_values, from_nir
 from spikefold.compile.nir_rewrite import LINEAR, NEURONS
 from spikefold.compile.nir_write import to_nir
 from spikefold.common import validate
@@ -41,13 +46,17 @@ def write_nir(graph: Graph, path, meta: dict | None = None, form: PeerForm = PEE
 
 def save_nir(g: nir.NIRGraph, path, form: PeerForm = PEERS["portable"]) -> None:
     """nir.write, then, for a reader on NIR <= 1.0.4 (form.v_reset False), the LIF v_reset fields
-    removed: that NIR rejects the field, and reads its absence as reset to 0."""
-    nir.write(path, g)
+    removed: that NIR rejects the field, and reads its absence as reset to 0.  The file is built
+    in memory and written by Python: the HDF5 library writing onto a full disk can crash the
+    process, where Python's write raises OSError (spikefold.common.atomic names the path)."""
+    buf = io.BytesIO()
+    nir.write(buf, g)
     if not form.v_reset:
-        with h5py.File(path, "r+") as f:
+        with h5py.File(buf, "r+") as f:
             for name, node in g.nodes.items():
                 if isinstance(node, nir.LIF):
                     del f["node"]["nodes"][name]["v_reset"]
+    Path(path).write_bytes(buf.getvalue())
 
 
 def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
@@ -59,14 +68,20 @@ def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
         validate.nir_declared(path, KNOWN_TYPES, max_mb)
     except InputError as e:
         raise NIRFormatError(str(e)) from None
-    try:
-        g = nir.read(path, type_check=False)
-        form = spikefold_metadata(g).get("form") if "spikefold" in (g.metadata or {}) else None
-        if not (form in PEERS and PEERS[form].channel_params):  # (C, 1, 1) neuron arrays: no NIR type match
-            g.infer_types()
-            g.check_types()
-    except Exception as e:  # h5py/nir errors on foreign or damaged files
-        raise NIRFormatError(f"{path}: not a NIR file ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})") from None
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # NIR's shape inference warns on stride 0
+        warnings.simplefilter("ignore")
+        try:
+            g = nir.read(path, type_check=False)
+            for name, node in g.nodes.items():     # before NIR's own type inference divides by them
+                check_values(name, node)
+            form = spikefold_metadata(g).get("form") if "spikefold" in (g.metadata or {}) else None
+            if not (form in PEERS and PEERS[form].channel_params):  # (C, 1, 1) neuron arrays: no NIR type match
+                g.infer_types()
+                g.check_types()
+        except InputError as e:
+            raise NIRFormatError(f"{path}: {e}") from None
+        except Exception as e:  # h5py/nir errors on foreign or damaged files
+            raise NIRFormatError(f"{path}: not a NIR file ({str(e).splitlines()[0][:200] if str(e) else type(e).__name__})") from None
     try:
         return from_nir(g, dt, timesteps)
     except (ValueError, KeyError, IndexError) as e:   # ours, and Graph.build's shape checks

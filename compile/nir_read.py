@@ -60,7 +60,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     out = {}
     for name in order:
         node = nodes[name]
-        _check_values(name, node)
+        check_values(name, node)
         preds = [a for a, b in edges if b == name and (a, b) not in recurrent]
         in_shape = out[preds[0]].shape if preds else None
         _check_fan_in(name, node, in_shape)
@@ -83,7 +83,7 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
 
 def _reading_info(g: nir.NIRGraph, dt: float | None, timesteps: int | None) -> tuple[dict, bool]:
     """(info, foreign): the spikefold metadata (timesteps overridden when given), or for a graph
-    without it the user's dt and timesteps with NIR's spike rule."""
+    without it the user's dt and timesteps with NIR's spike rule; dt and timesteps checked."""
     foreign = (g.metadata or {}).get("spikefold") is None
     if foreign:
         if dt is None:
@@ -92,10 +92,26 @@ def _reading_info(g: nir.NIRGraph, dt: float | None, timesteps: int | None) -> t
         info = {"dt": float(dt), "foreign": True, "spike_rule": FOREIGN_RULE, "discretisation": DT_HELP,
                 "timesteps": int(timesteps or 1)}
     else:
-        info = spikefold_metadata(g)
+        try:
+            info = spikefold_metadata(g)
+        except ValueError as e:     # JSON that does not parse
+            raise NIRFormatError(f"metadata field spikefold: not JSON ({str(e)[:80]})") from None
+        if not isinstance(info, dict):
+            raise NIRFormatError("metadata field spikefold: not a JSON object")
         if timesteps:
             info = {**info, "timesteps": int(timesteps)}
+    _check_steps(info)
     return info, foreign
+
+
+def _check_steps(info: dict) -> None:
+    """dt a finite number of seconds > 0; timesteps a whole number in [1, MAX_TIMESTEPS]."""
+    dt, steps = info.get("dt"), info.get("timesteps")
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (0 < dt < float("inf")):
+        raise NIRFormatError(f"metadata field dt: must be a finite number of seconds > 0 (got {dt!r})")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= validate.MAX_TIMESTEPS:
+        raise NIRFormatError(f"metadata field timesteps: must be a whole number in [1, "
+                             f"{validate.MAX_TIMESTEPS:,}] (got {steps!r})")
 
 
 def _fold_sum_pools(out: dict, edges: list, sum_pools: dict) -> None:
@@ -223,15 +239,22 @@ READERS = {nir.Input: _input, nir.Conv2d: _conv2d, nir.Conv1d: _conv1d, nir.Affi
            nir.CubaLIF: _cuba_lif, nir.LI: _li, nir.Threshold: _threshold, nir.IF: _if, nir.Output: _output}
 
 
-def _check_values(name: str, node) -> None:
-    """Finite arrays everywhere; a LIF needs tau > 0 (a leak) and v_threshold > 0 (a spike
-    rule the chip's unsigned threshold can hold, and without which every step fires)."""
+def check_values(name: str, node) -> None:
+    """Finite arrays everywhere; strides, kernels and dilations >= 1, padding >= 0; a LIF needs
+    tau > 0 (a leak) and v_threshold > 0 (a spike rule the chip's unsigned threshold can hold,
+    and without which every step fires), a Threshold threshold > 0."""
     for field_name, value in vars(node).items():
         if isinstance(value, np.ndarray):
             validate.finite_array(f"node {name}", field_name, value)
-    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.LI)):
+    for f in ("stride", "kernel_size", "dilation"):   # NIR's own shape inference divides by them
+        if f in vars(node) and np.any(np.asarray(getattr(node, f), np.float64) < 1):
+            raise NIRFormatError(f"node {name}: {type(node).__name__} {f} must be >= 1 "
+                                 f"(got {np.asarray(getattr(node, f)).tolist()})")
+    if "padding" in vars(node) and not isinstance(node.padding, str) and np.any(np.asarray(node.padding) < 0):
+        raise NIRFormatError(f"node {name}: {type(node).__name__} padding must be >= 0")
+    if isinstance(node, (nir.LIF, nir.IF, nir.CubaLIF, nir.LI, nir.Threshold)):
         fields = {nir.LIF: ("tau", "v_threshold"), nir.IF: ("v_threshold",), nir.LI: ("tau",),
-                  nir.CubaLIF: ("tau_syn", "tau_mem", "v_threshold")}[type(node)]
+                  nir.CubaLIF: ("tau_syn", "tau_mem", "v_threshold"), nir.Threshold: ("threshold",)}[type(node)]
         for f in fields:
             a = np.asarray(getattr(node, f), np.float64)
             if np.any(a <= 0):

@@ -15,6 +15,10 @@ error, exit status 2, no file.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 import time
 from pathlib import Path
@@ -73,7 +77,7 @@ def options(args) -> LowerOptions:
 def write(args) -> dict:
     """Lower (or, for a NIR file, re-spell) args.checkpoint and write the NIR file and fold report."""
     src = Path(args.checkpoint)
-    out = Path(args.output) if args.output else default_output(src, args.peer)
+    out = validate.output_path(args.output, "-o", default_output(src, args.peer))
     form = PEERS[args.peer]
     if src.suffix == ".nir":
         validate.outputs([out], [src])

@@ -3,7 +3,7 @@ library behind them: deploy/samples.py)."""
 from __future__ import annotations
 
 from spikefold.common import validate
-from spikefold.common.cli import nonneg_int, positive_float, positive_int
+from spikefold.common.cli import nonneg_int, positive_float
 from spikefold.compile.nir_io import DT_HELP, read_nir
 from spikefold.deploy.samples import fit_inputs, test_samples, user_inputs
 
@@ -14,15 +14,24 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
     p.add_argument("--samples", type=nonneg_int, default=samples_default, help=samples_help)
     p.add_argument("--data", default=None, help="dataset (default: the one in the file's metadata)")
     p.add_argument("--data-root", default=None, help="directory holding the dataset's files")
-    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
-                   help="refuse a NIR file declaring more MiB of arrays (checked before reading)")
+    add_limit_args(p)
     p.add_argument("--dt", type=positive_float, default=None, help=DT_HELP)
     p.add_argument("--inputs", default=None,
                    help="your own inputs instead of a dataset: .npy holding x, or .npz holding x and "
                         "optional labels y; x of shape (B, T, *input shape) for spike or event tensors, "
                         "or (B, *input shape) for static inputs repeated --timesteps times")
-    p.add_argument("--timesteps", type=positive_int, default=None,
+    p.add_argument("--timesteps", type=validate.timesteps_arg, default=None,
                    help="steps per sample for static --inputs (default: the file's metadata)")
+
+
+def add_limit_args(p) -> None:
+    """--max-mb (what a file may declare) and --max-work-mb (what a run may hold)."""
+    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
+                   help="refuse a NIR file, checkpoint or inputs file declaring more MiB of arrays "
+                        "(checked before reading)")
+    p.add_argument("--max-work-mb", type=positive_float, default=validate.MAX_WORK_MB,
+                   help="refuse a run that would hold more MiB at once (one batch's inputs, states "
+                        "and spike records, estimated before allocating)")
 
 
 def load_graph_and_inputs(args, lazy: bool = False):
@@ -30,9 +39,9 @@ def load_graph_and_inputs(args, lazy: bool = False):
     `lazy`, (graph, Samples, name), a dataset's samples read when their batch is."""
     if args.inputs is None:
         graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
-        samples = test_samples(graph, args.data, args.data_root, args.samples)
+        samples = test_samples(graph, args.data, args.data_root, args.samples, args.nir_file)
     else:
-        x, y = user_inputs(args.inputs)
+        x, y = user_inputs(args.inputs, args.max_mb)
         graph, samples = fit_inputs(read_nir(args.nir_file, args.max_mb, args.dt), x, y, args.inputs,
                                     args.timesteps, args.samples)
     if lazy:

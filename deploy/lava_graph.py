@@ -9,10 +9,24 @@ weights (C_out, kW, kH, C_in) and Lava's Conv computes a true convolution, so
 kernels are flipped to give the cross-correlation of the program; Dense weights
 reading a (W, H, C) layer get their columns permuted from (C, H, W) order.
 
-Per sample the host resets every u, v and synaptic buffer, loads the currents,
-and switches each layer's bias on at its start step (program.py explains why),
-pausing the run at those steps; Loihi2SimCfg(select_tag="fixed_pt") selects
-PyLifModelBitAcc, PyDenseModelBitAcc, PySparseModelBitAcc and PyConvModelFixed.
+Two ways to run samples, Loihi2SimCfg(select_tag="fixed_pt") selecting PyLifModelBitAcc (or
+PyLifResetModelBitAcc), PyDenseModelBitAcc, PySparseModelBitAcc and PyConvModelFixed:
+
+    run_lava         one sample at a time, as deployed: per sample the host resets every u, v and
+                     synaptic buffer, loads the currents, and switches each layer's bias on at its
+                     start step (program.py explains why), pausing the run at those steps.
+    run_lava_stream  samples back to back, as lava-dl runs a test set: every layer a LIFReset
+                     that zeroes its own u and v every `period` = T steps, on the step its
+                     sample's data first reaches it (its `start`, plus k T for sample k), so the
+                     host never resets anything and a bias is simply on (the reset at a window's
+                     start does what the start schedule does).  Lava's process time_step counts
+                     from 1 on the first step, so a layer starting on step s resets at
+                     time_step % T == (s + 1) % T.  Sample k's readout is steps
+                     depth + k T .. depth + k T + T - 1.  Identical per sample to run_lava for a
+                     feed-forward program (`streamable`): a spike arriving on a layer's reset step
+                     is counted after the reset, which is the new sample's first input on every
+                     synapse but a recurrent one, whose input there is the previous sample's last
+                     spikes.
 """
 from __future__ import annotations
 
@@ -29,7 +43,7 @@ from lava.proc.conv.process import Conv  # noqa: E402
 from lava.proc.dense.process import DelayDense, Dense  # noqa: E402
 from lava.proc.io.sink import RingBuffer as Sink  # noqa: E402
 from lava.proc.io.source import RingBuffer as Source  # noqa: E402
-from lava.proc.lif.process import LIF  # noqa: E402
+from lava.proc.lif.process import LIF, LIFReset  # noqa: E402
 from lava.proc.sparse.process import DelaySparse, Sparse  # noqa: E402
 
 from spikefold.chip.program import Program  # noqa: E402
@@ -63,16 +77,32 @@ def dense_columns(in_shape: tuple) -> np.ndarray:
     return np.arange(int(np.prod(in_shape))).reshape(in_shape).transpose(*range(len(in_shape))[::-1]).reshape(-1)
 
 
+def streamable(program: Program) -> str | None:
+    """None if `program` streams sample for sample as run_lava runs it, else why not."""
+    rec = [n for n, s in program.synapses.items() if s.src == s.dst]
+    return (f"recurrent synapse layers ({', '.join(rec)}) carry a sample's last spikes into the next "
+            f"sample's first step") if rec else None
+
+
 class LavaNetwork:
-    def __init__(self, program: Program, record_spikes: bool = False):
+    """The program as Lava processes; `period` None: one sample at a time (LIF, the host's resets
+    and bias schedule), else streamed (LIFReset every `period` steps, biases always on) over
+    `steps` steps."""
+
+    def __init__(self, program: Program, record_spikes: bool = False, period: int | None = None,
+                 steps: int | None = None):
         p = self.p = program
-        steps = p.steps
+        steps = steps or p.steps
         self.source = Source(data=np.zeros((*lava_shape(p.host.out_shape), steps)))
         self.lif, self.syn, self.spike_sinks = {}, {}, {}
         for name, n in p.neurons.items():
-            self.lif[name] = LIF(shape=lava_shape(n.shape), du=to_lava(n.du), dv=to_lava(n.dv),
-                                 vth=to_lava(n.vth), bias_mant=np.zeros(lava_shape(n.shape), np.int64),
-                                 bias_exp=to_lava(n.bias_exp), name=name)
+            common = dict(shape=lava_shape(n.shape), du=to_lava(n.du), dv=to_lava(n.dv), vth=to_lava(n.vth),
+                          bias_exp=to_lava(n.bias_exp), name=name)
+            if period is None:
+                self.lif[name] = LIF(bias_mant=np.zeros(lava_shape(n.shape), np.int64), **common)
+            else:
+                self.lif[name] = LIFReset(bias_mant=to_lava(n.bias_mant).astype(float), reset_interval=period,
+                                          reset_offset=(n.start + 1) % period, **common)
             if record_spikes:
                 self.spike_sinks[name] = Sink(shape=lava_shape(n.shape), buffer=steps)
                 self.lif[name].s_out.connect(self.spike_sinks[name].a_in)
@@ -150,6 +180,34 @@ class LavaNetwork:
     def stop(self):
         if self.started:
             self.source.stop()
+
+
+def run_lava_stream(program: Program, x: torch.Tensor, record_spikes: bool = False):
+    """The B samples of x streamed back to back (period T): readout activations (T, B, K) int64,
+    sample k's from steps depth + k T on, and, if asked, each layer's spikes over its own window
+    of each sample {layer: (T, B, *shape)} (the fast simulator's mode "window")."""
+    why = streamable(program)
+    if why:
+        raise ValueError(f"this program cannot stream: {why}")
+    p, T = program, program.timesteps
+    currents = host_currents(program, x).numpy()            # (T or 1 for static inputs, B, *host_out_shape)
+    currents = np.broadcast_to(currents, (T, *currents.shape[1:]))
+    B = currents.shape[1]
+    steps = B * T + p.depth
+    net = LavaNetwork(program, record_spikes, period=T, steps=steps)
+    data = np.zeros((*lava_shape(p.host.out_shape), steps))
+    back_to_back = np.concatenate([currents[:, k] for k in range(B)])    # (B T, *host_out_shape)
+    data[..., : B * T] = to_lava(np.moveaxis(back_to_back, 0, -1))
+    net.source.data.init = data
+    try:
+        net._run(steps)
+        ro = net.readout_sink.data.get().T                    # (steps, K)
+        spikes = {k: from_lava_steps(s.data.get()) for k, s in net.spike_sinks.items()}
+    finally:
+        net.stop()
+    window = lambda a, first: np.stack([a[first + k * T: first + k * T + T] for k in range(B)], 1)
+    return (torch.as_tensor(window(ro, p.depth).astype(np.int64)),
+            {k: torch.as_tensor(window(v, p.neurons[k].start)) for k, v in spikes.items()})
 
 
 def run_lava(program: Program, x: torch.Tensor, record_spikes: bool = False):

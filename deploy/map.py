@@ -4,6 +4,10 @@
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 
 from spikefold.chip.hardware import PROFILES, Profile, profiles_with_overrides
@@ -11,8 +15,9 @@ from spikefold.chip.placement import describe, map_program
 from spikefold.compile.nir_io import NIRFormatError
 from spikefold.common import validate
 from spikefold.common.atomic import write_json
-from spikefold.common.cli import ArgumentParser, command, fail, positive_float
-from spikefold.deploy.cli_common import read_nir
+from spikefold.common.cli import ArgumentParser, command, fail
+from spikefold.deploy.cli_common import add_nir_args, read_nir
+from spikefold.deploy.samples import fit_inputs, user_inputs
 from spikefold.deploy.quantize import quantize_named
 
 
@@ -29,24 +34,32 @@ def profile_from_args(args) -> Profile:
 @command
 def main(argv=None) -> int:
     p = ArgumentParser(description="Map a NIR graph's deployed program onto a chip's cores.")
-    p.add_argument("nir_file")
+    add_nir_args(p, 0, "unused (the mapping needs no samples); accepted as the other commands do")
     add_profile_args(p)
     p.add_argument("--json", default=None, help="also write the mapping as JSON here")
-    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
-                   help="refuse a NIR file declaring more MiB of arrays (checked before reading)")
     args = p.parse_args(argv)
     try:
-        if args.json:
-            validate.outputs([args.json], [args.nir_file])
+        if args.json is not None:
+            validate.outputs([args.json], [args.nir_file, args.inputs])
         profile = profile_from_args(args)
-        program = quantize_named(read_nir(args.nir_file, args.max_mb), args.nir_file)
+        program = quantize_named(mapped_graph(args), args.nir_file)
     except (NIRFormatError, ValueError) as e:
         fail(str(e).splitlines()[0])
     m = map_program(program, profile)
     print(describe(m))
-    if args.json:
+    if args.json is not None:
         write_json(args.json, m.summary())
     return 0
+
+
+def mapped_graph(args):
+    """The graph to place: the NIR file read with --dt / --timesteps; with --inputs, fitted to them
+    (spike inputs put the first synapse on the chip, as the other commands run it)."""
+    if args.inputs is None:
+        return read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
+    x, y = user_inputs(args.inputs, args.max_mb)
+    graph, _ = fit_inputs(read_nir(args.nir_file, args.max_mb, args.dt), x, y, args.inputs, args.timesteps)
+    return graph
 
 
 if __name__ == "__main__":

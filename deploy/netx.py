@@ -16,14 +16,22 @@ layer either, but compile/ has folded every pool before a program exists.  Use
 scalar input bias.
 
 netx has no bias start schedule either: a program switches layer L's bias on at the step
-L's first data arrives (`NeuronLayer.start`), before which L rests at 0; in the file every
-bias is on from step 0, so a deep layer integrates its bias alone for `start` steps and may
-fire before any data reaches it.  `as_exported(program)` is the program the file describes;
-deploy/to_netx.py prints its accuracy beside the chip program's.
+L's first data arrives (`NeuronLayer.start`), before which L rests at 0.  What does that job in
+netx is its self-resetting neurons, as lava-dl streams a test set:
+`Network(net_config, reset_interval=T, reset_offset=1)` builds every layer as a LIFReset and
+gives each successive layer the next reset offset, so layer i (start i: a chain has no relays)
+is zeroed on step i + k T, the step sample k's data first reaches it, and the biases can simply
+be on.  The file records both numbers as root attributes `reset_interval` and `reset_offset`
+(netx reads only `layer/`); the host-fed layer in front of the network resets with offset 1
+(`deploy/lava_graph.py`, run_lava_stream).  Run without resets, every bias is on from step 0 and
+a deep layer integrates its bias alone for `start` steps: `as_exported(program)` is that
+program; deploy/to_netx.py prints the accuracy of both beside the chip program's.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+import io
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -32,6 +40,9 @@ from spikefold.chip.program import Program
 from spikefold.chip.formats import VTH_MAX
 
 
+# Network(reset_offset=1): netx adds 1 (its hardware time starts at 1) and 1 more per block, so
+# block i (program layer i, start i) resets at time_step % T == i + 1, as run_lava_stream does.
+NETX_RESET_OFFSET = 1
 READOUT_DU, READOUT_DV = 4095, 0   # the readout layer's CUBA neurons: current cleared each step, v kept
 
 
@@ -93,7 +104,9 @@ def write_netx(program: Program, path) -> None:
     order = chain(program)
     if any(np.any(l.bias_exp != 6) for l in program.neurons.values()):
         raise NetxUnsupported("biases need bias_exp = 6 for netx: quantize with netx=True")
-    with h5py.File(path, "w") as f:
+    buf = io.BytesIO()             # built in memory: HDF5 writing onto a full disk can crash the process
+    with h5py.File(buf, "w") as f:
+        f.attrs["reset_interval"], f.attrs["reset_offset"] = program.timesteps, NETX_RESET_OFFSET
         layers = f.create_group("layer")
         g = layers.create_group("0")
         g["type"] = "input"           # shape only: the network's input is the host-fed layer's spikes
@@ -125,3 +138,4 @@ def write_netx(program: Program, path) -> None:
                     raise NetxUnsupported(f"layer {s.dst}: bias varies within a channel")
                 _neuron(g, layer.du, layer.dv, layer.vth)
             i += 1
+    Path(path).write_bytes(buf.getvalue())

@@ -26,7 +26,7 @@ from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, L
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.chip.weights import lava_weights, sign_mode, weight_bound
 from spikefold.common.cli import InputError
-from spikefold.chip.formats import (BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
+from spikefold.chip.formats import (MAX_DELAY, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
@@ -72,7 +72,11 @@ def spike_readout(graph: Graph) -> Graph:
 
 
 def _delay(graph: Graph, name: str) -> int:
-    return int(getattr(graph.nodes[name], "delay", 0))
+    delay = int(getattr(graph.nodes[name], "delay", 0))
+    if delay > MAX_DELAY:
+        raise ValueError(f"node {name}: a delay of {delay:,} steps; the chip's synaptic delays reach "
+                         f"{MAX_DELAY} steps (a 6-bit field; lava-dl's Delay(max_delay=62))")
+    return delay
 
 
 def _through_flatten(graph: Graph, name: str) -> str:

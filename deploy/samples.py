@@ -33,6 +33,11 @@ class Samples:
     def __len__(self) -> int:
         return self.n
 
+    def require_some(self) -> None:
+        """InputError naming the inputs when there are none to run."""
+        if self.n == 0:
+            raise InputError(f"{self.name or 'inputs'}: no samples to run")
+
     def batch(self, idx: range) -> tuple:
         if self.x is not None:
             return self.x[idx.start:idx.stop], None if self.y is None else self.y[idx.start:idx.stop]
@@ -58,6 +63,9 @@ def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: st
             raise InputError(f"{source}: static inputs {tuple(x.shape)} need --timesteps")
     elif tuple(x.shape[2:]) == shape:
         steps = x.shape[1]
+        if timesteps is not None and timesteps != steps:
+            raise InputError(f"--timesteps {timesteps}: {source} already holds {steps} steps per sample "
+                             f"(shape {tuple(x.shape)}); leave --timesteps out")
     else:
         raise InputError(f"{source}: inputs of shape {tuple(x.shape)} do not fit the graph's input "
                          f"{declared}: expected (B, {', '.join(map(str, declared))}) or (B, T, "
@@ -70,47 +78,47 @@ def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: st
     return graph, Samples(x, y, name=Path(source).name)
 
 
-def user_inputs(path) -> tuple:
-    """(x float32 tensor, y int64 tensor or None) from a .npy (x) or .npz (x, optional y)."""
-    path = validate.input_file(path, "inputs file")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise InputError(f"{path}: not a .npy or .npz file ({str(e).splitlines()[0][:120]})") from None
-    if isinstance(data, np.ndarray):
-        x, y = data, None
-    else:
-        if "x" not in data.files:
-            raise InputError(f"{path}: an .npz of inputs needs an array named x (found {', '.join(data.files) or 'none'})")
-        x, y = data["x"], data["y"] if "y" in data.files else None
+def user_inputs(path, max_mb: float = validate.MAX_MB) -> tuple:
+    """(x float32 tensor, y int64 tensor or None) from a .npy (x) or .npz (x, optional y); at
+    least one sample, numeric, finite, within float32's range, at most `max_mb` MiB declared."""
+    arrays = validate.read_arrays(path, max_mb)
+    if "x" not in arrays:
+        raise InputError(f"{path}: an .npz of inputs needs an array named x "
+                         f"(found {', '.join(arrays) or 'none'})")
+    x, y = arrays["x"], arrays.get("y")
     if x.dtype.kind not in "biuf" or x.ndim < 2:
         raise InputError(f"{path}: x must be a numeric array (B, ...), got {x.dtype} of shape {x.shape}")
-    validate.finite_array(path, "x", x.astype(np.float64))
+    if 0 in x.shape:
+        raise InputError(f"{path}: x of shape {x.shape} holds no values (at least one sample is needed)")
+    validate.finite_array(str(path), "x", x)
     if y is not None:
         if y.shape != (x.shape[0],) or y.dtype.kind not in "biu":
             raise InputError(f"{path}: y must hold one integer label per sample ({x.shape[0]}), "
                              f"got {y.dtype} of shape {y.shape}")
+        if y.min() < 0:
+            raise InputError(f"{path}: y holds a negative label ({int(y.min())})")
         y = torch.as_tensor(y.astype(np.int64))
     return torch.as_tensor(x.astype(np.float32)), y
 
 
 def test_samples(graph: Graph, dataset: str | None = None, root: str | None = None,
-                 samples: int = 0) -> Samples:
+                 samples: int = 0, source: str = "the graph") -> Samples:
     """The first `samples` test samples (0: all) of the graph's dataset (or `dataset`), read a
-    batch at a time."""
-    ds, n, name = test_split(graph, dataset, root, samples)
+    batch at a time; errors name `source` (the file the graph came from) or --data."""
+    ds, n, name = test_split(graph, dataset, root, samples, source)
     return Samples(dataset=ds, n=n, name=name)
 
 
-def test_split(graph, dataset: str | None, root: str | None, samples: int):
+def test_split(graph, dataset: str | None, root: str | None, samples: int, source: str = "the graph"):
     """(test dataset, samples to use, dataset name): the graph's dataset (or `dataset`), its
     first `samples` test samples (0: all)."""
     info = graph.meta.get("nir", {})
     name = dataset or info.get("dataset")
     if name is None:
-        raise ValueError("the NIR file names no dataset; pass --data")
+        raise InputError(f"{source}: names no dataset; pass --data or --inputs")
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+        where = "--data" if dataset else f"{source}: metadata field dataset"
+        raise InputError(f"{where}: unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     shape = graph.nodes[next(iter(graph.nodes))].shape
     ds = load_dataset(name, root, False, int(graph.meta["timesteps"]), shape[-1])
     return ds, len(ds) if samples <= 0 else min(samples, len(ds)), name

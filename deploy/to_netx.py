@@ -5,13 +5,19 @@
 Residual networks (a neuron fed by several synapse layers) cannot be expressed in
 netx and are refused, naming the first such layer; nothing is written then.
 
-netx has no bias start schedule (deploy/netx.py): in the file every bias is on from step 0.
-After writing, the command runs the network the file describes and the chip program side by
-side on the file's test split (or --inputs) and prints both accuracies, so that what the
-export loses is a figure, not a surprise.  A file naming no dataset is written all the same,
+netx has no bias start schedule (deploy/netx.py); its self-resetting neurons do that job when
+the file is run as lava-dl streams a test set (Network(..., reset_interval=T, reset_offset=1),
+the numbers the file records and the command prints).  After writing, the command runs the
+network the file describes, with and without resets, and the chip program side by side on the
+file's test split (or --inputs) and prints their accuracies, so that what the export changes
+is a figure, not a surprise.  A file naming no dataset is written all the same,
 with the accuracy left unmeasured (pass --data or --inputs).
 """
 from __future__ import annotations
+
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
 
 import sys
 from pathlib import Path
@@ -19,7 +25,7 @@ from pathlib import Path
 from spikefold.compile.nir_io import NIRFormatError
 from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir
 from spikefold.deploy.samples import test_samples
-from spikefold.deploy.netx import NetxUnsupported, chain, write_netx
+from spikefold.deploy.netx import NETX_RESET_OFFSET, NetxUnsupported, chain, write_netx
 from spikefold.deploy.quantize import quantize
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
@@ -35,7 +41,7 @@ def main(argv=None) -> int:
     add_nir_args(p, 0, "test samples for the accuracy check (0: the whole split)")
     p.add_argument("-o", "--output", default=None, help="netx file (default: beside the NIR file, .net)")
     args = p.parse_args(argv)
-    out = Path(args.output) if args.output else Path(args.nir_file).with_suffix(".net")
+    out = validate.output_path(args.output, "-o", Path(args.nir_file).with_suffix(".net"))
     validate.outputs([out], [args.nir_file])
     measured, x = None, None
     try:
@@ -44,14 +50,14 @@ def main(argv=None) -> int:
         else:
             graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
             if graph.meta.get("nir", {}).get("dataset"):
-                samples = test_samples(graph, None, args.data_root, args.samples)
+                samples = test_samples(graph, None, args.data_root, args.samples, args.nir_file)
                 (x, y), name = samples.batch(range(len(samples))), samples.name
         program = quantize(graph, netx=True)
         layers = chain(program)
         if x is not None:
             chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
-            exported = netx_readout(program, x).argmax(1)
-            measured = (name, len(x), y, chip, exported)
+            streamed, unreset = (netx_readout(program, x, reset).argmax(1) for reset in (True, False))
+            measured = (name, len(x), y, chip, streamed, unreset)
         atomic_write(out, lambda tmp: write_netx(program, tmp))
     except NIRFormatError as e:
         fail(str(e))
@@ -59,20 +65,22 @@ def main(argv=None) -> int:
         fail(f"{args.nir_file}: {str(e).splitlines()[0]}")
     print(f"wrote {out}: {len(layers)} synapse layers after the host-fed layer "
           f"{program.host.dst} {program.neurons[program.host.dst].shape}, whose spikes are its input")
-    late = {k: n.start for k, n in program.neurons.items() if n.start > 0}
-    print(f"note: netx has no bias start schedule; in the file every bias is on from step 0 "
-          f"(the program switches on {', '.join(f'{k} at step {s}' for k, s in late.items()) or 'none later'})")
+    print(f"run it as lava-dl streams a test set: Network('{out}', reset_interval={program.timesteps}, "
+          f"reset_offset={NETX_RESET_OFFSET}) (each layer zeroed on the step its sample's data reaches it: "
+          f"the program's bias schedule); the readout is the last layer's v at each sample's end")
     if measured is None:
         print("  the exported network's accuracy is not measured: the file names no dataset (pass --data or --inputs)")
         return 0
-    name, n, y, chip, exported = measured
-    same = 100 * float((chip == exported).float().mean())
+    name, n, y, chip, streamed, unreset = measured
+    same = lambda pred: 100 * float((chip == pred).float().mean())
     if y is None:
-        print(f"  {name}, {n} samples: the exported network predicts as the chip program on {same:.2f}%")
+        print(f"  {name}, {n} samples: the exported network predicts as the chip program on {same(streamed):.2f}% "
+              f"with resets, {same(unreset):.2f}% without")
     else:
         acc = lambda pred: 100 * float((pred == y).float().mean())
-        print(f"  {name}, {n} samples: exported netx network {acc(exported):.2f}%, chip program "
-              f"{acc(chip):.2f}% (same prediction {same:.2f}%)")
+        print(f"  {name}, {n} samples: exported netx network {acc(streamed):.2f}% with resets (same prediction "
+              f"as the chip program {same(streamed):.2f}%), {acc(unreset):.2f}% without (every bias on from "
+              f"step 0); chip program {acc(chip):.2f}%")
     return 0
 
 

@@ -10,6 +10,10 @@ onnx.checker and run once in onnxruntime against PyTorch before it is kept.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 import warnings
 from pathlib import Path
@@ -58,7 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("checkpoint")
     p.add_argument("-o", "--output", default=None, help="ONNX file (default: beside the checkpoint)")
     args = p.parse_args(argv)
-    out = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(".onnx")
+    out = validate.output_path(args.output, "-o", Path(args.checkpoint).with_suffix(".onnx"))
     validate.outputs([out], [args.checkpoint])
     try:
         import onnx

@@ -18,9 +18,11 @@ torch.load(..., weights_only=True) (so a malicious pickle cannot run code):
 
 from __future__ import annotations
 
+import errno
 import pickle
 import re
 import warnings
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -29,10 +31,11 @@ from spikefold.common import validate
 from spikefold.common.atomic import atomic_write
 from spikefold.common.cli import InputError
 from spikefold.models.backbones import build_model
-from spikefold.models.config import ModelConfig
+from spikefold.models.config import ModelConfig, TrainConfig
 
 FORMAT = "spikefold-checkpoint"
 REQUIRED = ("format", "version", "model_config", "state_dict")
+TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 
 
 class CheckpointError(InputError):
@@ -40,8 +43,14 @@ class CheckpointError(InputError):
 
 
 def save_checkpoint(ckpt: dict, path: str | Path) -> None:
-    """Write atomically: a crash never leaves a partial file at `path`."""
-    atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
+    """Write atomically: a crash never leaves a partial file at `path`; a write that fails (a full
+    disk) is a WriteError naming `path`."""
+    def write(tmp):
+        try:
+            torch.save(ckpt, tmp)
+        except RuntimeError as e:     # torch's zip writer reports a failed write as RuntimeError
+            raise OSError(errno.EIO, f"torch.save failed: {str(e).splitlines()[0][:100]}") from None
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> dict:
@@ -75,6 +84,13 @@ def load_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> dict:
         ModelConfig.from_dict(ckpt["model_config"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: bad model_config ({str(e).strip(chr(39))})") from None
+    tc = ckpt.get("train_config", {})
+    if not isinstance(tc, dict):
+        raise CheckpointError(f"{path}: train_config is a {type(tc).__name__}, not a dict of settings")
+    try:
+        TrainConfig(**{k: v for k, v in tc.items() if k in TRAIN_FIELDS})
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad train_config ({str(e).strip(chr(39))})") from None
     if not isinstance(ckpt["state_dict"], dict):
         raise CheckpointError(f"{path}: state_dict is not a dict of tensors")
     frozen = ckpt.get("static")

@@ -3,18 +3,36 @@ stored in every checkpoint."""
 
 from __future__ import annotations
 
+import typing
 from dataclasses import asdict, dataclass, fields
 
 from spikefold.models.data.cifar import AUGMENTS
+from spikefold.models.data.registry import DATASETS
 from spikefold.models.staa_lif import ATTENTION
 from spikefold.models.surrogate import SURROGATES
 
 from spikefold.common.cli import require
+from spikefold.common.validate import MAX_TIMESTEPS
+
+
+def check_types(cfg) -> None:
+    """Each field holds its declared type (an int field a whole number, not 4.5 or True; a float
+    field any real number; a str field a string): InputError naming the field otherwise.  A config
+    read from a file can hold anything."""
+    for f in fields(cfg):
+        v, kinds = getattr(cfg, f.name), typing.get_args(HINTS[type(cfg)][f.name]) or (HINTS[type(cfg)][f.name],)
+        if v is None and type(None) in kinds:
+            continue
+        ok = any(not isinstance(v, bool) and (isinstance(v, k) or (k is float and isinstance(v, int)))
+                 if k in (int, float) else isinstance(v, k) for k in kinds if k is not type(None))
+        names = " or ".join(k.__name__ for k in kinds)
+        require(ok, f"{f.name} must be {names} (got {type(v).__name__} {v!r:.40})")
 
 
 def check_ranges(cfg, rules: dict) -> None:
     """rules: field -> (low, high, low_open): each value must lie in [low, high] ((low, high]
     if low_open); None means unbounded.  InputError naming the field otherwise."""
+    check_types(cfg)
     for name, (low, high, low_open) in rules.items():
         v = getattr(cfg, name)
         ok = v == v and (low is None or v > low or (v == low and not low_open)) and (high is None or v <= high)
@@ -64,8 +82,11 @@ class ModelConfig:
     stem_pool: str = "avg"        # resnet18/34 stem: avg (AvgPool 2, foldable) | max (MaxPool 3x3/2, the papers'; not lowerable)
 
     REQUIRED = ("arch", "neuron", "num_classes", "in_channels", "input_size", "timesteps")
-    RANGES = {"num_classes": (1, None, False), "in_channels": (1, None, False),
-              "input_size": (1, None, False), "timesteps": (1, None, False),
+    # Upper bounds: sizes a chip system and this machine can hold (ImageNet-21k has 21,841
+    # classes; a 1024 x 1024 input is 1 M host-side values per channel; timesteps as
+    # spikefold.common.validate.MAX_TIMESTEPS).
+    RANGES = {"num_classes": (1, 100_000, False), "in_channels": (1, 1024, False),
+              "input_size": (1, 1024, False), "timesteps": (1, MAX_TIMESTEPS, False),
               # M = 1 - 1/tau must lie in [0, 1): the chip's leak dv = 4096 (1 - M) is 12-bit unsigned
               "tau": (1.0, None, False), "v_th": (0.0, None, True),
               "surrogate_width": (0.0, None, True), "gc_ratio": (1, None, False),
@@ -136,7 +157,11 @@ class TrainConfig:
 
     def __post_init__(self):
         check_ranges(self, self.RANGES)
+        require(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)} (got {self.dataset!r})")
         require(self.loss in ("ce", "tet", "mse"), f"loss must be ce, tet or mse (got {self.loss!r})")
         require(self.optimizer in ("sgd", "adamw"), f"optimizer must be sgd or adamw (got {self.optimizer!r})")
         require(self.augment in AUGMENTS, f"augment must be one of {', '.join(AUGMENTS)} (got {self.augment!r})")
         require(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda (got {self.device!r})")
+
+
+HINTS = {cls: typing.get_type_hints(cls) for cls in (ModelConfig, TrainConfig)}

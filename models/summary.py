@@ -9,10 +9,15 @@ and the adaptive M, N of STAA-LIF).
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 
 from torch import nn
 
+from spikefold.common import validate
 from spikefold.models.attention import GlobalContext, StepAttention
 from spikefold.models.backbones import ARCHS, build_model
 from spikefold.models.config import ModelConfig
@@ -48,7 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--classes", type=positive_int, default=100)
     p.add_argument("--input", type=positive_int, default=32, help="input side in pixels")
     p.add_argument("--in-channels", type=positive_int, default=3)
-    p.add_argument("--timesteps", type=positive_int, default=4)
+    p.add_argument("--timesteps", type=validate.timesteps_arg, default=4)
     a = p.parse_args(argv)
     cfg = ModelConfig(arch=a.arch, neuron=a.neuron, num_classes=a.classes, input_size=a.input,
                       in_channels=a.in_channels, timesteps=a.timesteps)

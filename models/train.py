@@ -15,6 +15,10 @@ deployable network, its fold exact, and ckpt["static"] records the dynamic netwo
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import itertools
 import math
 import sys

@@ -12,6 +12,10 @@ real test data when a checkpoint is given, else every neuron emits Bernoulli spi
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 
 import torch
@@ -51,7 +55,7 @@ def parse_args(argv=None):
     p.add_argument("--classes", type=positive_int, default=100)
     p.add_argument("--input", type=positive_int, default=32)
     p.add_argument("--in-channels", type=positive_int, default=3)
-    p.add_argument("--timesteps", type=positive_int, default=4)
+    p.add_argument("--timesteps", type=validate.timesteps_arg, default=4)
     p.add_argument("--rate", type=unit_float, default=0.15, help="assumed firing rate without a checkpoint")
     p.add_argument("--samples", type=positive_int, default=64, help="test samples for measured rates")
     p.add_argument("--data-root", default=None)
@@ -62,7 +66,7 @@ def parse_args(argv=None):
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.json:
+    if args.json is not None:
         validate.outputs([args.json], [args.checkpoint])
     hooks = []
     try:
@@ -107,7 +111,7 @@ def main(argv=None) -> int:
     print(f"  {'effective MACs, NeuroBench (G)':34s}{c['effective_macs'] / 1e9:12.4f}")
     print(f"  {'effective ACs, NeuroBench (G)':34s}{c['effective_acs'] / 1e9:12.4f}")
     print(f"  {'ANN MACs, conv + linear (G)':34s}{c['ann_macs'] / 1e9:12.4f}")
-    if args.json:
+    if args.json is not None:
         write_json(args.json, c)
     return 0
 

@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 
 from spikefold.chip.program import Program
-from spikefold.chip.host import host_currents, host_macs
+from spikefold.common import validate
+from spikefold.chip.host import HOST_LIMIT, host_currents, host_macs
 from spikefold.chip.formats import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
                               VTH_SHIFT)
 from spikefold.chip.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
@@ -141,6 +142,23 @@ class Simulator:
         self.kernels = {name: kernel(s, self.device, self.channels_last) for name, s in program.synapses.items()}
         self.fanout = {name: fanout(s) for name, s in program.synapses.items()}
 
+    def batch_bytes(self, batch: int) -> int:
+        """At most what run() holds for `batch` samples (bytes): over every step, each layer's
+        input (float64), spikes (bool) and output to the next layer (float64) at once, the host's
+        currents (float64) and the inputs (float32)."""
+        p = self.p
+        neurons = sum(int(np.prod(n.shape)) for n in p.neurons.values())
+        host = int(np.prod(p.neurons[p.host.dst].shape))
+        return p.steps * batch * (17 * neurons + 8 * host + 4 * int(np.prod(p.input_shape)))
+
+    def check_memory(self, batch: int, max_mb: float = validate.MAX_WORK_MB) -> None:
+        """InputError, before anything is allocated, if a batch of `batch` samples would hold
+        more than `max_mb` MiB."""
+        p = self.p
+        validate.work(f"{batch} samples x {p.steps:,} steps ({p.timesteps:,} per sample) x "
+                      f"{sum(int(np.prod(n.shape)) for n in p.neurons.values()):,} neurons",
+                      self.batch_bytes(batch), max_mb, "lower --batch-size, or the steps per sample")
+
     def _param(self, x, shape: tuple) -> torch.Tensor:
         """A per-neuron parameter as a float64 tensor on the device, as small as its values allow:
         0-d if uniform, (C, 1, 1) if uniform over each channel's positions, else `shape` in the
@@ -206,6 +224,7 @@ class Simulator:
         p = self.p
         T, steps = p.timesteps, p.steps
         host = host_currents(p, x)
+        host_saturations = int((host.abs() >= HOST_LIMIT).sum())
         host_max = float(host.abs().max()) if host.numel() else 0.0
         host = host.to(self.device, torch.float64 if host_max >= EXACT_F32 else torch.float32)
         B = host.shape[1]
@@ -251,6 +270,7 @@ class Simulator:
         tot = {k: sum(l[k] for l in counts["layers"].values()) for k in keys}
         tot["conv_wraps"] = sum(s["conv_wraps"] for s in counts["synapses"].values())
         tot["host_macs"] = host_macs(p, x)
+        tot["host_saturations"] = host_saturations
         tot["samples"], tot["mode"] = B, mode
         counts["total"] = tot
         if mode == "full":

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from spikefold.chip.counts import ChipAccumulator
 from spikefold.chip.program import Program
-from spikefold.common import distributed
+from spikefold.common import distributed, validate
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.measure import record_spikes
@@ -26,7 +26,7 @@ from spikefold.simulate.counters.network import Counter
 from spikefold.simulate.divergence import Divergence
 from spikefold.simulate.engine import Simulator
 
-OVERFLOW = ("u_wraps", "v_saturations", "conv_wraps")
+OVERFLOW = ("u_wraps", "v_saturations", "conv_wraps", "host_saturations")
 
 
 @dataclass
@@ -59,12 +59,15 @@ class Evaluation:
 
 def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | None = None,
              batch_size: int = 128, device: str | torch.device = "cpu", quiet: bool = True,
-             rank: int = 0, world: int = 1) -> Evaluation | None:
+             rank: int = 0, world: int = 1, max_work_mb: float = validate.MAX_WORK_MB) -> Evaluation | None:
     """Run `samples` (simulate.samples.Samples: .batch(range) -> (x, y or None), len, .labelled)
     through `model` (optional), `graph` and `program`, `batch_size` at a time.  None on a rank
-    other than 0 under torchrun."""
+    other than 0 under torchrun.  InputError, before any batch is read, for no samples or a batch
+    that would hold more than `max_work_mb` MiB."""
     device = torch.device(device)
     folded, sim, chip = GraphNet(graph).eval().to(device), Simulator(program, device), ChipAccumulator(program)
+    samples.require_some()
+    sim.check_memory(min(batch_size, len(samples)), max_work_mb)
     divergence = Divergence(program)
     counter = None
     if model is not None:

@@ -16,6 +16,10 @@ Without --nir the checkpoint is folded here (calibrated, no fine-tune).
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import shlex
 import sys
 from pathlib import Path
@@ -25,7 +29,7 @@ from spikefold.chip.horowitz import ENERGY_PJ
 from spikefold.common import distributed, validate
 from spikefold.common.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 from spikefold.compile.nir_io import DT_HELP, NIRFormatError
-from spikefold.deploy.cli_common import load_graph_and_inputs
+from spikefold.deploy.cli_common import add_limit_args, load_graph_and_inputs
 from spikefold.deploy.quantize import quantize_named
 from spikefold.models.checkpoint import CheckpointError
 from spikefold.models.data import DatasetNotFound
@@ -42,7 +46,7 @@ def parse_args(argv=None):
                                                "or any NIR graph")
     p.add_argument("--dt", type=positive_float, default=None, help=DT_HELP)
     p.add_argument("--inputs", default=None, help="your own inputs (.npy x or .npz x, y), as simulate/run.py")
-    p.add_argument("--timesteps", type=positive_int, default=None, help="steps per sample for static --inputs")
+    p.add_argument("--timesteps", type=validate.timesteps_arg, default=None, help="steps per sample for static --inputs")
     p.add_argument("--data", default=None, help="dataset (default: the checkpoint's)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--samples", type=nonneg_int, default=0, help="test samples (0: the whole split)")
@@ -52,8 +56,7 @@ def parse_args(argv=None):
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where the float network and the chip simulator run (auto: CUDA when present); "
                         "under torchrun each process uses GPU LOCAL_RANK")
-    p.add_argument("--max-mb", type=positive_float, default=validate.MAX_MB,
-                   help="refuse a checkpoint or NIR file declaring more MiB of arrays")
+    add_limit_args(p)
     p.add_argument("--chip-param", action="append", default=[], metavar="[PROFILE.]NAME=VALUE",
                    help="replace a chip figure (chip/hardware.py) in every profile or in one, "
                         "e.g. loihi2.synop_pj=10; the report marks it as yours")
@@ -73,7 +76,7 @@ def parse_args(argv=None):
 def options(args) -> ReportOptions:
     return ReportOptions(data=args.data, data_root=args.data_root, samples=args.samples,
                          calib_samples=args.calib_samples, batch_size=args.batch_size, device=args.device,
-                         max_mb=args.max_mb, chip_params=tuple(args.chip_param), sram_pj=args.sram_pj,
+                         max_mb=args.max_mb, max_work_mb=args.max_work_mb, chip_params=tuple(args.chip_param), sram_pj=args.sram_pj,
                          quiet=args.quiet)
 
 
@@ -87,7 +90,7 @@ def main(argv=None) -> int:
             r = report_checkpoint(args.checkpoint, args.nir, args.out, options(args), command)
         else:
             args.nir_file = args.nir
-            out = Path(args.out) if args.out else Path(args.nir).parent / "report"
+            out = validate.output_path(args.out, "--out", Path(args.nir).parent / "report")
             validate.outputs([out], [args.nir, args.inputs], directory=True)
             validate.outputs([out / f for f in GRAPH_OUTPUTS], [args.nir, args.inputs])
             graph, samples, _ = load_graph_and_inputs(args, lazy=True)

@@ -41,6 +41,7 @@ from spikefold.deploy.samples import Samples
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import DATASETS, load_dataset
 from spikefold.simulate import plots
+from spikefold.simulate.chip_range import chip_ranges
 from spikefold.simulate.counters.energy import (ANN_BASELINES, NETWORK_AS_BUILT, break_even_45nm, chip_key,
                                                 energies, network_terms)
 from spikefold.simulate.counters.network import footprint_bytes
@@ -58,7 +59,8 @@ class ReportOptions:
     """simulate/report.py's options, same names and defaults: data, data_root (default: the
     checkpoint's), samples (test samples, 0: all), calib_samples (when the checkpoint is folded
     here), batch_size, device ("auto": CUDA when present; under torchrun each process its GPU),
-    max_mb (refuse files declaring more MiB of arrays), chip_params ("[PROFILE.]NAME=VALUE"
+    max_mb (refuse files declaring more MiB of arrays), max_work_mb (refuse a batch holding more
+    MiB), chip_params ("[PROFILE.]NAME=VALUE"
     overrides of chip/hardware.py figures), sram_pj (pJ per SRAM access, memory-aware 45 nm
     conventions), quiet (no progress bars)."""
     data: str | None = None
@@ -68,6 +70,7 @@ class ReportOptions:
     batch_size: int = 128
     device: str = "auto"
     max_mb: float = validate.MAX_MB
+    max_work_mb: float = validate.MAX_WORK_MB
     chip_params: tuple = ()
     sram_pj: float = ENERGY_PJ["sram_8kb_45nm"]
     quiet: bool = False
@@ -79,7 +82,7 @@ def report_checkpoint(checkpoint, nir=None, out=None, options: ReportOptions = R
     calibrated, not fine-tuned), written into `out` (default: beside the checkpoint, report/).
     Returns report.json's dict with "out"; None on a rank other than 0 under torchrun."""
     o, t0 = options, time.perf_counter()
-    out = Path(out) if out else Path(checkpoint).parent / "report"
+    out = validate.output_path(out, "--out", Path(checkpoint).parent / "report")
     validate.outputs([out], [checkpoint, nir], directory=True)
     validate.outputs([out / f for f in OUTPUTS], [checkpoint, nir])
     rank, world, device = distributed.setup(o.device)
@@ -98,7 +101,7 @@ def report_checkpoint(checkpoint, nir=None, out=None, options: ReportOptions = R
     program = quantize_named(graph, nir or checkpoint)
     steps.update()
     ev = evaluate(graph, program, Samples(dataset=test, n=n, name=dataset), model, o.batch_size, device,
-                  quiet, rank, world)
+                  quiet, rank, world, o.max_work_mb)
     steps.update()
     if ev is None:
         return None                                  # not rank 0: rank 0 writes the report
@@ -137,7 +140,8 @@ def report_graph(graph: Graph, program: Program, samples: Samples, out, options:
     o, t0 = options, time.perf_counter()
     profiles = profiles_with_overrides(list(o.chip_params))
     rank, world, device = distributed.setup(o.device)
-    ev = evaluate(graph, program, samples, None, o.batch_size, device, o.quiet or rank != 0, rank, world)
+    ev = evaluate(graph, program, samples, None, o.batch_size, device, o.quiet or rank != 0, rank, world,
+                  o.max_work_mb)
     if ev is None:
         return None                                  # not rank 0: rank 0 writes the report
     report, models = graph_report(ev, graph, program, profiles, o.sram_pj, command=command, nir=nir,
@@ -218,6 +222,7 @@ def checkpoint_report(ev: Evaluation, model, ckpt: dict, program: Program, profi
                                     "1 - NeuroBench activation sparsity, chip the deployed program's mean rate",
                             "measured": {"network_as_built": rate_built, "chip": rate_chip}, **breakeven},
         "chip_mapping": chip_mapping(models, costs),
+        "chip_ranges": chip_ranges(models, energy),
         "chip": {**program_summary(program), **ev.overflow},
     }
     return report, models
@@ -257,6 +262,7 @@ def graph_report(ev: Evaluation, graph: Graph, program: Program, profiles: dict,
         "energy_constants_pj": ENERGY_PJ, "sram_pj": sram_pj,
         "break_even_rate": {"measured": {"chip": rate_chip}, **chip_break_even(models, energy, rate_chip)},
         "chip_mapping": chip_mapping(models, costs),
+        "chip_ranges": chip_ranges(models, energy),
         "chip": program_summary(program),
     }
     return report, models
@@ -316,7 +322,7 @@ def chip_mapping(models: dict, costs: dict) -> dict:
     """report.json's chip section: per profile the placement, both variants' time and energy, and
     every figure used with its source and whether it is assumed."""
     keep = ("steps", "time_ns", "inferences_per_s", "step_ns", "counts", "pj", "split_pj")
-    return {name: {"label": profile.label, **mapping.summary(), "barrier_ns": priced.barrier,
+    return {name: {"label": profile.label, "model": profile.model, **mapping.summary(), "barrier_ns": priced.barrier,
                    **{v: {k: costs[(name, profile.label, v)][k] for k in keep} for v in VARIANTS},
                    "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
                                for k, f in profile.figures().items()}}

@@ -70,7 +70,8 @@ def markdown(r: dict) -> str:
               f"deployed), {ch['relay_layers']} relay layers, {ch['delayed_synapse_layers']} synapse layers "
               f"with axonal delays, {ch['clipped_values']} clipped values; over the "
               f"test split {ch['u_wraps']} u wraps, {ch['v_saturations']} v saturations, "
-              f"{ch['conv_wraps']} conv accumulator wraps.", ""]
+              f"{ch['conv_wraps']} conv accumulator wraps, {ch.get('host_saturations', 0)} input currents "
+              f"saturated at the host's int32 limit.", ""]
     return "\n".join(lines + chip_markdown(r))
 
 
@@ -88,6 +89,7 @@ def chip_markdown(r: dict) -> list:
              "longest spike route plus the barrier; energy is dynamic (events, updates, spike messages, tile "
              "hops) + static (power x chips x time) + host.", "",
              "| | " + " | ".join(maps[n]["label"] for n in names) + " |", "|---|" + "---|" * len(names),
+             "| model of the chip | " + " | ".join(maps[n].get("model", "") for n in names) + " |",
              "| cores / chips / tiles | " + " | ".join(f"{maps[n]['cores']} / {maps[n]['chips']} / "
                                                      f"{maps[n]['tiles']}" for n in names) + " |"]
     for v, label in (("as_deployed", "as deployed"), ("streamed", "streamed")):
@@ -110,6 +112,7 @@ def chip_markdown(r: dict) -> list:
                 f", {c / e['syops_45nm']['pj']:.3g}x the syops-counter estimate ({us(e['syops_45nm']['pj'])})"
             lines.append(f"- {maps[n]['label']}, {v}: {us(c)} per inference, {c / ann:.3g}x the 45 nm FP32 "
                          f"ANN ({us(ann)}), {c / int8:.3g}x the INT8 ANN ({us(int8)}){syops}.")
+    lines += range_markdown(r)
     be = r["break_even_rate"]
     lines += ["", "Break-even firing rate: the mean rate (spikes per neuron per step) below which each spiking "
               "estimate costs less than the ANN baseline, all activity scaled alike (measured: " +
@@ -135,6 +138,15 @@ def chip_markdown(r: dict) -> list:
               "another, so a full core makes a long step: a Loihi 2 core holds up to 8,192 neurons, and fewer "
               "chips can mean a slower step and more static energy. `--chip-param loihi2.neurons_per_core=1024` "
               "prices the other trade."]
+    if "loihi_sanafe" in maps:
+        lines += ["- The silicon-calibrated column takes SANA-FE's Loihi constants (Boyle et al., IEEE TCAD "
+                  "2025; ICONS 2023; SANA-FE 2.2.9's loihi.yaml) and its rule that a core's neuron and "
+                  "synaptic work overlap (the larger counts). SANA-FE's own event-driven schedule, which also "
+                  "waits for each spike to be generated before it is processed and models network congestion, "
+                  "gives a longer step than either rule; `bench/sanafe_check.py` runs SANA-FE on this mapping "
+                  "and prints both. Both columns add the same measured static power (Frady 2020); SANA-FE "
+                  "models none. SANA-FE counts a neuron as updated when its potential, input or bias is "
+                  "nonzero, spikefold when its synaptic input is."]
     for n in names:
         assumed = {k: f for k, f in maps[n]["figures"].items() if f["assumed"]}
         if assumed:
@@ -144,6 +156,45 @@ def chip_markdown(r: dict) -> list:
     return lines + [""]
 
 
+
+
+def range_markdown(r: dict) -> list:
+    """The chip-vs-ANN comparison as a range: Loihi's two models, Loihi 2's static power span, and
+    the single constants that turn each profile's verdict (report.json's "chip_ranges")."""
+    cr = r.get("chip_ranges")
+    if not cr:
+        return []
+    us = lambda pj: f"{pj / 1e6:.4g} µJ"
+    lines = ["", "Across the two models of Loihi (" + " and ".join(f"{m}" for n, m in cr["models"].items()
+                                                          if n in ("loihi", "loihi_sanafe")) + "), both with the "
+             "same measured static power:"]
+    for v, x in cr["loihi_models"].items():
+        lines.append(f"- Loihi, {v.replace('_', ' ')}: {us(x['pj'][0])} to {us(x['pj'][1])} per inference, "
+                     f"{x['ann_45nm'][0]:.3g}x to {x['ann_45nm'][1]:.3g}x the FP32 ANN, "
+                     f"{x['ann_int8_45nm'][0]:.3g}x to {x['ann_int8_45nm'][1]:.3g}x the INT8 ANN.")
+    s = cr.get("loihi2_static")
+    if s:
+        lines += ["", f"Loihi 2's static power is not published: from {s['mw'][0]:.1f} mW per chip "
+                  f"({s['source'].split(' (low)')[0]}) to {s['mw'][1]:,.0f} mW (Hala Point's maximum system power "
+                  "per chip, an upper bound):"]
+        for v in ("as_deployed", "streamed"):
+            x = s[v]
+            lines.append(f"- Loihi 2, {v.replace('_', ' ')}: {us(x['pj'][0])} to {us(x['pj'][1])}, "
+                         f"{x['ann_45nm'][0]:.3g}x to {x['ann_45nm'][1]:.3g}x the FP32 ANN, "
+                         f"{x['ann_int8_45nm'][0]:.3g}x to {x['ann_int8_45nm'][1]:.3g}x the INT8 ANN.")
+    lines += ["", "Sensitivity: the single constants that, moved to the other end of the span their sources "
+              "give (Davies 2018 vs SANA-FE's file; Loihi 2's static power as above), turn the verdict:"]
+    labels = {"ann_45nm": "FP32 ANN", "ann_int8_45nm": "INT8 ANN"}
+    for name, per in cr["sensitivity"].items():
+        for v, bs in per.items():
+            parts = []
+            for b, x in bs.items():
+                verdict = "cheaper" if x["cheaper"] else "dearer"
+                turns = ", ".join(f"`{k}` = {val:g} ({ratio:.3g}x)" for k, val, ratio in x["turns"])
+                parts.append(f"vs the {labels[b]} {verdict} ({x['ratio']:.3g}x): " +
+                             (f"turned by {turns}" if turns else "no single constant turns it"))
+            lines.append(f"- {r['chip_mapping'][name]['label']}, {v.replace('_', ' ')}: " + "; ".join(parts) + ".")
+    return lines
 
 
 def graph_markdown(r: dict) -> str:

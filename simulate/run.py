@@ -12,6 +12,10 @@ processes and the figures are those of one process over all of them.
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 
 import torch
@@ -26,21 +30,26 @@ from spikefold.deploy.quantize import quantize_named
 from spikefold.deploy.samples import Samples
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
-from spikefold.common import distributed
+from spikefold.common import distributed, validate
 from spikefold.common.cli import ArgumentParser, command, fail, positive_int
 
-COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps")
+COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps",
+          "host_saturations")
 
 
 def simulate(graph: Graph, program: Program, samples: Samples, batch_size: int = 256,
-             device: str | torch.device = "cpu", quiet: bool = True, rank: int = 0, world: int = 1) -> dict | None:
+             device: str | torch.device = "cpu", quiet: bool = True, rank: int = 0, world: int = 1,
+             max_work_mb: float = validate.MAX_WORK_MB) -> dict | None:
     """The chip's and the float graph's predictions on `samples`, and the chip's counts:
     {'name', 'n', 'chip' (n,), 'float' (n,), 'y' (n,) or None, 'counts' (COUNTS: sums over
     samples), 'clips', 'processes'}.  The chip runs in mode "window" (identical readout, counts
     per inference).  Under torchrun (rank, world) each process takes its share of the batches;
-    None on ranks other than 0."""
+    None on ranks other than 0.  InputError, before any batch is read, for no samples or a batch
+    that would hold more than `max_work_mb` MiB."""
     device = torch.device(device)
     sim, net = Simulator(program, device), GraphNet(graph).eval().to(device)
+    samples.require_some()
+    sim.check_memory(min(batch_size, len(samples)), max_work_mb)
     per_batch, counts = {}, dict.fromkeys(COUNTS, 0)
     mine = distributed.batches(len(samples), batch_size, rank, world)
     for k, idx in tqdm(mine, desc="simulate", disable=quiet or rank != 0, leave=False):
@@ -77,7 +86,7 @@ def main(argv=None) -> int:
         rank, world, device = distributed.setup(args.device)
         graph, samples, _ = load_graph_and_inputs(args, lazy=True)
         r = simulate(graph, quantize_named(graph, args.nir_file), samples, args.batch_size, device, False,
-                     rank, world)
+                     rank, world, args.max_work_mb)
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     finally:
@@ -96,6 +105,7 @@ def main(argv=None) -> int:
     print(f"per sample: {c['spikes'] / n:,.0f} spikes, {c['synaptic_events'] / n:,.0f} synaptic events, "
           f"{c['neuron_updates'] / n:,.0f} neuron updates, {c['host_macs'] / n:,.0f} host MACs; "
           f"u wraps {c['u_wraps']}, v saturations {c['v_saturations']}, conv wraps {c['conv_wraps']}, "
+          f"input currents saturated {c['host_saturations']}, "
           f"clipped values {r['clips']}")
     return 0
 

@@ -12,6 +12,10 @@
 """
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy imports below
+    from spikefold.common.cli import guard_interrupts
+    guard_interrupts()
+
 import sys
 import time
 from pathlib import Path

@@ -188,7 +188,7 @@ def test_the_size_limit_is_an_option(good, capsys):
 
 # 5. one line, not a traceback --------------------------------------------------------------
 
-@pytest.mark.parametrize("flag,value,needle", [("--timesteps", "0", "timesteps must lie in [1, inf]"),
+@pytest.mark.parametrize("flag,value,needle", [("--timesteps", "0", "timesteps must lie in [1, 100000]"),
                                                ("--epochs", "0", "epochs must lie in [1, inf]"),
                                                ("--lr", "nan", "lr must lie in (0.0, inf]"),
                                                ("--tau", "0.5", "tau must lie in [1.0, inf]")])

@@ -3,7 +3,9 @@
 - Bad input: one line `error: <file or option>: <problem>` on stderr, exit status 2,
   no traceback, no output file (`fail`, `InputError`, and `ArgumentParser`, whose
   usage errors are one line too).
-- Ctrl-C: one line `error: interrupted`, exit status 130 (`command`).
+- Ctrl-C: one line `error: interrupted`, exit status 130, from a command's first instruction
+  (`guard_interrupts`, installed by `command`, by spikefold/commands.py before a console
+  script imports anything heavy, and at the top of each command module run as a script).
 - Options are range-checked when parsed (`positive_int`, `nonneg_int`, ...), and
   dataclass fields become flags (`add_dataclass_args`, `pick`).
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import os
+import signal
 import sys
+import threading
 import typing
 
 
@@ -27,17 +32,64 @@ def fail(message: str, status: int = 2) -> typing.NoReturn:
     sys.exit(status)
 
 
+INTERRUPTED = "interrupted (Ctrl-C); no output was written"
+
+# Temporaries a write has open (spikefold.common.atomic registers them): removed before an
+# immediate exit, which skips the `finally` blocks that would otherwise remove them.
+TEMPORARIES: set = set()
+
+
+def _in_import(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C inside an import exits at once: Python's own handler would raise KeyboardInterrupt
+    inside the importing module, where a library's bare `except:` can swallow it and leave a
+    half-imported module behind (numpy without `iterable`).  Anywhere else it raises
+    KeyboardInterrupt, which `command` turns into one line after the `finally` blocks ran."""
+    if not _in_import(frame):
+        raise KeyboardInterrupt
+    for tmp in list(TEMPORARIES):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    os.write(2, f"error: {INTERRUPTED}\n".encode())
+    os._exit(130)
+
+
+def guard_interrupts() -> None:
+    """Install the Ctrl-C handler (main thread only; elsewhere signals cannot be handled).  A
+    SIGINT the process was started ignoring (a background job of a shell without job control)
+    stays ignored, as Python itself leaves it."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
+        signal.signal(signal.SIGINT, _on_interrupt)
+
+
 def command(main):
     """Decorate a command's main(argv): InputError -> one line and exit 2; Ctrl-C -> one line
-    and exit 130 (what a shell user expects), never a traceback."""
+    and exit 130 (what a shell user expects), never a traceback.  (A write that fails, a full disk
+    or a read-only directory, is an InputError naming the path: spikefold.common.atomic.)"""
     @functools.wraps(main)
     def wrapped(*args, **kwargs):
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGINT) if main_thread else None
+        guard_interrupts()
         try:
             return main(*args, **kwargs)
         except InputError as e:
             fail(str(e))
         except KeyboardInterrupt:
-            fail("interrupted (Ctrl-C); no output was written", 130)
+            fail(INTERRUPTED, 130)
+        finally:
+            if main_thread and previous is not None:
+                signal.signal(signal.SIGINT, previous)
     return wrapped
 
 

@@ -1,14 +1,18 @@
 """One validation layer per kind of input, shared by every command.
 
-    output paths      `outputs`: distinct from every input, not a directory, writable;
-                      checked before any work is done.
+    output paths      `outputs`: distinct from every input, a new path or a regular file (never
+                      a device), writable; checked before any work is done.
     checkpoints       `checkpoint_size` (declared tensor bytes, before loading) and
                       `finite_tensors` (no NaN or Inf in the weights).
     NIR files         `nir_declared` (every HDF5 dataset's declared shape x item size and
                       every node type, before any array is read); values (finite arrays,
                       LIF tau > 0 and threshold > 0) are checked node by node as the file
-                      is read, in compile/nir_read.py (`_check_values`).
-    input arrays      `finite_array`.
+                      is read, in compile/nir_read.py (`check_values`).
+    input arrays      `read_arrays` (.npy / .npz: declared shape and dtype read from each array's
+                      header before any data, so a 300-byte file cannot declare gigabytes), then
+                      `finite_array` (no NaN or Inf, nothing beyond float32's range).
+    work              `work` (the memory a run will hold, estimated before allocating, against
+                      --max-work-mb).
     options           range-checked by spikefold.common.cli's argparse types and the config
                       dataclasses' __post_init__.
 
@@ -16,6 +20,7 @@ Every failure is an InputError whose text is one line naming the file and the pr
 """
 from __future__ import annotations
 
+import argparse
 import os
 import zipfile
 from pathlib import Path
@@ -23,9 +28,24 @@ from typing import Iterable
 
 import numpy as np
 
-from spikefold.common.cli import InputError
+from spikefold.common.atomic import WriteError, check_target
+from spikefold.common.cli import InputError, positive_int
 
-MAX_MB = 1024     # default limit on a NIR graph's or checkpoint's declared array bytes (--max-mb)
+MAX_MB = 1024        # default limit on a NIR graph's or checkpoint's declared array bytes (--max-mb)
+MAX_WORK_MB = 4096   # default limit on what one batch of a run holds in memory (--max-work-mb)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Steps per sample a file or option may ask for.  Loihi itself runs any number of steps; the
+# papers spikefold deploys use 1-16 (STAA-SNN: 4-6; the NIR paper's N-MNIST network: 300 bins).
+# Beyond this a value is a mistake far more often than a wish; --max-work-mb bounds the memory.
+MAX_TIMESTEPS = 100_000
+
+
+def timesteps_arg(text: str) -> int:
+    """argparse type of --timesteps: a whole number in [1, MAX_TIMESTEPS]."""
+    value = positive_int(text)
+    if value > MAX_TIMESTEPS:
+        raise argparse.ArgumentTypeError(f"{text} must be <= {MAX_TIMESTEPS:,} steps per sample")
+    return value
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -35,12 +55,25 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def output_path(text: str | Path | None, option: str, default: Path) -> Path:
+    """The output path an option names (`default` when it was not given); '' is refused, never
+    read as "the default"."""
+    if text is None:
+        return Path(default)
+    if str(text).strip() == "":
+        raise InputError(f"{option} '': an empty output path; name a file or leave the option out")
+    return Path(text)
+
+
 def outputs(outs: Iterable[str | Path], ins: Iterable[str | Path], directory: bool = False) -> None:
     """Refuse, before any work, outputs that would overwrite an input or cannot be written.
 
     directory=True: each output is a directory (it may exist; a file there is refused)."""
     ins = [Path(p) for p in ins if p is not None]
-    for out in map(Path, outs):
+    for out in outs:
+        if str(out).strip() == "":
+            raise InputError("'': an empty output path; name a file or directory")
+        out = Path(out)
         for src in ins:
             if _same(out, src) or out.resolve() == src.resolve():
                 raise InputError(f"{out}: output would overwrite the input {src}; choose another path")
@@ -49,6 +82,11 @@ def outputs(outs: Iterable[str | Path], ins: Iterable[str | Path], directory: bo
                 raise InputError(f"{out}: exists and is not a directory (the output directory)")
         elif out.is_dir():
             raise InputError(f"{out}: is a directory; the output must be a file path")
+        else:
+            try:
+                check_target(out)
+            except WriteError as e:
+                raise InputError(str(e)) from None
         parent = out if directory and out.is_dir() else out.parent
         while not parent.exists():
             parent = parent.parent
@@ -115,6 +153,11 @@ def nir_declared(path: Path, known: set[str], max_mb: float = MAX_MB) -> None:
                 raise InputError(f"{path}: dataset {name} declares shape {tuple(ds.shape)} "
                                  f"({total / (1 << 20):,.0f} MiB so far), over the {max_mb:g} MiB "
                                  f"limit (raise it with --max-mb)")
+        for name, ds in datasets:          # NIR's own reader divides by these while reading
+            field = name.rsplit("/", 1)[-1]
+            if field in ("stride", "kernel_size", "dilation") and ds.size <= 16 and np.any(ds[()] < 1):
+                node = name.rsplit("/", 2)[-2]
+                raise InputError(f"{path}: node {node}: {field} must be >= 1 (got {np.asarray(ds[()]).tolist()})")
         for name, ds in datasets:
             if not (name.startswith("nodes/") and name.endswith("/type") and name.count("/") == 2):
                 continue
@@ -127,6 +170,61 @@ def nir_declared(path: Path, known: set[str], max_mb: float = MAX_MB) -> None:
 
 
 def finite_array(where: str, name: str, a) -> None:
+    """No NaN or Inf, and nothing a float32 cannot hold (1e300 would become Inf in the cast)."""
     a = np.asarray(a)
     if a.dtype.kind in "fc" and not np.isfinite(a).all():
         raise InputError(f"{where}: {name} holds {int((~np.isfinite(a)).sum())} NaN or Inf value(s)")
+    if a.size and a.dtype.kind in "fiu" and float(np.abs(a).max()) > FLOAT32_MAX:
+        raise InputError(f"{where}: {name} holds values beyond float32's range (|x| up to "
+                         f"{float(np.abs(a).max()):.3g}, the most is {FLOAT32_MAX:.3g})")
+
+
+def _npy_header(f, where: str) -> tuple[tuple, np.dtype]:
+    """(shape, dtype) an .npy stream declares, read from its header alone."""
+    from numpy.lib import format as npy
+    version = npy.read_magic(f)
+    shape, _, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(f)
+    if dtype.hasobject:
+        raise InputError(f"{where}: holds Python objects (dtype {dtype}); spikefold reads numeric arrays only")
+    return tuple(shape), dtype
+
+
+def read_arrays(path: str | Path, max_mb: float = MAX_MB) -> dict[str, np.ndarray]:
+    """The arrays of an .npy ({"x": array}) or .npz file, each array's declared shape and dtype
+    checked against `max_mb` MiB before its data is read; InputError naming the file (and the
+    array) for anything that is not a readable numeric array."""
+    path = input_file(path, "file of arrays")
+    limit, total = _limit(max_mb), 0
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith(".npy")]
+                for n in names:
+                    with z.open(n) as f:
+                        shape, dtype = _npy_header(f, f"{path}: array {n[:-4]}")
+                    total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                with np.load(path, allow_pickle=False) as data:
+                    _under(path, total, limit, max_mb)
+                    return {k: data[k] for k in data.files}
+        with open(path, "rb") as f:
+            shape, dtype = _npy_header(f, str(path))
+        _under(path, int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, limit, max_mb)
+        return {"x": np.load(path, allow_pickle=False)}
+    except InputError:
+        raise
+    except Exception as e:   # a damaged zip or header, a bad CRC, a truncated array
+        text = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise InputError(f"{path}: not a readable .npy or .npz file ({text})") from None
+
+
+def _under(path, nbytes: int, limit: int, max_mb: float) -> None:
+    if nbytes > limit:
+        raise InputError(f"{path}: declares {nbytes / (1 << 20):,.0f} MiB of arrays, over the "
+                         f"{max_mb:g} MiB limit (raise it with --max-mb)")
+
+
+def work(where: str, nbytes: float, max_mb: float = MAX_WORK_MB, hint: str = "") -> None:
+    """Refuse, before allocating, a run that would hold `nbytes` at once."""
+    if nbytes > _limit(max_mb):
+        raise InputError(f"{where}: would hold about {nbytes / (1 << 20):,.0f} MiB at once, over the "
+                         f"{max_mb:g} MiB limit ({hint + '; ' if hint else ''}raise it with --max-work-mb)")

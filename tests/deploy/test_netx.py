@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
-from lava.proc.lif.process import LIF
+from lava.proc.lif.process import LIF, LIFReset
 
 from spikefold.compile.nir_io import read_nir, write_nir
 from spikefold.compile.pipeline import lower
@@ -89,7 +90,7 @@ def test_netx_file_runs_in_netx_as_the_program_it_describes(lif_nir, digits_test
             assert np.array_equal(spikes, exported.spikes[name][:, b].numpy()), name
             differs += int((spikes != real.spikes[name][:, b].numpy()).sum())
         assert sum(s.sum() for s in got) > 100
-        assert np.array_equal(v, netx_readout(program, x[b:b + 1])[0].numpy())
+        assert np.array_equal(v, netx_readout(program, x[b:b + 1], reset=False)[0].numpy())
     assert differs > 0
     assert any(n.start > 0 for n in program.neurons.values())
 
@@ -97,12 +98,60 @@ def test_netx_file_runs_in_netx_as_the_program_it_describes(lif_nir, digits_test
 def test_export_prints_the_exported_networks_own_accuracy(lif_nir, digits_test, tmp_path):
     r = to_netx(lif_nir, "-o", tmp_path / "lif.net", "--samples", "100", "--data", "digits")
     assert r.returncode == 0, r.stderr
-    assert "no bias start schedule" in r.stdout
     program = quantize(read_nir(lif_nir), netx=True)
+    assert f"reset_interval={program.timesteps}, reset_offset=1" in r.stdout
     x, y = digits_test[0][:100], digits_test[1][:100]
-    exported = float((netx_readout(program, x).argmax(1) == y).float().mean()) * 100
-    chip = float((Simulator(program).run(x, mode="window").logits.mean(0).argmax(1) == y).float().mean()) * 100
-    assert f"exported netx network {exported:.2f}%, chip program {chip:.2f}%" in r.stdout
+    acc = lambda pred: f"{float((pred == y).float().mean()) * 100:.2f}%"
+    streamed, unreset = (netx_readout(program, x, reset).argmax(1) for reset in (True, False))
+    chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
+    assert f"exported netx network {acc(streamed)} with resets" in r.stdout
+    assert f"{acc(unreset)} without (every bias on from step 0); chip program {acc(chip)}" in r.stdout
+
+
+def run_netx_stream(path, program, x):
+    """lava-dl netx running the exported file as users stream a test set: Network(reset_interval=T,
+    reset_offset=1), the host-fed layer in front as a LIFReset resetting on step 0 (offset 1), the
+    samples' currents back to back; the readout layer's v read at the end of each sample's
+    window, (B, K)."""
+    T, B = program.timesteps, len(x)
+    with h5py.File(path, "r") as f:
+        interval, offset = int(f.attrs["reset_interval"]), int(f.attrs["reset_offset"])
+    assert (interval, offset) == (T, 1)
+    net = Network(net_config=str(path), reset_interval=interval, reset_offset=offset)
+    currents = np.broadcast_to(host_currents(program, x).numpy(), (T, B, *program.host.out_shape))
+    steps = B * T + program.depth
+    data = np.zeros((*lava_shape(program.host.out_shape), steps))
+    data[..., :B * T] = to_lava(np.moveaxis(np.concatenate([currents[:, b] for b in range(B)]), 0, -1))
+    src = Source(data=data)
+    h = program.neurons[program.host.dst]
+    front = LIFReset(shape=lava_shape(h.shape), du=to_lava(h.du), dv=to_lava(h.dv), vth=to_lava(h.vth),
+                     bias_mant=to_lava(h.bias_mant), bias_exp=to_lava(h.bias_exp), reset_interval=T, reset_offset=1)
+    src.s_out.connect(front.a_in)
+    front.s_out.connect(net.inp)
+    cfg, vs, done = Loihi2SimCfg(select_tag="fixed_pt"), [], 0
+    try:
+        for b in range(B):                                   # pause at each sample's last readout step
+            end = program.depth + (b + 1) * T
+            src.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
+            done = end
+            vs.append(np.asarray(net.layers[-1].neuron.v.get()).reshape(-1).copy())
+    finally:
+        src.stop()
+    return np.stack(vs)
+
+
+def test_the_file_streamed_with_resets_is_the_chip_program(lif_nir, digits_test, tmp_path):
+    """lava-dl netx, self-resetting neurons, 6 samples back to back: the readout's v at each
+    sample's end is what netx_readout(reset=True) computes from the program in mode "window", and
+    its predictions are the chip program's."""
+    assert to_netx(lif_nir, "-o", tmp_path / "lif.net").returncode == 0
+    program = quantize(read_nir(lif_nir), netx=True)
+    x = digits_test[0][:6]
+    v = run_netx_stream(tmp_path / "lif.net", program, x)
+    assert np.array_equal(v, netx_readout(program, x, reset=True).numpy())
+    chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
+    assert np.array_equal(v.argmax(1), chip.numpy())
+    assert np.abs(v).sum() > 0
 
 
 def test_residual_network_is_refused_by_name(tmp_path):

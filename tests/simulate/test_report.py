@@ -89,7 +89,7 @@ def test_report_energy_equals_independent_counts_times_the_constants(lif_ckpt, d
     assert set(r["accuracy"]) == {"float", "folded", "chip"} and all(v > 50 for v in r["accuracy"].values())
     o, e = r["operations_per_inference"], {k: v["pj"] for k, v in r["energy"].items()}
     # every convention names its network; (a), (b), (d), (e) on the network as built
-    chip_rows = {f"{p}_{v}" for p in ("loihi", "loihi2") for v in ("deployed", "streamed")}
+    chip_rows = {f"{p}_{v}" for p in ("loihi", "loihi_sanafe", "loihi2") for v in ("deployed", "streamed")}
     assert chip_rows <= set(e)
     assert {v["network"] for k, v in r["energy"].items() if k not in chip_rows} == {
         "network as built (PyTorch, before folding)", "network as built, conv and linear layers as an ANN",

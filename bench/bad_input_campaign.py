@@ -1,0 +1,421 @@
+"""A campaign of bad inputs (issue 29), run against the commands as a careless user or script
+would feed them: arrays, chip parameters, sizes, configs and metadata inside files, outputs onto
+devices, full disks, an early Ctrl-C, racing writers and values once accepted in silence.
+
+    python bench/bad_input_campaign.py [--only CLASS ...] [--work DIR]
+
+Each case runs in a subprocess (`python -m <command> ...`, as a user types it) and holds when:
+the exit status is 2 (130 for Ctrl-C), stderr is one line `error: ...` naming the file, option or
+field given in the case, no traceback, no file appears or changes in the case's directory (its
+inputs byte for byte unchanged), and, for a device output, the device is still a device.  A few
+cases are accepted runs whose output must state what happened (`stated`).  Prints one line per
+failed case and the totals per class; exit status 1 if any case failed.
+
+tests/test_bad_inputs_classes.py runs a sample of every class (the same generators) in the suite.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CMD = {"run": "spikefold.simulate.run", "report": "spikefold.simulate.report", "map": "spikefold.deploy.map",
+       "to_nir": "spikefold.compile.to_nir", "to_netx": "spikefold.deploy.to_netx",
+       "to_lava": "spikefold.deploy.to_lava", "to_onnx": "spikefold.deploy.to_onnx",
+       "count": "spikefold.simulate.count", "train": "spikefold.models.train"}
+
+
+@dataclass
+class Case:
+    klass: str
+    name: str
+    command: str
+    argv: list                       # strings; "{w}" is the case's directory
+    needle: str                      # must appear in the error line (the source it names)
+    status: int = 2
+    files: dict = field(default_factory=dict)    # name -> bytes, or a callable(path) making it
+    limit_bytes: int | None = None   # RLIMIT_FSIZE for the child (a full disk)
+    interrupt_at: str | None = None  # send SIGINT once this shared library is mapped
+    stated: str | None = None        # an accepted run: status 0 and this text in stdout
+    device: str | None = None        # a name in `files` that must remain a device / FIFO
+
+
+# --- fixtures: one good checkpoint, its NIR file and inputs ----------------------------------
+
+def make_fixtures(d: Path) -> dict:
+    """{"ckpt": bytes, "nir": bytes, "x": (B, 1, 8, 8) float32}: a plain LIF digitnet, 2 epochs."""
+    from spikefold.compile import to_nir
+    from spikefold.models.config import ModelConfig, TrainConfig
+    from spikefold.models.data import load_dataset
+    from spikefold.models.train import train
+    d.mkdir(parents=True, exist_ok=True)
+    ckpt = d / "ckpt.pt"
+    if not ckpt.exists():
+        train(ModelConfig(arch="digitnet", neuron="lif", timesteps=4), TrainConfig(epochs=2, seed=0), str(ckpt),
+              quiet=True)
+    if not (d / "m.nir").exists():
+        to_nir.main([str(ckpt), "-o", str(d / "m.nir"), "--eval-samples", "0", "--quiet"])
+    ds = load_dataset("digits", None, False, 4)
+    x = np.stack([ds[i][0].numpy() for i in range(8)]).astype(np.float32)
+    return {"ckpt": ckpt.read_bytes(), "nir": (d / "m.nir").read_bytes(), "x": x}
+
+
+def npz(**arrays):
+    def make(path: Path):
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    return make
+
+
+def npy(a):
+    def make(path: Path):
+        with open(path, "wb") as f:
+            np.save(f, a, allow_pickle=True)
+    return make
+
+
+def nir_edit(fx, edit):
+    """A copy of the good NIR file with edit(graph) applied through the nir API."""
+    def make(path: Path):
+        import nir
+        tmp = path.with_suffix(".src.nir")
+        tmp.write_bytes(fx["nir"])
+        g = nir.read(tmp)
+        tmp.unlink()
+        edit(g)
+        nir.write(path, g)
+    return make
+
+
+def ckpt_edit(fx, edit):
+    def make(path: Path):
+        import io
+        import torch
+        c = torch.load(io.BytesIO(fx["ckpt"]), weights_only=True)
+        edit(c)
+        torch.save(c, path)
+    return make
+
+
+def _meta(key, value):
+    def edit(g):
+        m = json.loads(g.metadata["spikefold"])
+        m[key] = value
+        g.metadata["spikefold"] = json.dumps(m)
+    return edit
+
+
+def _first(g, kind):
+    return next(n for n in g.nodes.values() if isinstance(n, kind))
+
+
+# --- the classes ------------------------------------------------------------------------------
+
+def arrays(fx):
+    """Inputs files (.npy / .npz) that are damaged, huge, empty, of the wrong kind or out of range,
+    fed to every command that reads them."""
+    x = fx["x"]
+    huge = bytearray(_npz_bytes(x=x))
+    bad_header = bytes(huge).replace(b"(8, 1, 8, 8)", b"(8000000, 1, 8000, 8)")   # declares 2 TB
+    crc = bytearray(huge)
+    crc[len(crc) // 2] ^= 0xFF
+    kinds = {
+        "declares-terabytes": (lambda p: p.write_bytes(bad_header), "in.npz"),
+        "bad-crc": (lambda p: p.write_bytes(bytes(crc)), "in.npz"),
+        "truncated": (lambda p: p.write_bytes(bytes(huge[:len(huge) // 2])), "in.npz"),
+        "zero-bytes": (lambda p: p.write_bytes(b""), "in.npz"),
+        "random-bytes": (lambda p: p.write_bytes(os.urandom(300)), "in.npy"),
+        "object-array": (npy(np.array([{"a": 1}] * 8, dtype=object)), "in.npy"),
+        "no-x": (npz(inputs=x), "in.npz"),
+        "empty-batch": (npz(x=x[:0]), "in.npz"),
+        "zero-width": (npz(x=np.zeros((8, 0, 8, 8), np.float32)), "in.npz"),
+        "one-dimensional": (npz(x=np.zeros(8, np.float32)), "in.npz"),
+        "strings": (npz(x=np.array([["a"] * 64] * 8)), "in.npz"),
+        "complex": (npz(x=x.astype(np.complex64)), "in.npz"),
+        "nan": (npz(x=np.where(x > 0.5, np.nan, x)), "in.npz"),
+        "inf": (npz(x=np.where(x > 0.5, np.inf, x)), "in.npz"),
+        "beyond-float32": (npz(x=x.astype(np.float64) * 1e300), "in.npz"),
+        "labels-wrong-length": (npz(x=x, y=np.arange(3)), "in.npz"),
+        "labels-negative": (npz(x=x, y=-np.ones(8, np.int64)), "in.npz"),
+        "labels-float": (npz(x=x, y=np.ones(8) * 0.5), "in.npz"),
+        "wrong-shape": (npz(x=np.zeros((8, 3, 5, 5), np.float32)), "in.npz"),
+    }
+    for kind, (make, name) in kinds.items():
+        for cmd, extra in (("run", []), ("report", ["--samples", "4", "--quiet"]), ("map", []), ("to_lava", [])):
+            nir_arg = ["--nir", "{w}/m.nir"] if cmd == "report" else ["{w}/m.nir"]
+            yield Case("arrays", f"{kind} -> {cmd}", cmd, [*nir_arg, "--inputs", f"{{w}}/{name}", *extra],
+                       name, files={"m.nir": fx["nir"], name: make})
+
+
+def _npz_bytes(**arrays) -> bytes:
+    import io
+    b = io.BytesIO()
+    np.savez(b, **arrays)
+    return b.getvalue()
+
+
+CAPACITIES = ("cores_per_chip", "neurons_per_core", "synaptic_memory_bits", "input_axons", "output_axons",
+              "cores_per_tile", "mesh_tiles_x", "mesh_tiles_y")
+
+
+def chip_params(fx):
+    """--chip-param values no chip has: capacities of 0, fractions, huge; flags other than 0/1;
+    negative, NaN and unknown figures."""
+    values = {"zero": "0", "fraction": "0.5", "huge": "1e20"}
+    for field_name in CAPACITIES:
+        for kind, v in values.items():
+            for cmd in ("map", "report"):
+                argv = ["{w}/m.nir"] if cmd == "map" else ["--nir", "{w}/m.nir", "--samples", "2", "--quiet"]
+                yield Case("chip-params", f"{field_name}={kind} -> {cmd}", cmd,
+                           [*argv, "--chip-param", f"{field_name}={v}"], field_name, files={"m.nir": fx["nir"]})
+    for item, needle in (("share_conv_weights=2", "share_conv_weights"), ("synop_pj=-1", "synop_pj=-1"),
+                         ("synop_pj=nan", "synop_pj=nan"), ("bogus=1", "bogus"), ("synop_pj", "synop_pj"),
+                         ("loihi3.synop_pj=1", "loihi3")):
+        yield Case("chip-params", f"{item} -> map", "map", ["{w}/m.nir", "--chip-param", item], needle,
+                   files={"m.nir": fx["nir"]})
+
+
+def sizes(fx):
+    """Sizes the machine or the chip cannot hold, from options, NIR metadata and checkpoint
+    configs."""
+    files = {"m.nir": fx["nir"], "in.npz": npz(x=fx["x"])}      # static inputs (B, 1, 8, 8)
+    for cmd in ("run", "report", "map"):
+        base = ["--nir", "{w}/m.nir"] if cmd == "report" else ["{w}/m.nir"]
+        yield Case("sizes", f"--timesteps 1e9 -> {cmd}", cmd,
+                   [*base, "--inputs", "{w}/in.npz", "--timesteps", "1000000000"], "--timesteps", files=files)
+    for cmd in ("run", "report"):
+        base = ["--nir", "{w}/m.nir"] if cmd == "report" else ["{w}/m.nir"]
+        yield Case("sizes", f"a batch beyond --max-work-mb -> {cmd}", cmd,
+                   [*base, "--inputs", "{w}/in.npz", "--timesteps", "50000", "--batch-size", "8"],
+                   "--max-work-mb", files=files)
+    for key, value in (("timesteps", 10 ** 9), ("timesteps", -3), ("timesteps", 4.5), ("timesteps", "4"),
+                       ("dt", 0), ("dt", -1e-3), ("dt", "fast")):
+        for cmd in ("run", "to_netx", "map", "to_lava"):
+            yield Case("sizes", f"metadata {key}={value!r} -> {cmd}", cmd, ["{w}/bad.nir"], key,
+                       files={"bad.nir": nir_edit(fx, _meta(key, value))})
+    for key, value in (("timesteps", 10 ** 9), ("timesteps", 4.5), ("input_size", 10 ** 6),
+                       ("num_classes", 10 ** 9), ("arch", 3)):
+        def edit(c, key=key, value=value):
+            c["model_config"][key] = value
+        for cmd in ("to_nir", "report"):
+            yield Case("sizes", f"model_config {key}={value!r} -> {cmd}", cmd, ["{w}/bad.pt"], key,
+                       files={"bad.pt": ckpt_edit(fx, edit)})
+
+
+def configs(fx):
+    """Configs and node values inside files: a train_config that is not a dict or holds the wrong
+    type, an unknown dataset named inside a file, a Threshold of 0, a stride or pool kernel of 0, a
+    delay no chip holds."""
+    import nir
+
+    def tc(value):
+        def edit(c):
+            c["train_config"] = value
+        return edit
+    for label, edit, needle in (("train_config list", tc([1, 2]), "train_config"),
+                                ("train_config lr string", tc({"lr": "fast"}), "lr"),
+                                ("train_config epochs 0", tc({"epochs": 0}), "epochs"),
+                                ("train_config dataset bogus", tc({"dataset": "bogus"}), "dataset")):
+        for cmd in ("to_nir", "report", "count"):
+            yield Case("configs", f"{label} -> {cmd}", cmd, ["--checkpoint"] * (cmd == "count") + ["{w}/bad.pt"], needle,
+                       files={"bad.pt": ckpt_edit(fx, edit)})
+
+    def stride0(g):
+        _first(g, nir.Conv2d).stride = np.array([0, 0])
+
+    def delay(g):
+        a = _first(g, (nir.Affine, nir.Linear))
+        name = next(k for k, v in g.nodes.items() if v is a)
+        g.nodes["dly"] = nir.Delay(delay=np.full(a.weight.shape[0], 1e6 * 1e-3))
+        out = [e for e in g.edges if e[0] == name]
+        g.edges = [e for e in g.edges if e[0] != name] + [(name, "dly")] + [("dly", b) for _, b in out]
+
+    for label, edit, needle in (("dataset bogus in metadata", _meta("dataset", "bogus"), "dataset"),
+                                ("conv stride 0", stride0, "stride"), ("delay of 1e6 steps", delay, "delay")):
+        for cmd in ("run", "to_lava", "to_netx") + (("map",) if needle != "dataset" else ()):  # map reads no data
+            yield Case("configs", f"{label} -> {cmd}", cmd, ["{w}/bad.nir"], needle,
+                       files={"bad.nir": nir_edit(fx, edit)})
+
+
+def device_outputs(fx):
+    """-o / --json / --out naming a FIFO or a character device: refused, the node left as it was."""
+    def fifo(path: Path):
+        os.mkfifo(path)
+
+    def chardev(path: Path):
+        os.mknod(path, 0o666 | 0o020000, os.makedev(1, 3))    # a copy of /dev/null
+    makers = {"fifo": fifo, **({"chardev": chardev} if os.geteuid() == 0 else {})}
+    for kind, make in makers.items():
+        for cmd, argv in (("to_nir", ["{w}/ckpt.pt", "--eval-samples", "0", "-o", "{w}/dev"]),
+                          ("to_netx", ["{w}/m.nir", "-o", "{w}/dev"]),
+                          ("map", ["{w}/m.nir", "--json", "{w}/dev"]),
+                          ("count", ["--checkpoint", "{w}/ckpt.pt", "--samples", "2", "--json", "{w}/dev"]),
+                          ("train", ["--epochs", "1", "-o", "{w}/dev"])):
+            yield Case("device-outputs", f"{kind} -> {cmd}", cmd, argv, "dev",
+                       files={"ckpt.pt": fx["ckpt"], "m.nir": fx["nir"], "dev": make}, device="dev")
+    for cmd, argv, needle in (("to_nir", ["{w}/ckpt.pt", "-o", ""], "-o"), ("to_netx", ["{w}/m.nir", "-o", ""], "-o"),
+                              ("map", ["{w}/m.nir", "--json", ""], "''"),
+                              ("report", ["{w}/ckpt.pt", "--out", "", "--samples", "2"], "--out"),
+                              ("train", ["--epochs", "1", "-o", ""], "''")):
+        yield Case("device-outputs", f"empty path -> {cmd}", cmd, argv, needle,
+                   files={"ckpt.pt": fx["ckpt"], "m.nir": fx["nir"]})
+
+
+def full_disk(fx):
+    """Writes onto a full disk (RLIMIT_FSIZE: every write past 64 KB fails with EFBIG)."""
+    files = {"ckpt.pt": fx["ckpt"], "m.nir": fx["nir"]}
+    for cmd, argv in (("to_nir", ["{w}/ckpt.pt", "--eval-samples", "0", "-o", "{w}/out/m.nir"]),
+                      ("to_netx", ["{w}/m.nir", "-o", "{w}/out/m.net"]),
+                      ("report", ["{w}/ckpt.pt", "--nir", "{w}/m.nir", "--samples", "4", "--out", "{w}/out",
+                                  "--quiet"]),
+                      ("map", ["{w}/m.nir", "--json", "{w}/out/map.json"]),
+                      ("count", ["--checkpoint", "{w}/ckpt.pt", "--samples", "2", "--json", "{w}/out/c.json"]),
+                      ("train", ["--epochs", "1", "-o", "{w}/out/c.pt", "--quiet"])):
+        yield Case("full-disk", f"EFBIG -> {cmd}", cmd, argv, "out", files=files, limit_bytes=1 << 10)
+
+
+def early_interrupt(fx):
+    """Ctrl-C while the command is still importing its libraries."""
+    files = {"ckpt.pt": fx["ckpt"], "m.nir": fx["nir"]}
+    for marker in ("_multiarray_umath", "libtorch_cpu", "h5py"):
+        for cmd, argv in (("to_nir", ["{w}/ckpt.pt", "-o", "{w}/o.nir"]), ("run", ["{w}/m.nir"]),
+                          ("report", ["{w}/ckpt.pt", "--out", "{w}/rep"])):
+            yield Case("early-interrupt", f"at {marker} -> {cmd}", cmd, argv, "interrupted", status=130,
+                       files=files, interrupt_at=marker)
+
+
+def silent(fx):
+    """Runs once accepted in silence: now refused, or their result says what happened."""
+    x = fx["x"]
+    files = {"m.nir": fx["nir"], "seq.npz": npz(x=np.repeat(x[:, None], 4, 1)), "big.npz": npz(x=x * 1e30)}
+    yield Case("silent", "--timesteps with a time axis -> run", "run",
+               ["{w}/m.nir", "--inputs", "{w}/seq.npz", "--timesteps", "9"], "--timesteps", files=files)
+    yield Case("silent", "--timesteps with a time axis -> map", "map",
+               ["{w}/m.nir", "--inputs", "{w}/seq.npz", "--timesteps", "9"], "--timesteps", files=files)
+    yield Case("silent", "--samples 0 of an empty split -> run", "run", ["{w}/m.nir", "--inputs", "{w}/e.npz"],
+               "e.npz", files={**files, "e.npz": npz(x=x[:0])})
+    yield Case("silent", "inputs of 1e30 -> run (saturations shown)", "run",
+               ["{w}/m.nir", "--inputs", "{w}/big.npz"], "", status=0, files=files,
+               stated="input currents saturated")
+
+
+CLASSES = {"arrays": arrays, "chip-params": chip_params, "sizes": sizes, "configs": configs,
+           "device-outputs": device_outputs, "full-disk": full_disk, "early-interrupt": early_interrupt,
+           "silent": silent}
+
+
+# --- running a case ---------------------------------------------------------------------------
+
+def _state(d: Path) -> dict:
+    out = {}
+    for p in sorted(d.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(d))] = (hashlib.sha256(p.read_bytes()).hexdigest()
+                                      if p.is_file() and not p.is_symlink() else oct(st.st_mode))
+    return out
+
+
+def _as_from_a_terminal(limit):
+    def pre():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return pre
+
+
+def _mapped(pid: int, marker: str) -> bool:
+    try:
+        return marker in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
+    """(held, why not): run `case` in directory d (made fresh) and check the promise."""
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    for name, content in case.files.items():
+        content(d / name) if callable(content) else (d / name).write_bytes(content)
+    before = _state(d)
+    argv = [a.replace("{w}", str(d)) for a in case.argv]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    p = subprocess.Popen([sys.executable, "-m", CMD[case.command], *argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=d, env=env,
+                         preexec_fn=_as_from_a_terminal(case.limit_bytes))
+    if case.interrupt_at:
+        t0 = time.time()
+        while p.poll() is None and not _mapped(p.pid, case.interrupt_at) and time.time() - t0 < 60:
+            time.sleep(0.002)
+        p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return False, f"ran past {timeout:.0f} s"
+    lines = [l for l in err.splitlines() if l.strip() and "it/s]" not in l and "%|" not in l]
+    if case.stated is not None:
+        if p.returncode != 0 or case.stated not in out:
+            return False, f"exit {p.returncode}, {case.stated!r} not stated: {(err or out)[-300:]!r}"
+        return True, ""
+    if p.returncode != case.status:
+        return False, f"exit {p.returncode}: {err.strip()[-300:]!r}"
+    if len(lines) != 1 or not lines[0].startswith("error: ") or "Traceback" in err:
+        return False, f"not one error line: {err.strip()[-300:]!r}"
+    if case.needle not in lines[0]:
+        return False, f"does not name {case.needle!r}: {lines[0]!r}"
+    after = _state(d)
+    if after != before:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        return False, f"files changed or left behind: {changed[:4]}"
+    return True, ""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", nargs="*", choices=sorted(CLASSES), default=None)
+    p.add_argument("--work", default="/tmp/spikefold-bad-inputs")
+    args = p.parse_args(argv)
+    work = Path(args.work)
+    fx = make_fixtures(work / "fixtures")
+    totals, failed = Counter(), []
+    for klass, gen in CLASSES.items():
+        if args.only and klass not in args.only:
+            continue
+        for i, case in enumerate(gen(fx)):
+            if case.command == "to_lava" and not _has("lava"):
+                continue
+            held, why = run_case(case, work / "case")
+            totals[(klass, held)] += 1
+            if not held:
+                failed.append(f"{klass}: {case.name}: {why}")
+                print(f"FAILED {failed[-1]}", flush=True)
+    for klass in CLASSES:
+        n = totals[(klass, True)] + totals[(klass, False)]
+        if n:
+            print(f"{klass:16s} {n:4d} cases, {totals[(klass, True)]:4d} held, {totals[(klass, False)]:3d} failed")
+    n, bad = sum(totals.values()), sum(v for (k, h), v in totals.items() if not h)
+    print(f"{'total':16s} {n:4d} cases, {n - bad:4d} held, {bad:3d} failed")
+    return 1 if bad else 0
+
+
+def _has(module: str) -> bool:
+    from importlib.util import find_spec
+    return find_spec(module) is not None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
