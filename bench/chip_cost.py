@@ -70,7 +70,8 @@ def main(argv=None) -> int:
         sizes = {n: float(np.prod(l.shape)) for n, l in program.neurons.items() if not l.relay}
         mean = sum(rates[n] * v for n, v in sizes.items()) / sum(sizes.values())
         print(f"\n{label}: {acc.samples} samples, T = {program.timesteps}, depth {program.depth}, "
-              f"{sum(l.relay for l in program.neurons.values())} relay layers, mean firing rate {mean:.4f}")
+              f"{sum(l.relay for l in program.neurons.values())} relay layers, mean firing rate {mean:.4f}; "
+              f"as_deployed: one sample at a time, host resets; streamed: {acc.result()['streamed']['run']}")
         for name, profile in PROFILES.items():
             m = map_program(program, profile)
             model = ChipModel(program, m, acc)

@@ -24,8 +24,12 @@ the barrier that ends the step:
               interpolated linearly in tiles or chips: an assumption, stated in the report.
 
 As deployed, each of the T + depth steps is priced as counted (a synapse's events of step t
-are processed on step t + 1, Lava's protocol).  Streamed, in steady state a layer starting at
-step s works on step (t - s) mod T of some sample: T steps per inference.
+are processed on step t + 1, Lava's protocol).  Streamed (chip/counts.py: the self-resetting run
+of deploy/lava_graph.py run_lava_stream), in steady state a layer starting at step s works on
+step (t - s) mod T of some sample: T steps per inference; the pipeline's filling (depth steps
+once per stream) is not charged.  A LIFReset's reset is part of its neuron's update on that step
+(Lava's PyLifResetModelBitAcc): no energy or time of its own, an assumption (no figure is
+published).
 
 Energy.
     dynamic   synaptic events x synop_pj, active and inactive neuron updates x their energies,
@@ -34,9 +38,10 @@ Energy.
     static    static power per chip x chips used x time per inference (mW x ns = pJ)
     host      the first layer, computed on the host in float: its MACs x the 45 nm FP32 MAC
               (chip/horowitz.py; the host is not a Loihi core: an assumption, labelled);
-              as deployed also one state reset per chip per sample (reset_uj_per_chip) and the
+              as deployed (the host resets the chip between samples, deploy/lava_graph.py
+              run_lava) also one state reset per chip per sample (reset_uj_per_chip) and the
               bias writes that switch each delayed layer's bias off at the reset and on at its
-              start step (host_write_pj each)
+              start step (host_write_pj each); streamed, neither (the neurons reset themselves)
 
 `ChipModel.cost(variant, activity)` prices the same run with every activity-driven count
 (synaptic events, spike messages and hops, active updates) multiplied by `activity`: the

@@ -5,11 +5,16 @@ Two labelled variants of one deployed `Program` (relay layers included: they run
     as deployed   what `deploy/to_lava.py` runs: each sample alone for T + depth steps, every
                   neuron updated on every step, state reset between samples (simulator mode
                   "full", spike for spike what Lava runs).
-    streamed      samples back to back, pipeline full: the per-sample cost in steady state,
-                  each layer busy for the T steps its sample passes through it (simulator mode
-                  "window").  Assumes the next sample's steps cost what this one's do and that
-                  the state needs no reset between samples (the chip cannot reset a layer
-                  while the next sample is already in it).
+    streamed      samples back to back through self-resetting neurons, as lava-dl runs a test
+                  set (deploy/lava_graph.py run_lava_stream: each layer zeroes its own u and v on
+                  the step its sample's data reaches it; no host resets, no bias writes).  Each
+                  layer's T-step windows tile its steps, so per sample the run is the simulator's
+                  mode "window", spike for spike (tests/deploy/test_stream.py, in Lava); the
+                  only steps in no window are each layer's first `start` steps, the pipeline
+                  filling once per stream (depth steps for any number of samples), not counted.
+                  Measured for a program that can stream; for one that cannot
+                  (`Program.why_not_streamed`: recurrent synapses), the window counts are an
+                  ideal the chip cannot run, labelled "assumed".
     host          the first layer, run on the host in float (its currents feed the chip):
                   dense MACs once per distinct input frame, the same in both variants.
 
@@ -98,6 +103,8 @@ class ChipAccumulator:
             out[variant] = per
         out["as_deployed"]["steps"] = self.p.steps
         out["streamed"]["steps"] = self.p.timesteps
+        why = self.p.why_not_streamed()
+        out["streamed"]["run"] = "measured" if why is None else f"assumed: the program cannot stream ({why})"
         out["host_macs"] = self.host_macs / n
         out["rates"] = self.rates()
         return out

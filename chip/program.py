@@ -36,6 +36,8 @@ class HostLayer:
     scale: float              # a_in units per unit of float current
     dst: str
     bias: np.ndarray | None = None   # (C,) float added on the host (netx form); normally in `dst`
+    first: np.ndarray | None = None  # int, out_shape: added to the first step's currents (a start potential)
+    delay: int = 0                   # the currents of input frame t reach `dst` on step t + delay (zeros before)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +116,17 @@ class Program:
 
     def outputs_of(self, name: str) -> list[str]:
         return [k for k, s in self.synapses.items() if s.src == name]
+
+    def why_not_streamed(self) -> str | None:
+        """None if samples can stream back to back through self-resetting neurons (each layer
+        zeroes its u and v every T steps on its `start` step, deploy/lava_graph.py
+        run_lava_stream) and read out per sample what one-at-a-time runs read out; else why not.
+        A spike arriving on a layer's reset step is counted after the reset: on a feed-forward
+        synapse that is the next sample's first input, on a recurrent one the previous sample's
+        last spikes."""
+        rec = [n for n, s in self.synapses.items() if s.src == s.dst]
+        return (f"recurrent synapse layers ({', '.join(rec)}) carry a sample's last spikes into the next "
+                f"sample's first step") if rec else None
 
 
 def dense_ops(s) -> int:

@@ -121,3 +121,20 @@ def ensure_lava_importable() -> None:
 
 if LAVA:
     ensure_lava_importable()
+
+
+def import_netx():
+    """lava-dl's netx module (lava.lib.dl.netx.hdf5), imported quietly: lava-dl prints a warning
+    about the Prophesee toolbox to stdout and torch logs "No CUDA runtime is found" to stderr on
+    import, neither of which concerns a netx run on the CPU."""
+    require_lava()
+    import io
+    import logging
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return importlib.import_module("lava.lib.dl.netx.hdf5")
+    finally:
+        log.setLevel(level)

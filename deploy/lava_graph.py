@@ -23,10 +23,12 @@ PyLifResetModelBitAcc), PyDenseModelBitAcc, PySparseModelBitAcc and PyConvModelF
                      from 1 on the first step, so a layer starting on step s resets at
                      time_step % T == (s + 1) % T.  Sample k's readout is steps
                      depth + k T .. depth + k T + T - 1.  Identical per sample to run_lava for a
-                     feed-forward program (`streamable`): a spike arriving on a layer's reset step
+                     feed-forward program (`Program.why_not_streamed`): a spike arriving on a layer's reset step
                      is counted after the reset, which is the new sample's first input on every
                      synapse but a recurrent one, whose input there is the previous sample's last
                      spikes.
+    run_netx_stream  a lava-dl netx file (deploy/netx.py) streamed the same way by netx's own
+                     Network(reset_interval, reset_offset), as its users run it.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 from scipy.sparse import csr_matrix
 
-from spikefold.deploy.lava_compat import require_lava
+from spikefold.deploy.lava_compat import import_netx, require_lava
 
 require_lava()                   # one line naming the `lava` extra when Lava is absent
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
@@ -62,9 +64,13 @@ def from_lava_steps(data: np.ndarray) -> np.ndarray:
 
 
 def source_data(program: Program, currents: np.ndarray) -> np.ndarray:
-    """Host currents (T, *host_out_shape) -> a RingBuffer's (W, H, C, steps) data, zero after T."""
-    data = np.zeros((*lava_shape(program.host.out_shape), program.steps))
-    data[..., : program.timesteps] = to_lava(np.moveaxis(currents, 0, -1))
+    """Host currents (T or 1, B, *host_out_shape) -> a RingBuffer's (W, H, C, B T + depth) data:
+    the B samples back to back, T steps each (a static input repeated), zero after the last."""
+    T = program.timesteps
+    c = np.broadcast_to(currents, (T, *currents.shape[1:]))
+    B = c.shape[1]
+    data = np.zeros((*lava_shape(program.host.out_shape), B * T + program.depth))
+    data[..., : B * T] = to_lava(np.moveaxis(c.swapaxes(0, 1).reshape(B * T, *c.shape[2:]), 0, -1))
     return data
 
 
@@ -75,13 +81,6 @@ def lava_shape(shape: tuple) -> tuple:
 def dense_columns(in_shape: tuple) -> np.ndarray:
     """perm[j]: our (C, H, W)-order input index of Lava's flattened (W, H, C) index j."""
     return np.arange(int(np.prod(in_shape))).reshape(in_shape).transpose(*range(len(in_shape))[::-1]).reshape(-1)
-
-
-def streamable(program: Program) -> str | None:
-    """None if `program` streams sample for sample as run_lava runs it, else why not."""
-    rec = [n for n, s in program.synapses.items() if s.src == s.dst]
-    return (f"recurrent synapse layers ({', '.join(rec)}) carry a sample's last spikes into the next "
-            f"sample's first step") if rec else None
 
 
 class LavaNetwork:
@@ -159,11 +158,11 @@ class LavaNetwork:
             buf.set(np.zeros(buf.shape))
 
     def run_sample(self, currents: np.ndarray) -> tuple[np.ndarray, dict]:
-        """currents (T, *host_out_shape) int -> (readout (T, K) int, {layer: spikes (steps, *shape)})."""
+        """currents (T or 1, *host_out_shape) int -> (readout (T, K) int, {layer: spikes (steps, *shape)})."""
         p = self.p
         if self.started:
             self._reset()
-        self._assign(self.source.data, source_data(p, currents))
+        self._assign(self.source.data, source_data(p, currents[:, None]))
         done = 0
         for start in sorted({n.start for n in p.neurons.values()}):
             if start > done:
@@ -186,19 +185,13 @@ def run_lava_stream(program: Program, x: torch.Tensor, record_spikes: bool = Fal
     """The B samples of x streamed back to back (period T): readout activations (T, B, K) int64,
     sample k's from steps depth + k T on, and, if asked, each layer's spikes over its own window
     of each sample {layer: (T, B, *shape)} (the fast simulator's mode "window")."""
-    why = streamable(program)
+    why = program.why_not_streamed()
     if why:
         raise ValueError(f"this program cannot stream: {why}")
-    p, T = program, program.timesteps
-    currents = host_currents(program, x).numpy()            # (T or 1 for static inputs, B, *host_out_shape)
-    currents = np.broadcast_to(currents, (T, *currents.shape[1:]))
-    B = currents.shape[1]
+    p, T, B = program, program.timesteps, len(x)
     steps = B * T + p.depth
     net = LavaNetwork(program, record_spikes, period=T, steps=steps)
-    data = np.zeros((*lava_shape(p.host.out_shape), steps))
-    back_to_back = np.concatenate([currents[:, k] for k in range(B)])    # (B T, *host_out_shape)
-    data[..., : B * T] = to_lava(np.moveaxis(back_to_back, 0, -1))
-    net.source.data.init = data
+    net.source.data.init = source_data(p, host_currents(program, x).numpy())
     try:
         net._run(steps)
         ro = net.readout_sink.data.get().T                    # (steps, K)
@@ -225,3 +218,35 @@ def run_lava(program: Program, x: torch.Tensor, record_spikes: bool = False):
         net.stop()
     return (torch.as_tensor(np.stack(outs, 1)),
             {k: torch.as_tensor(np.stack(v, 1)) for k, v in spikes.items()})
+
+
+def run_netx_stream(path, program, x):
+    """lava-dl netx running the netx file `path` (deploy/netx.py write_netx of `program`) as users
+    stream a test set: Network(reset_interval=T, reset_offset=1 as the file records), the host-fed
+    layer in front as a LIFReset resetting on step 0 (offset 1), the B samples' currents back to
+    back; the readout layer's v read at the end of each sample's window: (B, K) int (what
+    simulate/netx_readout.py netx_readout(program, x, reset=True) computes)."""
+    import h5py
+    Network = import_netx().Network
+    T, B = program.timesteps, len(x)
+    with h5py.File(path, "r") as f:
+        interval, offset = int(f.attrs["reset_interval"]), int(f.attrs["reset_offset"])
+    if interval != T:
+        raise ValueError(f"{path}: reset_interval {interval} is not the program's T = {T}")
+    net = Network(net_config=str(path), reset_interval=interval, reset_offset=offset)
+    src = Source(data=source_data(program, host_currents(program, x).numpy()))
+    h = program.neurons[program.host.dst]
+    front = LIFReset(shape=lava_shape(h.shape), du=to_lava(h.du), dv=to_lava(h.dv), vth=to_lava(h.vth),
+                     bias_mant=to_lava(h.bias_mant), bias_exp=to_lava(h.bias_exp), reset_interval=T, reset_offset=1)
+    src.s_out.connect(front.a_in)
+    front.s_out.connect(net.inp)
+    cfg, vs, done = Loihi2SimCfg(select_tag="fixed_pt"), [], 0
+    try:
+        for b in range(B):                                   # pause at each sample's last readout step
+            end = program.depth + (b + 1) * T
+            src.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
+            done = end
+            vs.append(np.asarray(net.layers[-1].neuron.v.get()).reshape(-1).copy())
+    finally:
+        src.stop()
+    return np.stack(vs).astype(np.int64)

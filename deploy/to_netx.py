@@ -20,11 +20,15 @@ if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy i
     guard_interrupts()
 
 import sys
+
+import numpy as np
+import torch
 from pathlib import Path
 
 from spikefold.compile.nir_io import NIRFormatError
 from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_nir
 from spikefold.deploy.samples import test_samples
+from spikefold.deploy.lava_compat import require_lava
 from spikefold.deploy.netx import NETX_RESET_OFFSET, NetxUnsupported, chain, write_netx
 from spikefold.deploy.quantize import quantize
 from spikefold.models.data import DatasetNotFound
@@ -35,16 +39,29 @@ from spikefold.common import validate
 from spikefold.common.cli import ArgumentParser, command, fail
 
 
+def run_in_netx(path, program, x):
+    """The readout v (B, K) of the netx file at `path` run in lava-dl netx (Lava present)."""
+    from spikefold.deploy.lava_graph import run_netx_stream
+    return run_netx_stream(path, program, x)
+
+
 @command
 def main(argv=None) -> int:
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
     add_nir_args(p, 0, "test samples for the accuracy check (0: the whole split)")
     p.add_argument("-o", "--output", default=None, help="netx file (default: beside the NIR file, .net)")
+    p.add_argument("--lava", type=int, default=0, metavar="N",
+                   help="also run the written file in lava-dl netx on the first N samples, streamed with "
+                        "its resets, and print its accuracy (needs the lava extra)")
     args = p.parse_args(argv)
     out = validate.output_path(args.output, "-o", Path(args.nir_file).with_suffix(".net"))
     validate.outputs([out], [args.nir_file])
+    if args.lava < 0:
+        fail(f"--lava: {args.lava} samples: must be 0 or more")
     measured, x = None, None
     try:
+        if args.lava:
+            require_lava()                   # before anything is written
         if args.inputs or args.data:
             graph, x, y, name = load_graph_and_inputs(args)
         else:
@@ -81,6 +98,21 @@ def main(argv=None) -> int:
         print(f"  {name}, {n} samples: exported netx network {acc(streamed):.2f}% with resets (same prediction "
               f"as the chip program {same(streamed):.2f}%), {acc(unreset):.2f}% without (every bias on from "
               f"step 0); chip program {acc(chip):.2f}%")
+    if args.lava:
+        k = min(args.lava, n)
+        v = run_in_netx(out, program, x[:k])
+        equal = int(sum(np.array_equal(a, b) for a, b in zip(v, netx_readout(program, x[:k], True).numpy())))
+        pred = torch.as_tensor(v).argmax(1)
+        score = ("" if y is None else f"accuracy {100 * float((pred == y[:k]).float().mean()):.2f}% "
+                 f"(chip program {100 * float((chip[:k] == y[:k]).float().mean()):.2f}%), ")
+        print(f"  lava-dl netx, the file streamed with its resets on {k} samples: {score}same prediction as "
+              f"the chip program on {100 * float((pred == chip[:k]).float().mean()):.2f}%, readout v equal "
+              f"to the measured one's on {equal}/{k}")
+        if equal != k:                # spikefold's model of netx (simulate/netx_readout.py) is wrong
+            print(f"error: {out}: lava-dl netx's readout differs from simulate/netx_readout.py's on {k - equal} "
+                  f"of {k} samples; the exported accuracy above is not netx's (a spikefold bug: please report "
+                  f"it with this file)", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("--finetune-epochs", type=nonneg_int, default=0,
                    help="fold-aware fine-tune epochs in compile/to_nir.py (the deployable STAA needs none)")
     p.add_argument("--lava-samples", type=positive_int, default=5)
+    p.add_argument("--stream-samples", type=positive_int, default=10,
+                   help="test samples streamed back to back through Lava (deploy/to_lava.py --stream)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -83,7 +85,14 @@ def main(argv=None) -> int:
         r = lava_check(deployed, *samples.batch(range(len(samples))), dataset=samples.name)
         print(f"      Lava predictions {r['lava']} (labels {r['labels']}); fast simulator readout identical "
               f"on {r['simulator_identical']}/{r['samples']} samples ({r['seconds']:.1f} s)", flush=True)
-        if r["simulator_identical"] != r["samples"]:
+        samples = test_samples(deployed, samples=args.stream_samples)
+        s = lava_check(deployed, *samples.batch(range(len(samples))), dataset=samples.name, stream=True)
+        print(f"      {s['samples']} samples streamed back to back through self-resetting neurons (no host "
+              f"resets): accuracy {s['accuracy']:.2f}%, readout identical to the fast simulator's on "
+              f"{s['simulator_identical']}/{s['samples']} and to the one-at-a-time run's on "
+              f"{s['one_at_a_time_identical']}/{s['samples']} ({s['seconds']:.1f} s)", flush=True)
+        if r["simulator_identical"] != r["samples"] or s["simulator_identical"] != s["samples"] \
+                or s["one_at_a_time_identical"] != s["samples"]:
             print("error: the fast simulator and Lava disagree", file=sys.stderr)
             return 1
 

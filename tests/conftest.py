@@ -69,6 +69,22 @@ class Build:
         names = list(nodes)
         return Graph.build(nodes, edges or list(zip(names[:-1], names[1:])), {"timesteps": timesteps})
 
+    @staticmethod
+    def residual(rng, c=3):
+        """conv-LIF, then a block conv-LIF-conv plus a 1x1-conv shortcut, joined in one LIF (the
+        shortcut is one step ahead: quantize gives it a relay layer); 4x4 images, T = 4."""
+        from spikefold.compile.graph import Graph
+        from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
+        conv = lambda c_in, k: Conv2d(rng.normal(0.3, 0.6, (c, c_in, k, k)), rng.normal(0.1, 0.2, c),
+                                      (1, 1), (k // 2, k // 2), (c, 4, 4))
+        lif = lambda: LIF(rng.uniform(0.2, 0.8, c), Build._np.ones(c), 1.0, (c, 4, 4))
+        nodes = {"in": Input((1, 4, 4)), "c0": conv(1, 3), "l0": lif(), "c1": conv(c, 3), "l1": lif(),
+                 "c2": conv(c, 3), "short": conv(c, 1), "l2": lif(), "flat": Flatten((c * 16,)),
+                 "fc": Linear(rng.normal(0, 1, (4, c * 16)), Build._np.zeros(4), (4,)), "out": Output((4,))}
+        edges = [("in", "c0"), ("c0", "l0"), ("l0", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"),
+                 ("l0", "short"), ("short", "l2"), ("l2", "flat"), ("flat", "fc"), ("fc", "out")]
+        return Graph.build(nodes, edges, {"timesteps": 4})
+
 
 @pytest.fixture
 def build():

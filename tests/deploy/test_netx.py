@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
@@ -18,11 +17,11 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.sink import RingBuffer as Sink
 from lava.proc.io.source import RingBuffer as Source
-from lava.proc.lif.process import LIF, LIFReset
+from lava.proc.lif.process import LIF
 
 from spikefold.compile.nir_io import read_nir, write_nir
 from spikefold.compile.pipeline import lower
-from spikefold.deploy.lava_graph import from_lava_steps, lava_shape, source_data, to_lava
+from spikefold.deploy.lava_graph import from_lava_steps, lava_shape, run_netx_stream, source_data, to_lava
 from spikefold.deploy.netx import NetxUnsupported, as_exported, chain
 from spikefold.deploy.quantize import quantize
 from spikefold.models.backbones import build_model
@@ -52,7 +51,7 @@ def run_netx_file(path, program, x):
     """Lava's netx run of the exported file for one sample: every layer's spikes (the host-fed
     front included) and the readout layer's v after program.steps steps."""
     net = Network(net_config=str(path))
-    src = Source(data=source_data(program, host_currents(program, x).numpy()[:, 0]))
+    src = Source(data=source_data(program, host_currents(program, x).numpy()[:, :1]))
     h = program.neurons[program.host.dst]
     front = LIF(shape=lava_shape(h.shape), du=to_lava(h.du), dv=to_lava(h.dv), vth=to_lava(h.vth),
                 bias_mant=to_lava(h.bias_mant), bias_exp=to_lava(h.bias_exp))
@@ -96,8 +95,10 @@ def test_netx_file_runs_in_netx_as_the_program_it_describes(lif_nir, digits_test
 
 
 def test_export_prints_the_exported_networks_own_accuracy(lif_nir, digits_test, tmp_path):
-    r = to_netx(lif_nir, "-o", tmp_path / "lif.net", "--samples", "100", "--data", "digits")
+    r = to_netx(lif_nir, "-o", tmp_path / "lif.net", "--samples", "100", "--data", "digits", "--lava", "3")
     assert r.returncode == 0, r.stderr
+    assert "lava-dl netx, the file streamed with its resets on 3 samples" in r.stdout
+    assert "readout v equal to the measured one's on 3/3" in r.stdout
     program = quantize(read_nir(lif_nir), netx=True)
     assert f"reset_interval={program.timesteps}, reset_offset=1" in r.stdout
     x, y = digits_test[0][:100], digits_test[1][:100]
@@ -106,38 +107,6 @@ def test_export_prints_the_exported_networks_own_accuracy(lif_nir, digits_test, 
     chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
     assert f"exported netx network {acc(streamed)} with resets" in r.stdout
     assert f"{acc(unreset)} without (every bias on from step 0); chip program {acc(chip)}" in r.stdout
-
-
-def run_netx_stream(path, program, x):
-    """lava-dl netx running the exported file as users stream a test set: Network(reset_interval=T,
-    reset_offset=1), the host-fed layer in front as a LIFReset resetting on step 0 (offset 1), the
-    samples' currents back to back; the readout layer's v read at the end of each sample's
-    window, (B, K)."""
-    T, B = program.timesteps, len(x)
-    with h5py.File(path, "r") as f:
-        interval, offset = int(f.attrs["reset_interval"]), int(f.attrs["reset_offset"])
-    assert (interval, offset) == (T, 1)
-    net = Network(net_config=str(path), reset_interval=interval, reset_offset=offset)
-    currents = np.broadcast_to(host_currents(program, x).numpy(), (T, B, *program.host.out_shape))
-    steps = B * T + program.depth
-    data = np.zeros((*lava_shape(program.host.out_shape), steps))
-    data[..., :B * T] = to_lava(np.moveaxis(np.concatenate([currents[:, b] for b in range(B)]), 0, -1))
-    src = Source(data=data)
-    h = program.neurons[program.host.dst]
-    front = LIFReset(shape=lava_shape(h.shape), du=to_lava(h.du), dv=to_lava(h.dv), vth=to_lava(h.vth),
-                     bias_mant=to_lava(h.bias_mant), bias_exp=to_lava(h.bias_exp), reset_interval=T, reset_offset=1)
-    src.s_out.connect(front.a_in)
-    front.s_out.connect(net.inp)
-    cfg, vs, done = Loihi2SimCfg(select_tag="fixed_pt"), [], 0
-    try:
-        for b in range(B):                                   # pause at each sample's last readout step
-            end = program.depth + (b + 1) * T
-            src.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
-            done = end
-            vs.append(np.asarray(net.layers[-1].neuron.v.get()).reshape(-1).copy())
-    finally:
-        src.stop()
-    return np.stack(vs)
 
 
 def test_the_file_streamed_with_resets_is_the_chip_program(lif_nir, digits_test, tmp_path):

@@ -12,7 +12,8 @@ if not LAVA:
     pytest.skip(LAVA_MISSING, allow_module_level=True)
 
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
-from spikefold.deploy.lava_graph import LavaNetwork, run_lava, run_lava_stream, streamable
+from spikefold.deploy.lava_graph import LavaNetwork, run_lava, run_lava_stream
+from spikefold.deploy.quantize import quantize
 from spikefold.simulate.engine import Simulator
 
 
@@ -59,11 +60,19 @@ def test_the_hand_sized_program_streams_as_it_runs_one_sample_at_a_time():
     check_stream(hand_sized(), torch.randn(5, 4) * 2)
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_residual_block_with_a_relay_streams(build, seed):
+    """Random weights; the join's relay layer and the residual sum stream as the layers do."""
+    program = quantize(build.residual(np.random.default_rng(seed)))
+    assert [n for n, l in program.neurons.items() if l.relay] == ["short_relay1"]
+    check_stream(program, torch.rand(4, 1, 4, 4) * 3)
+
+
 def test_a_recurrent_program_is_not_streamed():
     p = hand_sized()
     rec = SynapseLayer("dense", "n1", "n1", np.eye(5, dtype=np.int64), 0, (1, 1), (0, 0), (5,), (5,))
     p = Program(p.host, p.neurons, {**p.synapses, "rec": rec}, p.readout, p.readout_scale, p.readout_bias,
                 p.timesteps, p.depth, p.input_shape)
-    assert "recurrent synapse layers (rec)" in streamable(p)
+    assert "recurrent synapse layers (rec)" in p.why_not_streamed()
     with pytest.raises(ValueError, match="cannot stream"):
         run_lava_stream(p, torch.zeros(1, 4))

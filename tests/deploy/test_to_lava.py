@@ -12,9 +12,7 @@ from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
 if not LAVA:
     pytest.skip(LAVA_MISSING, allow_module_level=True)
 
-from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import write_nir
-from spikefold.compile.nodes import Conv2d, Flatten, Input, LIF, Linear, Output
 from spikefold.compile.pipeline import lower
 from spikefold.deploy.lava_graph import run_lava
 from spikefold.deploy.quantize import quantize
@@ -33,6 +31,16 @@ def test_to_lava_runs_samples_and_checks_the_simulator(lif_ckpt, tmp_path):
     assert r.stdout.count("sample ") == 3 and "readout identical on 3/3" in r.stdout
 
 
+def test_to_lava_streams_samples_back_to_back(lif_ckpt, tmp_path):
+    model, _ = model_from_checkpoint(lif_ckpt)
+    write_nir(lower(model, (1, 8, 8), "none"), tmp_path / "m.nir", {"dataset": "digits"})
+    r = subprocess.run([sys.executable, str(ROOT / "deploy" / "to_lava.py"), str(tmp_path / "m.nir"),
+                        "--samples", "5", "--stream", "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "streamed back to back, self-resetting" in r.stdout and "readout identical on 5/5" in r.stdout
+    assert "streamed readout equal to the one-at-a-time run's on 5/5 samples" in r.stdout
+
+
 def test_to_lava_bad_file_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "x.nir"
     bad.write_text("no")
@@ -41,22 +49,8 @@ def test_to_lava_bad_file_is_one_line_exit_2(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "x.nir" in r.stderr
 
 
-def residual_graph(rng):
-    """conv-LIF, then a block conv-LIF-conv plus an identity-weighted shortcut, into one LIF."""
-    c = 3
-    conv = lambda c_in, k: Conv2d(rng.normal(0.3, 0.6, (c, c_in, k, k)), rng.normal(0.1, 0.2, c),
-                                  (1, 1), (k // 2, k // 2), (c, 4, 4))
-    lif = lambda: LIF(rng.uniform(0.2, 0.8, c), np.ones(c), 1.0, (c, 4, 4))
-    nodes = {"in": Input((1, 4, 4)), "c0": conv(1, 3), "l0": lif(), "c1": conv(c, 3), "l1": lif(),
-             "c2": conv(c, 3), "short": conv(c, 1), "l2": lif(), "flat": Flatten((c * 16,)),
-             "fc": Linear(rng.normal(0, 1, (4, c * 16)), np.zeros(4), (4,)), "out": Output((4,))}
-    edges = [("in", "c0"), ("c0", "l0"), ("l0", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"),
-             ("l0", "short"), ("short", "l2"), ("l2", "flat"), ("flat", "fc"), ("fc", "out")]
-    return Graph.build(nodes, edges, {"timesteps": 4})
-
-
-def test_residual_block_with_relay_matches_lava():
-    program = quantize(residual_graph(np.random.default_rng(3)))
+def test_residual_block_with_relay_matches_lava(build):
+    program = quantize(build.residual(np.random.default_rng(3)))
     assert [n for n, l in program.neurons.items() if l.relay] == ["short_relay1"]
     x = torch.rand(3, 1, 4, 4) * 3
     sim = Simulator(program).run(x, record=True)

@@ -54,6 +54,16 @@ def test_chip_variants_on_a_tiny_program():
         assert o["as_deployed"][k] == full.counts["total"][k] and o["streamed"][k] == window.counts["total"][k]
     assert o["host_macs"] == 4                        # once per static image
     assert torch.equal(full.readout, window.readout)
+    assert o["streamed"]["run"] == "measured"
+
+
+def test_streamed_figures_of_a_recurrent_program_are_labelled_assumed():
+    p = tiny_program()
+    rec = SynapseLayer("dense", "o", "o", np.eye(2, dtype=np.int64), 0, (1, 1), (0, 0), (2,), (2,))
+    p = Program(p.host, p.neurons, {**p.synapses, "rec": rec}, p.readout, 1.0, np.zeros(2), 2, 2, (1, 2, 2))
+    acc = ChipAccumulator(p)
+    acc.add(Simulator(p).run(torch.ones(1, 1, 2, 2)))
+    assert acc.result()["streamed"]["run"].startswith("assumed: the program cannot stream (recurrent synapse layers (rec)")
 
 
 @pytest.mark.exact
