@@ -13,7 +13,7 @@ Two labelled variants of one deployed `Program` (relay layers included: they run
                   only steps in no window are each layer's first `start` steps, the pipeline
                   filling once per stream (depth steps for any number of samples), not counted.
                   Measured for a program that can stream; for one that cannot
-                  (`Program.why_not_streamed`: recurrent synapses), the window counts are an
+                  (`Program.why_not_streamed`: recurrent or delayed synapses), the window counts are an
                   ideal the chip cannot run, labelled "assumed".
     host          the first layer, run on the host in float (its currents feed the chip):
                   dense MACs once per distinct input frame, the same in both variants.

@@ -25,8 +25,11 @@ import torch
 class HostLayer:
     """The first synaptic layer, computed on the host in float: a_in = round((W * x [+ bias]) * scale),
     fed as input currents (int) to neuron layer `dst` on steps 1..T.  bias goes to `dst`.
-    kind "spikes": no layer on the host; input spikes x (0 or 1) pass as currents x * scale into an
-    input layer on the chip that fires exactly when x = 1, and the first real synapse runs on the chip."""
+    kind "spikes": no layer on the host; input spikes or event counts x pass as currents x * scale
+    times a per-copy gain (weight's diagonal, 1 / (2 j + 1)) into an input layer on the chip,
+    out_shape[0] / in_shape[0] copies of the input whose copy j fires exactly when x >= j + 1
+    (deploy/quantize.py spikes_on_chip), and the first real synapse
+    runs on the chip: one spike per event.  No MACs on the host."""
     kind: str                 # "conv" | "dense" | "spikes"
     weight: np.ndarray        # float64
     stride: tuple
@@ -90,6 +93,7 @@ class Program:
     report: dict = field(default_factory=dict)
     readout_leak: np.ndarray | None = None   # (K,): a leaky-integrator readout (NIR's LI), on the host
     readout_gain: np.ndarray | None = None   # (K,)
+    readout_rest: np.ndarray | None = None   # (K,): the LI's resting potential's input (dt/tau) v_leak per step
 
     def logits(self, readout: torch.Tensor) -> torch.Tensor:
         """Logits (T, B, K) float64 from the readout's integer activations (T, B, K): a / scale +
@@ -100,9 +104,10 @@ class Program:
         if self.readout_leak is None:
             return y
         leak, gain = (as_t(a) for a in (self.readout_leak, self.readout_gain))
+        rest = 0.0 if self.readout_rest is None else as_t(self.readout_rest)
         v, out = torch.zeros_like(y[0]), []
         for t in range(len(y)):
-            v = leak * v + gain * y[t]
+            v = leak * v + gain * y[t] + rest
             out.append(v)
         return torch.stack(out)
 
@@ -125,8 +130,15 @@ class Program:
         synapse that is the next sample's first input, on a recurrent one the previous sample's
         last spikes."""
         rec = [n for n, s in self.synapses.items() if s.src == s.dst]
-        return (f"recurrent synapse layers ({', '.join(rec)}) carry a sample's last spikes into the next "
-                f"sample's first step") if rec else None
+        if rec:
+            return (f"recurrent synapse layers ({', '.join(rec)}) carry a sample's last spikes into the next "
+                    f"sample's first step")
+        # a NIR Delay (or a held-back bias) makes a synapse deliver past its target's window start
+        late = [n for n, s in self.synapses.items()
+                if self.neurons[s.src].start + 1 + s.delay != (self.depth if s.dst == "readout"
+                                                               else self.neurons[s.dst].start)]
+        return (f"delayed synapse layers ({', '.join(late)}) carry a sample's last steps into the next "
+                f"sample's window") if late else None
 
 
 def dense_ops(s) -> int:

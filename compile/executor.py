@@ -87,6 +87,10 @@ class GraphNet(nn.Module):
                 d = min(node.delay, T)
                 x = x.view(T, B, -1)
                 x = torch.cat([x.new_zeros(d, *x.shape[1:]), x[:T - d]]).flatten(0, 1)
+            if node.bias_delay:         # a Delay after the layer: its bias too is 0 before bias_delay
+                y = F.linear(x, self.weights[_key(name)]).view(T, B, -1)
+                on = (torch.arange(T, device=x.device) >= node.bias_delay).to(y.dtype)
+                return (y + on[:, None, None] * self.biases[_key(name)]).flatten(0, 1)
             return F.linear(x, self.weights[_key(name)], self.biases[_key(name)])
         if isinstance(node, BatchNorm):
             return F.batch_norm(x, *(_t(a, x) for a in (node.mean, node.var, node.gamma, node.beta)),
@@ -102,9 +106,10 @@ class GraphNet(nn.Module):
         if isinstance(node, LI):                # v[t] = leak v[t-1] + gain I[t], the output
             seq = x.view(T, B, *x.shape[1:])
             m, n = (per_channel(_t(a, x), seq[0]) for a in (node.leak, node.gain))
+            rest = 0.0 if node.bias is None else per_channel(_t(node.bias, x), seq[0])
             v, vs = torch.zeros_like(seq[0]), []
             for t in range(T):
-                v = m * v + n * seq[t]
+                v = m * v + n * seq[t] + rest
                 vs.append(v)
             return torch.stack(vs).flatten(0, 1)
         raise TypeError(f"node {name}: GraphNet cannot run {type(node).__name__}")
@@ -122,6 +127,14 @@ class GraphNet(nn.Module):
         if self.currents is not None:
             self.currents[name] = x.detach()
         h, i, s = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
+        # per channel (C,) or per neuron (the neuron shape)
+        each = lambda a: _t(a, x) if np.ndim(a) == x.dim() - 2 and np.shape(a) == tuple(x.shape[2:]) \
+            else per_channel(_t(a, x), x[0])
+        if node.v0 is not None:         # NIR's v = 0 in the frame of a reset potential: v0 = -v_reset
+            h = h + each(node.v0)
+        bias = 0.0 if node.bias is None else each(node.bias)
+        if node.bias is not None and node.rule != "gt":
+            raise ValueError(f"node {name}: a LIF bias runs with the rule v > v_th (graphs read from NIR)")
         spikes, vs = [], []
         for t in range(x.shape[0]):
             drive = x[t]
@@ -131,9 +144,9 @@ class GraphNet(nn.Module):
                 drive = drive + y.view_as(s)
             i = drive if a is None else a * i + drive
             if self.record is not None:  # v before reset, for near-threshold diagnostics
-                vs.append((m * h + n * i).detach())
+                vs.append((m * h + n * i + bias).detach())
             if node.rule == "gt":
-                v = m * h + n * i
+                v = m * h + n * i + bias
                 s = (v > v_th).to(v.dtype)
                 h = v * (1.0 - s)
             else:

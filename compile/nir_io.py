@@ -59,6 +59,27 @@ def save_nir(g: nir.NIRGraph, path, form: PeerForm = PEERS["portable"]) -> None:
     Path(path).write_bytes(buf.getvalue())
 
 
+def unchecked_form(g: nir.NIRGraph) -> str | None:
+    """Why NIR's own type inference cannot judge this graph (it is then read without it, and
+    from_nir checks every shape itself), or None: a grouped convolution (nir 1.0.8 sizes its
+    input as weight.shape[1] channels, not times groups), or an Input of shape (1, T, F)
+    (Rockpool 3.1: batch and time kept in the declared shape)."""
+    for node in _all_nodes(g):
+        if isinstance(node, (nir.Conv1d, nir.Conv2d)) and int(getattr(node, "groups", 1)) != 1:
+            return "grouped convolution"
+        if isinstance(node, nir.Input) and len(node.input_type.get("input", ())) == 3 \
+                and int(node.input_type["input"][0]) == 1:
+            return "input of shape (1, T, F)"
+    return None
+
+
+def _all_nodes(g: nir.NIRGraph):
+    for node in g.nodes.values():
+        yield node
+        if isinstance(node, nir.NIRGraph):
+            yield from _all_nodes(node)
+
+
 def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
              timesteps: int | None = None) -> Graph:
     """Our graph of a NIR file, validated: declared sizes (at most `max_mb` MiB of arrays) and
@@ -75,8 +96,8 @@ def read_nir(path, max_mb: float = validate.MAX_MB, dt: float | None = None,
             for name, node in g.nodes.items():     # before NIR's own type inference divides by them
                 check_values(name, node)
             form = spikefold_metadata(g).get("form") if "spikefold" in (g.metadata or {}) else None
-            if not (form in PEERS and PEERS[form].channel_params):  # (C, 1, 1) neuron arrays: no NIR type match
-                g.infer_types()
+            if not (form in PEERS and PEERS[form].channel_params) and not unchecked_form(g):
+                g.infer_types()             # (C, 1, 1) neuron arrays: no NIR type match
                 g.check_types()
         except InputError as e:
             raise NIRFormatError(f"{path}: {e}") from None

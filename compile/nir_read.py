@@ -12,9 +12,17 @@ are stepped with dt seconds per step (nodes.LIF: v[t] = M v[t-1]' + N I[t]):
     LI         M = 1 - dt/tau,  N = (dt/tau) r   (no spike: nodes.LI)
     Threshold  M = 0,  N = 1                     (s = H(I - threshold), no memory)
 
-firing at v >= v_threshold in spikefold's own files, v > v_threshold in anyone else's.  Affine
-and Linear, Conv2d, Flatten and AvgPool2d map one to one; Conv1d over (C, L) runs as a Conv2d
-over (C, 1, L); SumPool2d is an AvgPool2d with its window k0 k1 folded into the next weights.
+firing at v >= v_threshold in spikefold's own files, v > v_threshold in anyone else's.  A
+resting potential v_leak and a reset potential v_reset (LIF, CubaLIF, IF) run in the frame
+w = v - v_reset, where a spike resets w to 0 as on Loihi: threshold v_threshold - v_reset, a bias
+(1 - M) (v_leak - v_reset) per step (dt/tau_mem for CubaLIF, none for IF), and the start v = 0 as
+w = -v_reset before the first step (nodes.LIF bias and v0; `_reset_frame`).  Affine and Linear,
+Conv2d, Flatten and AvgPool2d map one to one; a grouped or dilated Conv2d (or Conv1d) is read as
+the dense convolution it equals; Conv1d over (C, L) runs as a Conv2d over (C, 1, L); SumPool2d is
+an AvgPool2d with its window k0 k1 folded into the next weights; a pool of another stride or with
+padding is composed into the next conv or Affine (`_fold_pools`); an LI between synapses becomes
+the next neurons' synaptic current (`_fold_hidden_li`).  Every form is exact or refused in one
+line naming the node.
 """
 from __future__ import annotations
 
@@ -40,6 +48,8 @@ class Reading:
     info: dict                  # the spikefold metadata, or what stands for it in a foreign file
     foreign: bool
     sum_pools: dict = field(default_factory=dict)   # SumPool2d name -> k0 k1, for the next weights
+    pools: dict = field(default_factory=dict)       # pool read as a conv -> (its input shape, NIR type)
+    bias_delays: dict = field(default_factory=dict)  # Affine/Linear name -> steps its bias waits (a Delay after it)
 
     @property
     def rule(self) -> str:
@@ -54,9 +64,9 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     dt = float(info["dt"])
     edges = [(text(a), text(b)) for a, b in g.edges]
     nodes, edges = fold_scales(*inline_subgraphs(dict(g.nodes), edges))
-    nodes, edges, delays = fold_delays(nodes, edges, dt)
+    nodes, edges, delays, bias_delays = fold_delays(nodes, edges, dt)
     order, recurrent = topological(nodes, edges)
-    reading = Reading(nodes, edges, delays, dt, info, foreign)
+    reading = Reading(nodes, edges, delays, dt, info, foreign, bias_delays=bias_delays)
     out = {}
     for name in order:
         node = nodes[name]
@@ -75,6 +85,8 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
         if delays.get(a):
             raise NIRFormatError(f"node {a}: a delay on a recurrent edge is not supported")
     _fold_sum_pools(out, edges, reading.sum_pools)
+    edges = _fold_pools(out, edges, reading.pools)
+    edges = _fold_hidden_li(out, edges)
     info = reading.info
     meta = {"timesteps": int(info["timesteps"]), "folds": tuple(info.get("folds", ())),
             "nir": info}
@@ -130,6 +142,11 @@ def _input(name: str, node: nir.Input, in_shape, r: Reading) -> Input:
     succ = [r.nodes[b] for a, b in r.edges if a == name]
     if r.foreign and len(shape) in (2, 4) and shape[0] == 1 and not any(isinstance(n, nir.Conv1d) for n in succ):
         shape = shape[1:]       # a batch dimension of 1 the exporter kept (Norse writes (1, F))
+    elif r.foreign and len(shape) == 3 and shape[0] == 1 and succ and all(
+            isinstance(n, LINEAR) and n.weight.shape[1] == shape[2] != shape[1] * shape[2] for n in succ):
+        r.info = {**r.info, "input_declared": list(shape), "input_dims_dropped": "batch (1) and time "
+                  f"({shape[1]}): the inputs are (B, T, {shape[2]})"}
+        shape = shape[2:]       # Rockpool 3.1 writes (1, T, F): batch and time in the input's shape
     if len(shape) == 2 and any(isinstance(n, nir.Conv1d) for n in succ):
         r.info = {**r.info, "input_shape": list(shape)}   # a 1-D signal (C, L), run as (C, 1, L)
         shape = (shape[0], 1, shape[1])
@@ -137,77 +154,253 @@ def _input(name: str, node: nir.Input, in_shape, r: Reading) -> Input:
 
 
 def _conv2d(name: str, node: nir.Conv2d, in_shape, r: Reading) -> Conv2d:
-    stride, pad = _pair(node.stride), _pair(node.padding)
-    k = node.weight.shape[-2:]
-    shape = (node.weight.shape[0], *((in_shape[i + 1] + 2 * pad[i] - k[i]) // stride[i] + 1
-                                      for i in range(2)))
-    if node.groups != 1 or _pair(node.dilation) != (1, 1):
-        raise NIRFormatError(f"node {name}: grouped or dilated Conv2d is not supported")
-    return Conv2d(np.asarray(node.weight, np.float64), _bias(node, node.weight.shape[0]), stride, pad, shape)
+    """A grouped or dilated convolution as the dense one it equals: each group's kernel in its own
+    block of input channels (zeros elsewhere), a dilated kernel spread out with zeros between its
+    taps (size d (k - 1) + 1), so the chip and the executor run one plain convolution: exact."""
+    stride, dil = _pair(node.stride), _pair(node.dilation)
+    w = _dense_kernel(name, np.asarray(node.weight, np.float64), int(node.groups), dil, in_shape)
+    pad = _padding(name, node.padding, w.shape[-2:])
+    k = w.shape[-2:]
+    shape = (w.shape[0], *((in_shape[i + 1] + 2 * pad[i] - k[i]) // stride[i] + 1 for i in range(2)))
+    if min(shape[1:]) < 1:
+        raise NIRFormatError(f"node {name}: Conv2d kernel {tuple(k)} does not fit its input {tuple(in_shape)}")
+    return Conv2d(w, _bias(node, w.shape[0]), stride, pad, shape)
+
+
+def _dense_kernel(name: str, w: np.ndarray, groups: int, dilation: tuple, in_shape) -> np.ndarray:
+    """(C_out, C_in / groups, kh, kw) of `groups` groups and `dilation` -> the dense (C_out, C_in,
+    d0 (kh - 1) + 1, d1 (kw - 1) + 1) kernel computing the same cross-correlation."""
+    c_out, c_per = w.shape[:2]
+    if groups < 1 or c_out % groups or c_per * groups != in_shape[0]:
+        raise NIRFormatError(f"node {name}: weight of shape {tuple(w.shape)} in {groups} group(s) does not take "
+                             f"an input of shape {tuple(in_shape)}")
+    if groups > 1:
+        dense = np.zeros((c_out, c_per * groups, *w.shape[2:]))
+        o = c_out // groups
+        for g in range(groups):
+            dense[g * o:(g + 1) * o, g * c_per:(g + 1) * c_per] = w[g * o:(g + 1) * o]
+        w = dense
+    if dilation != (1, 1):
+        kh, kw = w.shape[2:]
+        spread = np.zeros((*w.shape[:2], dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1))
+        spread[:, :, ::dilation[0], ::dilation[1]] = w
+        w = spread
+    return w
+
+
+def _padding(name: str, padding, kernel) -> tuple:
+    """NIR's padding: numbers, or "valid" / "same" (PyTorch's: "same" pads k - 1 in all, which a
+    symmetric padding holds only for odd kernels)."""
+    if isinstance(padding, (str, bytes)):
+        padding = padding.decode() if isinstance(padding, bytes) else padding
+        if padding == "valid":
+            return (0, 0)
+        if padding == "same" and all(k % 2 for k in kernel):
+            return tuple(int(k) // 2 for k in kernel)
+        raise NIRFormatError(f"node {name}: padding {padding!r} with kernel {tuple(int(k) for k in kernel)} "
+                             f"is not a symmetric padding (use numbers, or odd kernels with 'same')")
+    return _pair(padding)
 
 
 def _conv1d(name: str, node: nir.Conv1d, in_shape, r: Reading) -> Conv2d:
-    stride, pad = int(np.asarray(node.stride).reshape(-1)[0]), node.padding
-    if isinstance(pad, str) or node.groups != 1 or int(np.asarray(node.dilation).reshape(-1)[0]) != 1:
-        raise NIRFormatError(f"node {name}: Conv1d with string padding, groups or dilation is not supported")
-    pad, k = int(np.asarray(pad).reshape(-1)[0]), node.weight.shape[-1]
+    stride = int(np.asarray(node.stride).reshape(-1)[0])
     if len(in_shape) != 3 or in_shape[1] != 1:
         raise NIRFormatError(f"node {name}: Conv1d input of shape {in_shape}, expected (C, L)")
-    shape = (node.weight.shape[0], 1, (in_shape[2] + 2 * pad - k) // stride + 1)
-    return Conv2d(np.asarray(node.weight, np.float64)[:, :, None, :], _bias(node, node.weight.shape[0]),
-                  (1, stride), (0, pad), shape)
+    dil = int(np.asarray(node.dilation).reshape(-1)[0])
+    w = _dense_kernel(name, np.asarray(node.weight, np.float64)[:, :, None, :], int(node.groups), (1, dil), in_shape)
+    pad = _padding(name, node.padding if isinstance(node.padding, (str, bytes))
+                   else int(np.asarray(node.padding).reshape(-1)[0]), w.shape[-1:])[-1]
+    k = w.shape[-1]
+    shape = (w.shape[0], 1, (in_shape[2] + 2 * pad - k) // stride + 1)
+    if shape[2] < 1:
+        raise NIRFormatError(f"node {name}: Conv1d kernel {k} does not fit its input {tuple(in_shape)}")
+    return Conv2d(w, _bias(node, w.shape[0]), (1, stride), (0, pad), shape)
 
 
 def _affine(name: str, node: nir.Affine | nir.Linear, in_shape, r: Reading) -> Linear:
     shape = (node.weight.shape[0],)
-    return Linear(np.asarray(node.weight, np.float64), _bias(node, shape[0]), shape, delay=r.delays.get(name, 0))
+    bias = _bias(node, shape[0])
+    return Linear(np.asarray(node.weight, np.float64), bias, shape, delay=r.delays.get(name, 0),
+                  bias_delay=r.bias_delays.get(name, 0) if np.any(bias) else 0)
 
 
 def _flatten(name: str, node: nir.Flatten, in_shape, r: Reading) -> Flatten:
     return Flatten((int(np.prod(in_shape)),))
 
 
-def _pool(name: str, node: nir.AvgPool2d | nir.SumPool2d, in_shape, r: Reading) -> AvgPool2d:
-    k = _pair(node.kernel_size)
-    if _pair(node.stride) != k or _pair(node.padding) != (0, 0):
-        raise NIRFormatError(f"node {name}: {type(node).__name__} needs stride = kernel and no padding")
-    shape = (in_shape[0], in_shape[1] // k[0], in_shape[2] // k[1])
-    if isinstance(node, nir.SumPool2d):       # a sum is the mean times k0 k1: into the next weights
-        r.sum_pools[name] = k[0] * k[1]
-    return AvgPool2d(k, shape)
+def _pool(name: str, node: nir.AvgPool2d | nir.SumPool2d, in_shape, r: Reading) -> AvgPool2d | Conv2d:
+    """A pool whose windows tile the input (stride = kernel, no padding, the kernel dividing the
+    input): our AvgPool2d (folded into the next weights; a sum is the mean times k0 k1, into those
+    weights too).  Any other stride and padding: a depthwise Conv2d of fixed weights (1/(k0 k1)
+    for a mean, padding counted as zeros as PyTorch's count_include_pad does; 1 for a sum), which
+    `_fold_pools` composes into the next layer after reading."""
+    k, stride, pad = _pair(node.kernel_size), _pair(node.stride), _padding(name, node.padding, _pair(node.kernel_size))
+    total = isinstance(node, nir.SumPool2d)
+    if stride == k and pad == (0, 0) and in_shape[1] % k[0] == 0 and in_shape[2] % k[1] == 0:
+        if total:
+            r.sum_pools[name] = k[0] * k[1]
+        return AvgPool2d(k, (in_shape[0], in_shape[1] // k[0], in_shape[2] // k[1]))
+    c = in_shape[0]
+    shape = (c, *((in_shape[i + 1] + 2 * pad[i] - k[i]) // stride[i] + 1 for i in range(2)))
+    if min(shape[1:]) < 1:
+        raise NIRFormatError(f"node {name}: {type(node).__name__} kernel {k} does not fit its input {tuple(in_shape)}")
+    w = np.zeros((c, c, *k))
+    w[np.arange(c), np.arange(c)] = 1.0 if total else 1.0 / (k[0] * k[1])
+    r.pools[name] = (tuple(in_shape), type(node).__name__)
+    return Conv2d(w, np.zeros(c), stride, pad, shape)
+
+
+def _fold_pools(out: dict, edges: list, pools: dict) -> list:
+    """Each pool read as a fixed depthwise conv (`_pool`) composed into what it feeds, exactly; the
+    edges without the pool.  A Conv2d after it becomes one conv (kernel (K - 1) s + k, stride s S,
+    padding p + P s), exact where the next conv's padding reads only pooled positions whose window
+    lies wholly outside the input (its padding must stay zero): the first window before the input
+    (k - 1 < s + p) and the first after it (Ho s - p >= H); a Flatten and Affine after it take
+    the pool into their weights (W P, P's transpose applied by conv_transpose2d), always exact."""
+    import torch
+    import torch.nn.functional as F
+    for name, (in_shape, kind) in pools.items():
+        pool = out.pop(name)
+        (pred,) = [a for a, b in edges if b == name]
+        k, s, p = pool.weight.shape[-2:], pool.stride, pool.padding
+        pk = pool.weight[0, 0, 0, 0]
+        for succ in [b for a, b in edges if a == name]:
+            node = out[succ]
+            if isinstance(node, Conv2d) and succ not in pools:
+                k2, s2, p2 = node.weight.shape[-2:], node.stride, node.padding
+                for i in range(2):
+                    ho, h = pool.shape[i + 1], in_shape[i + 1]
+                    reach = (node.shape[i + 1] - 1) * s2[i] - p2[i] + k2[i] - 1
+                    if (p2[i] and k[i] - 1 >= s[i] + p[i]) or (reach >= ho and ho * s[i] - p[i] < h):
+                        raise NIRFormatError(
+                            f"node {name}: {kind} (kernel {tuple(k)}, stride {tuple(s)}, padding {tuple(p)}) into "
+                            f"{succ}'s padding {tuple(p2)}: the composed convolution would see input the pool "
+                            f"leaves out at the border (no exact conv; pad the input or drop the next padding)")
+                size = [(k2[i] - 1) * s[i] + k[i] for i in range(2)]
+                w = np.zeros((*node.weight.shape[:2], *size))
+                for a in range(k2[0]):
+                    for b in range(k2[1]):
+                        w[:, :, a * s[0]:a * s[0] + k[0], b * s[1]:b * s[1] + k[1]] += \
+                            node.weight[:, :, a:a + 1, b:b + 1] * pk
+                out[succ] = replace(node, weight=w, stride=(s[0] * s2[0], s[1] * s2[1]),
+                                    padding=(p[0] + p2[0] * s[0], p[1] + p2[1] * s[1]))
+            elif isinstance(node, Flatten) and len(fcs := [b for a, b in edges if a == succ]) == 1 \
+                    and isinstance(out[fcs[0]], Linear):
+                fc = out[fcs[0]]
+                rows = torch.as_tensor(fc.weight.reshape(fc.weight.shape[0], *pool.shape), dtype=torch.float64)
+                extra = tuple(in_shape[i + 1] + 2 * p[i] - k[i] - (pool.shape[i + 1] - 1) * s[i] for i in range(2))
+                kern = torch.full((in_shape[0], 1, *k), float(pk), dtype=torch.float64)
+                back = F.conv_transpose2d(rows, kern, stride=s, padding=p, output_padding=extra, groups=in_shape[0])
+                out[fcs[0]] = replace(fc, weight=back.reshape(fc.weight.shape[0], -1).numpy())
+                out[succ] = Flatten((int(np.prod(in_shape)),))
+            else:
+                raise NIRFormatError(f"node {name}: a {kind} with stride != kernel or padding must feed a Conv2d "
+                                     f"or a Flatten and Affine (it folds into their weights)")
+        edges = [(pred if a == name else a, b) for a, b in edges if b != name]
+    return edges
 
 
 def _lif(name: str, node: nir.LIF, in_shape, r: Reading) -> LIF:
     shape = _neuron_shape(node.tau, in_shape)
     coef = r.dt / np.asarray(node.tau, np.float64)
-    if not (np.allclose(node.v_leak, 0) and np.allclose(node.v_reset, 0)):
-        raise NIRFormatError(f"node {name}: LIF with v_leak or v_reset != 0 is not supported")
-    v_th = _v_th(node.v_threshold, shape)
     decay = np.exp(-coef) if r.info.get("integration") == "zoh" else 1.0 - coef
+    v_th, bias, v0 = _reset_frame(name, node, shape, (1.0 - decay) * np.ones(shape))
     return LIF(_channelwise(name, decay, shape), _channelwise(name, (1.0 - decay) * node.r, shape), v_th,
-               shape, rule=r.rule)
+               shape, rule=r.rule, bias=bias, v0=v0)
 
 
 def _cuba_lif(name: str, node: nir.CubaLIF, in_shape, r: Reading) -> LIF:
     shape = _neuron_shape(node.tau_mem, in_shape)
-    if not (np.allclose(node.v_leak, 0) and (node.v_reset is None or np.allclose(node.v_reset, 0))):
-        raise NIRFormatError(f"node {name}: CubaLIF with v_leak or v_reset != 0 is not supported")
     syn, mem = r.dt / np.asarray(node.tau_syn, np.float64), r.dt / np.asarray(node.tau_mem, np.float64)
     if np.any(syn > 1) or np.any(mem > 1):
         raise NIRFormatError(f"node {name}: CubaLIF tau_syn and tau_mem must be >= dt ({r.dt:g} s) "
                              f"for forward Euler to decay")
-    v_th = _v_th(node.v_threshold, shape)
+    v_th, bias, v0 = _reset_frame(name, node, shape, mem * np.ones(shape))
     gain = syn * np.asarray(node.w_in, np.float64) * mem * np.asarray(node.r, np.float64) * np.ones(shape)
     return LIF(_channelwise(name, (1.0 - mem) * np.ones(shape)), _channelwise(name, gain), v_th, shape,
-               rule=r.rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)))
+               rule=r.rule, syn_leak=_channelwise(name, (1.0 - syn) * np.ones(shape)), bias=bias, v0=v0)
+
+
+def _reset_frame(name: str, node, shape: tuple, pull) -> tuple:
+    """(v_th, bias, v0) of a neuron with NIR's resting potential v_leak and reset potential v_reset,
+    run in the frame w = v - v_reset, where a spike resets w to 0 as Loihi's does:
+
+        v[t] = M v[t-1]' + pull (v_leak - v[t-1]') + N I   (pull = 1 - M: LIF's dt/tau; IF: none)
+        w[t] = M w[t-1]' + N I + pull (v_leak - v_reset),  fire at w > v_th - v_reset,  w[-1] = -v_reset
+
+    (exact: the same spikes, w the same values shifted).  The constant is a bias, the start
+    NIR's v = 0 is the potential v0 = -v_reset before the first step.  (None, None) where both
+    potentials are 0."""
+    v_leak = np.asarray(getattr(node, "v_leak", 0.0), np.float64) * np.ones(shape)
+    v_reset = np.asarray(0.0 if node.v_reset is None else node.v_reset, np.float64) * np.ones(shape)
+    th = np.asarray(node.v_threshold, np.float64) * np.ones(shape) - v_reset
+    if np.any(th <= 0):
+        raise NIRFormatError(f"node {name}: v_reset >= v_threshold: a reset potential runs on the chip as a "
+                             f"reset to 0 with the threshold v_threshold - v_reset, which must be > 0")
+    bias = _each(pull * (v_leak - v_reset)) if np.any(v_leak != 0) or np.any(v_reset != 0) else None
+    v0 = _each(-v_reset) if np.any(v_reset != 0) else None
+    if bias is not None and not np.any(bias):
+        bias = None
+    return _v_th(th, shape), bias, v0
 
 
 def _li(name: str, node: nir.LI, in_shape, r: Reading) -> LI:
+    """v[t] = (1 - dt/tau) v[t-1] + dt/tau (r I + v_leak): the resting potential a constant input."""
     shape = _neuron_shape(node.tau, in_shape)
-    if not np.allclose(node.v_leak, 0):
-        raise NIRFormatError(f"node {name}: LI with v_leak != 0 is not supported")
     coef = r.dt / np.asarray(node.tau, np.float64)
-    return LI(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), shape)
+    rest = coef * np.asarray(node.v_leak, np.float64) * np.ones(shape)
+    return LI(_channelwise(name, 1.0 - coef, shape), _channelwise(name, coef * node.r, shape), shape,
+              bias=_channelwise(name, rest, shape) if np.any(rest) else None)
+
+
+def _fold_hidden_li(out: dict, edges: list) -> list:
+    """A leaky integrator between synapses (A -> LI -> W -> neurons, NIR's LI anywhere but the
+    output) as the synaptic current of the neurons after it, exactly: with one leak M for every LI
+    unit (so the filter commutes with W), W v[t] = M W v[t-1] + W N (A x[t] + b_A) + W rest, which
+    is a current i[t] = M i[t-1] + I[t] fed by one layer (W N A, W (N b_A + rest)); W's own bias
+    enters v (the neurons' bias, times their gain).  Refused where no such form exists: a leak that
+    differs between units, neurons that already have a current (CubaLIF: two filters in a row), an
+    LI fed or read by anything but one Affine each."""
+    for name in [n for n, node in out.items() if isinstance(node, LI)]:
+        succs = [b for a, b in edges if a == name]
+        if any(isinstance(out[b], Output) for b in succs):
+            continue                                   # the readout: integrated on the host
+        preds = [a for a, b in edges if b == name]
+        why = None
+        if len(preds) != 1 or not isinstance(out[preds[0]], Linear) or len(succs) != 1 \
+                or not isinstance(out[succs[0]], Linear):
+            why = "it must be fed by one Affine and feed one Affine"
+        else:
+            a_name, w_name = preds[0], succs[0]
+            after = [b for a, b in edges if a == w_name]
+            li, a_layer, w_layer = out[name], out[a_name], out[w_name]
+            if len(after) != 1 or not isinstance(out[after[0]], LIF) or out[after[0]].syn_leak is not None:
+                why = "the Affine after it must feed neurons without a current of their own (LIF or IF)"
+            elif not np.all(li.leak == li.leak[0]):
+                why = "its leak differs between units, and only one leak commutes with the next weights"
+            elif a_layer.delay or w_layer.delay or a_layer.bias_delay or w_layer.bias_delay or \
+                    len([b for a, b in edges if a == a_name]) != 1 or \
+                    len([b for a, b in edges if b == w_name]) != 1:
+                why = "the Affine layers beside it must be plain (no delays, no other inputs or outputs)"
+        if why:
+            raise NIRFormatError(f"node {name}: an LI between synapses has an exact chip form only as the next "
+                                 f"neurons' synaptic current; {why} (its output is graded, and Lava's "
+                                 f"bit-accurate LIF sends only binary spikes)")
+        neuron = after[0]
+        lif = out[neuron]
+        rest = np.zeros(li.shape) if li.bias is None else li.bias
+        weight = w_layer.weight @ (li.gain[:, None] * a_layer.weight)
+        bias = w_layer.weight @ (li.gain * a_layer.bias + rest)
+        extra = lif.gain * w_layer.bias if lif.gain.shape == w_layer.bias.shape else None
+        if extra is None:
+            raise NIRFormatError(f"node {name}: the neurons after it are not flat")
+        out[w_name] = replace(w_layer, weight=weight, bias=bias)
+        out[neuron] = replace(lif, syn_leak=np.full(lif.shape[0], float(li.leak[0])),
+                              bias=extra if lif.bias is None else lif.bias + extra)
+        src = [a for a, b in edges if b == a_name]
+        edges = [(a, w_name) for a in src] + [(a, b) for a, b in edges if name not in (a, b) and a_name not in (a, b)]
+        del out[name], out[a_name]
+    return edges
 
 
 def _threshold(name: str, node: nir.Threshold, in_shape, r: Reading) -> LIF:
@@ -218,12 +411,10 @@ def _threshold(name: str, node: nir.Threshold, in_shape, r: Reading) -> LIF:
 
 def _if(name: str, node: nir.IF, in_shape, r: Reading) -> LIF:
     shape = _neuron_shape(node.r, in_shape)
-    if not np.allclose(node.v_reset, 0):
-        raise NIRFormatError(f"node {name}: IF with v_reset != 0 is not supported")
-    v_th = _v_th(node.v_threshold, shape)
+    v_th, bias, v0 = _reset_frame(name, node, shape, 0.0)      # no leak: no pull towards a rest
     ones = np.ones(shape)
     return LIF(_channelwise(name, ones), _channelwise(name, r.dt * np.asarray(node.r) * ones), v_th, shape,
-               rule=r.rule)
+               rule=r.rule, bias=bias, v0=v0)
 
 
 def _output(name: str, node: nir.Output, in_shape, r: Reading) -> Output:
@@ -241,8 +432,8 @@ READERS = {nir.Input: _input, nir.Conv2d: _conv2d, nir.Conv1d: _conv1d, nir.Affi
 
 def check_values(name: str, node) -> None:
     """Finite arrays everywhere; strides, kernels and dilations >= 1, padding >= 0; a LIF needs
-    tau > 0 (a leak) and v_threshold > 0 (a spike rule the chip's unsigned threshold can hold,
-    and without which every step fires), a Threshold threshold > 0."""
+    tau > 0 (a leak) and v_threshold > v_reset (a spike rule the chip's unsigned threshold can
+    hold in the reset's frame, and without which every step fires), a Threshold threshold > 0."""
     for field_name, value in vars(node).items():
         if isinstance(value, np.ndarray):
             validate.finite_array(f"node {name}", field_name, value)
@@ -257,6 +448,10 @@ def check_values(name: str, node) -> None:
                   nir.CubaLIF: ("tau_syn", "tau_mem", "v_threshold"), nir.Threshold: ("threshold",)}[type(node)]
         for f in fields:
             a = np.asarray(getattr(node, f), np.float64)
+            v_reset = getattr(node, "v_reset", None)
+            if f == "v_threshold" and v_reset is not None and np.any(np.asarray(v_reset, np.float64)):
+                a = a - np.asarray(node.v_reset, np.float64)    # the threshold above the reset potential
+                f = "v_threshold - v_reset"
             if np.any(a <= 0):
                 raise NIRFormatError(f"node {name}: {type(node).__name__} {f} must be > 0 "
                                      f"({int((a <= 0).sum())} value(s) <= 0, min {a.min():.4g})")
@@ -268,7 +463,7 @@ def _check_fan_in(name: str, node, in_shape) -> None:
     if in_shape is None or not isinstance(node, (*LINEAR, nir.Conv2d, nir.Conv1d)):
         return
     want = int(np.prod(in_shape)) if isinstance(node, LINEAR) else int(in_shape[0])
-    if node.weight.shape[1] != want:
+    if node.weight.shape[1] * (1 if isinstance(node, LINEAR) else max(int(node.groups), 1)) != want:
         raise NIRFormatError(f"node {name}: weight of shape {tuple(node.weight.shape)} does not take an input "
                              f"of shape {tuple(in_shape)}")
 
@@ -296,6 +491,12 @@ def _neuron_shape(param, in_shape) -> tuple:
     """A neuron layer's shape: its input's (exporters such as snnTorch write one scalar per
     layer), else its parameters' own."""
     return tuple(in_shape) if in_shape is not None else tuple(np.shape(param))
+
+
+def _each(a: np.ndarray) -> np.ndarray:
+    """Per channel (C,) where a is constant over each channel, else per neuron (a's own shape)."""
+    flat = np.asarray(a, np.float64).reshape(a.shape[0], -1)
+    return flat[:, 0].copy() if np.all(flat == flat[:, :1]) else np.asarray(a, np.float64).copy()
 
 
 def _channelwise(name: str, a: np.ndarray, shape: tuple | None = None) -> np.ndarray:

@@ -7,7 +7,8 @@ Nodes are a dict name -> NIR node, edges a list of (source, target) names:
   * `fold_scales`: Scale (y = scale * x) goes into the rows and bias of the Affine/Linear
     layer it follows, or the columns of those it feeds;
   * `fold_delays`: Delay becomes a delay in whole steps of dt on the Affine/Linear layers
-    beside it;
+    beside it (a layer split in one part per delay where the Delay differs between neurons;
+    a Delay after a layer holds its bias back too);
   * `topological`: an order in which every node's inputs come first, and the recurrent edges
     (into a neuron, carrying the previous step's output) that are left out of it.
 """
@@ -83,23 +84,59 @@ def fold_scales(nodes: dict, edges: list) -> tuple[dict, list]:
     return nodes, edges
 
 
-def fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict]:
-    """(nodes, edges, {linear layer: delay in steps}) without Delay nodes: each Delay becomes a
-    delay of the Affine or Linear layer it follows (or of those it feeds), in whole steps of dt,
-    the same for every neuron (what one axonal delay per synapse layer expresses)."""
-    delays = {}
+def fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict, dict]:
+    """(nodes, edges, {linear layer: delay in steps}, {linear layer: its bias's delay}) without Delay
+    nodes: each Delay becomes a delay of the Affine or Linear layer it follows (or of those it
+    feeds), in whole steps of dt, what one axonal delay per synapse layer expresses; a Delay after
+    a layer delays its bias too (0 on the first steps), one before it only its input.  A Delay that differs between neurons (NIR's
+    per-neuron delays) splits the layer into one layer per distinct delay, `name.delay<d>`, each
+    the rows (after the layer) or columns (before it) of that delay and zeros elsewhere, summed
+    where they meet: exact (the bias stays with the first part)."""
+    delays, bias_delays = {}, {}
     for name in [n for n, node in nodes.items() if isinstance(node, nir.Delay)]:
-        d = np.asarray(nodes[name].delay, np.float64) / dt
+        d = np.asarray(nodes[name].delay, np.float64).reshape(-1) / dt
         steps = np.rint(d)
-        if steps.size == 0 or np.any(np.abs(d - steps) > 1e-6) or np.any(steps != steps.flat[0]) \
-                or steps.flat[0] < 0:
-            raise NIRFormatError(f"node {name}: Delay must be the same whole number of steps (dt = {dt:g} s) "
-                                 f"for every neuron")
-        for t in _adjacent_linear(nodes, edges, name)[1]:
-            delays[t] = delays.get(t, 0) + int(steps.flat[0])
+        if steps.size == 0 or np.any(np.abs(d - steps) > 1e-6) or steps.min() < 0:
+            raise NIRFormatError(f"node {name}: Delay must be whole numbers >= 0 of steps (dt = {dt:g} s)")
+        after, layers = _adjacent_linear(nodes, edges, name)
+        for t in layers:
+            if np.all(steps == steps[0]):
+                delays[t] = delays.get(t, 0) + int(steps[0])
+                if after:
+                    bias_delays[t] = bias_delays.get(t, 0) + int(steps[0])
+                continue
+            edges = _split_by_delay(nodes, edges, (delays, bias_delays), t, steps.astype(int), rows=after,
+                                    name=name)
         edges = _bypass(edges, name)
         del nodes[name]
-    return nodes, edges, delays
+    return nodes, edges, delays, bias_delays
+
+
+def _split_by_delay(nodes: dict, edges: list, both: tuple, t: str, steps: np.ndarray, rows: bool,
+                    name: str) -> list:
+    """Layer t as one layer per distinct value of `steps` (one per row, or per column), each with
+    that delay; the edges through t go through every part."""
+    w = np.asarray(nodes[t].weight, np.float64)
+    if w.shape[0 if rows else 1] != steps.size:
+        raise NIRFormatError(f"node {name}: {steps.size} delays for a layer of {w.shape[0 if rows else 1]} "
+                             f"{'outputs' if rows else 'inputs'}")
+    bias = getattr(nodes[t], "bias", None)
+    bias = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, np.float64)
+    delays, bias_delays = both
+    into, out = [a for a, b in edges if b == t], [b for a, b in edges if a == t]
+    edges = [(a, b) for a, b in edges if t not in (a, b)]
+    for i, d in enumerate(sorted(set(steps.tolist()))):
+        mask = steps == d
+        part = f"{t}.delay{d}"
+        nodes[part] = nir.Affine(weight=w * (mask[:, None] if rows else mask[None, :]),
+                                 bias=bias * mask if rows else (bias if i == 0 else np.zeros_like(bias)))
+        delays[part] = delays.get(t, 0) + int(d)
+        bias_delays[part] = bias_delays.get(t, 0) + (int(d) if rows else 0)
+        edges += [(a, part) for a in into] + [(part, b) for b in out]
+    del nodes[t]
+    delays.pop(t, None)
+    bias_delays.pop(t, None)
+    return edges
 
 
 def topological(nodes: dict, edges) -> tuple[list[str], set]:

@@ -35,13 +35,15 @@ class Conv2d:
 
 @dataclass(frozen=True, eq=False)
 class Linear:
-    """y[t] = weight @ x[t - delay] + bias (x before step 0 is 0).  weight (F_out, F_in), bias
-    (F_out,); delay in steps (NIR's Delay node, an axonal delay on the chip)."""
+    """y[t] = weight @ x[t - delay] + bias [t >= bias_delay] (x before step 0 is 0).  weight (F_out,
+    F_in), bias (F_out,); delay in steps (NIR's Delay node, an axonal delay on the chip);
+    bias_delay: the steps a Delay after the layer holds its bias back too."""
     weight: np.ndarray
     bias: np.ndarray
     shape: tuple
     source: str = ""
     delay: int = 0
+    bias_delay: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +91,11 @@ class LIF:
         i[t] = syn_leak[c] * i[t-1] + I[t];   v[t] = leak[c] * v[t-1]' + gain[c] * i[t]
 
     the current is not reset by a spike.
+    bias (C,) or of the neuron shape, when set, is a constant added to v every step, and v0 (the
+    same) the potential before the first step (0 when unset): NIR's resting potential v_leak and reset potential v_reset,
+    run in the frame w = v - v_reset where the reset is to 0 (compile/nir_read.py):
+
+        v[t] = leak[c] * v[t-1]' + gain[c] * I[t] + bias[c];   v[-1] = v0[c]
     """
     leak: np.ndarray
     gain: np.ndarray
@@ -97,18 +104,23 @@ class LIF:
     source: str = ""
     rule: str = "ge"
     syn_leak: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    v0: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class LI:
     """Leaky integrator, a non-spiking readout (NIR's LI), per channel (C,):
 
-        v[t] = leak[c] * v[t-1] + gain[c] * I[t];   output v[t]
+        v[t] = leak[c] * v[t-1] + gain[c] * I[t] + bias[c];   output v[t]
+
+    bias: NIR's resting potential, (dt/tau) v_leak (None: 0).
     """
     leak: np.ndarray
     gain: np.ndarray
     shape: tuple
     source: str = ""
+    bias: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,6 +205,9 @@ NEURONS = (LIF, StaaLIF, FstaLIF)
 
 
 def per_channel(values: np.ndarray, shape: tuple) -> np.ndarray:
-    """Broadcast a (C,) array to the full neuron shape (C, H, W) or (C,)."""
+    """Broadcast a (C,) array to the full neuron shape (C, H, W) or (C,); an array of the full
+    shape (a LIF's per-neuron bias or v0) is returned as it is."""
     values = np.asarray(values, dtype=np.float64)
+    if values.shape == tuple(shape):
+        return values.copy()
     return np.broadcast_to(values.reshape(-1, *([1] * (len(shape) - 1))), shape).copy()

@@ -17,6 +17,7 @@ import torch
 
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
+from spikefold.compile.nodes import Input
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "compile" / "peer_run.py"
@@ -33,12 +34,13 @@ def peer_python(peer: str) -> tuple[str, dict]:
 
 
 def run_peer(peer: str, path, x: torch.Tensor, timesteps: int, python: str | None = None,
-             dt: float | None = None) -> dict:
-    """peer_run.run's result for `peer` on file `path`, computed in the peer's interpreter."""
+             dt: float | None = None, sequence: bool = False) -> dict:
+    """peer_run.run's result for `peer` on file `path`, computed in the peer's interpreter; x
+    (B, *sample) the same every step, or with `sequence` (B, T, *sample) one frame a step."""
     exe, env = peer_python(peer)
     with tempfile.TemporaryDirectory() as d:
         inputs, out = Path(d) / "in.pt", Path(d) / "out.pt"
-        torch.save({"x": x, "timesteps": timesteps}, inputs)
+        torch.save({"x": x, "timesteps": timesteps, "sequence": sequence}, inputs)
         cmd = [python or exe, str(RUNNER), peer, str(path), str(inputs), str(out)]
         if dt is not None:
             cmd += ["--dt", repr(dt)]
@@ -51,7 +53,7 @@ def run_peer(peer: str, path, x: torch.Tensor, timesteps: int, python: str | Non
 def compare(graph: Graph, got: dict, x: torch.Tensor) -> dict:
     """Per-layer spike agreement (fraction of (step, sample, neuron) positions equal), same
     prediction (argmax of the summed output) and the output's max |difference|, against
-    GraphNet(graph) on x."""
+    GraphNet(graph) on x; and the peer's own predictions (B,)."""
     net = GraphNet(graph)
     with torch.no_grad():
         want = net(x, record=True)
@@ -61,9 +63,13 @@ def compare(graph: Graph, got: dict, x: torch.Tensor) -> dict:
     return {"samples": len(x), "spike_agreement": layers,
             "spike_rate": {name: float(s.mean()) for name, (s, _) in net.record.items()},
             "same_prediction": float((out.sum(0).argmax(1) == want.sum(0).argmax(1)).float().mean()),
-            "output_max_abs_diff": float((out - want).abs().max())}
+            "output_max_abs_diff": float((out - want).abs().max()),
+            "predictions": out.sum(0).argmax(1).tolist()}
 
 
 def check(graph: Graph, path, peer: str, x: torch.Tensor, python: str | None = None,
           dt: float | None = None) -> dict:
-    return compare(graph, run_peer(peer, path, x, int(graph.meta["timesteps"]), python, dt), x)
+    """compare() of the peer's run of `path` with GraphNet(graph) on x: (B, *input shape) static
+    or (B, T, *input shape) frames."""
+    sequence = x.dim() == len(graph.nodes[graph.of_type(Input)[0]].shape) + 2
+    return compare(graph, run_peer(peer, path, x, int(graph.meta["timesteps"]), python, dt, sequence), x)

@@ -3,7 +3,8 @@
     python compile/peer_run.py PEER model.nir inputs.pt out.pt [--dt SECONDS]
 
 PEER: snntorch | norse | spikingjelly | sinabs.  inputs.pt holds {"x": (B, C, H, W) float,
-"timesteps": T}: the same input every step (direct encoding).  out.pt gets {"output": (T, B, K)
+"timesteps": T}: the same input every step (direct encoding), or with "sequence": True, x
+(B, T, C, H, W), frame t on step t (event frames).  out.pt gets {"output": (T, B, K)
 float32, "spikes": {LIF node: (T, B, *shape) bool}}, from forward hooks on the modules the
 peer's importer built for the file's LIF nodes.
 
@@ -66,8 +67,11 @@ def lif_modules(net: torch.nn.Module, graph: nir.NIRGraph) -> dict[str, torch.nn
     return out
 
 
-def run(peer: str, path: str, x: torch.Tensor, timesteps: int, dt: float | None = None) -> dict:
+def run(peer: str, path: str, x: torch.Tensor, timesteps: int, dt: float | None = None,
+        sequence: bool = False) -> dict:
     B = len(x)
+    frame = (lambda t: x[:, t]) if sequence else (lambda t: x)
+    sample = x.shape[2:] if sequence else x.shape[1:]
     net = load(peer, path, dt, B, timesteps)
     graph = nir.read(path)
     seen: dict[str, list] = {name: [] for name in lif_modules(net, graph)}
@@ -81,7 +85,7 @@ def run(peer: str, path: str, x: torch.Tensor, timesteps: int, dt: float | None 
         m.register_forward_hook(keep(name))
     with torch.no_grad():
         if peer == "sinabs":                  # whole sequences, (B*T, ...) sample-major
-            seq = x.unsqueeze(1).expand(B, timesteps, *x.shape[1:]).reshape(B * timesteps, *x.shape[1:])
+            seq = (x if sequence else x.unsqueeze(1).expand(B, timesteps, *sample)).reshape(B * timesteps, *sample)
             y = net(seq)
             y = y[0] if isinstance(y, tuple) else y
             out = y.reshape(B, timesteps, -1).transpose(0, 1)
@@ -93,8 +97,8 @@ def run(peer: str, path: str, x: torch.Tensor, timesteps: int, dt: float | None 
                     if isinstance(m, snn.Leaky):
                         m.reset_mem()
             state, steps = None, []
-            for _ in range(timesteps):
-                y, state = net(x) if state is None else net(x, state)
+            for t in range(timesteps):
+                y, state = net(frame(t)) if state is None else net(frame(t), state)
                 steps.append(y)
             out = torch.stack(steps)
             spikes = {k: torch.stack(v) for k, v in seen.items()}
@@ -111,7 +115,8 @@ def main(argv=None) -> int:
                                                           "(default: the peer's own)")
     a = p.parse_args(argv)
     data = torch.load(a.inputs, weights_only=True)
-    torch.save(run(a.peer, a.nir_file, data["x"], int(data["timesteps"]), a.dt), a.output)
+    torch.save(run(a.peer, a.nir_file, data["x"], int(data["timesteps"]), a.dt, bool(data.get("sequence", False))),
+               a.output)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from spikefold.common import validate
 from spikefold.common.cli import nonneg_int, positive_float
 from spikefold.compile.nir_io import DT_HELP, read_nir
-from spikefold.deploy.samples import fit_inputs, test_samples, user_inputs
+from spikefold.deploy.samples import fit_inputs, inputs_on_chip, test_samples, user_inputs
 
 
 def add_nir_args(p, samples_default: int, samples_help: str) -> None:
@@ -40,6 +40,7 @@ def load_graph_and_inputs(args, lazy: bool = False):
     if args.inputs is None:
         graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
         samples = test_samples(graph, args.data, args.data_root, args.samples, args.nir_file)
+        graph = inputs_on_chip(graph, samples)
     else:
         x, y = user_inputs(args.inputs, args.max_mb)
         graph, samples = fit_inputs(read_nir(args.nir_file, args.max_mb, args.dt), x, y, args.inputs,

@@ -38,6 +38,17 @@ class Samples:
         if self.n == 0:
             raise InputError(f"{self.name or 'inputs'}: no samples to run")
 
+    def event_count(self, batch: int = 128) -> int | None:
+        """deploy/samples.py event_count over every sample (a dataset's read a batch at a time;
+        the first batch that is not event counts ends the scan)."""
+        most = 1
+        for i in range(0, self.n, batch):
+            k = event_count(self.batch(range(i, min(i + batch, self.n)))[0])
+            if k is None:
+                return None
+            most = max(most, k)
+        return most if self.n else None
+
     def batch(self, idx: range) -> tuple:
         if self.x is not None:
             return self.x[idx.start:idx.stop], None if self.y is None else self.y[idx.start:idx.stop]
@@ -73,9 +84,34 @@ def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: st
     graph = graph.with_meta(timesteps=int(steps))
     if samples > 0:
         x, y = x[:samples], None if y is None else y[:samples]
-    if bool(((x == 0) | (x == 1)).all()):      # spikes: the first synapse runs on the chip, not the host
-        graph = spikes_on_chip(graph)
-    return graph, Samples(x, y, name=Path(source).name)
+    samples = Samples(x, y, name=Path(source).name)
+    return inputs_on_chip(graph, samples), samples
+
+
+MAX_EVENTS_PER_STEP = 15    # event counts beyond this per element and step: the host computes the first layer
+
+
+def event_count(x: torch.Tensor) -> int | None:
+    """The most events one element of x holds on one step (at least 1) if x is spikes or event
+    counts, whole numbers in [0, MAX_EVENTS_PER_STEP]; else None."""
+    if x.numel() == 0 or not bool(((x >= 0) & (x == torch.round(x))).all()):
+        return None
+    most = int(x.max())
+    return max(most, 1) if most <= MAX_EVENTS_PER_STEP else None
+
+
+def inputs_on_chip(graph: Graph, samples: "Samples") -> Graph:
+    """The graph with an input layer on the chip (deploy/quantize.py spikes_on_chip) when every
+    sample is spikes or event counts: the first synapse then runs on the chip, one spike per
+    event, instead of on the host as dense MACs.  Otherwise (or when the input's consumer cannot
+    read copies of it) the graph as it is."""
+    most = samples.event_count()
+    if most is None:
+        return graph
+    try:
+        return spikes_on_chip(graph, most)
+    except ValueError:
+        return graph
 
 
 def user_inputs(path, max_mb: float = validate.MAX_MB) -> tuple:

@@ -37,7 +37,7 @@ from spikefold.compile.nir_io import read_nir
 from spikefold.compile.pipeline import lower
 from spikefold.compile.nodes import LIF, Conv2d, Linear
 from spikefold.deploy.quantize import ADDED, quantize_named
-from spikefold.deploy.samples import Samples
+from spikefold.deploy.samples import Samples, inputs_on_chip
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import DATASETS, load_dataset
 from spikefold.simulate import plots
@@ -98,9 +98,11 @@ def report_checkpoint(checkpoint, nir=None, out=None, options: ReportOptions = R
     n = len(test) if o.samples <= 0 else min(o.samples, len(test))
     steps = tqdm(total=4, desc="report", disable=quiet)
     graph, folded_label = _folded_graph(model, nir, dataset, root, o)
+    samples = Samples(dataset=test, n=n, name=dataset)
+    graph = inputs_on_chip(graph, samples)          # event counts: the first synapse on the chip
     program = quantize_named(graph, nir or checkpoint)
     steps.update()
-    ev = evaluate(graph, program, Samples(dataset=test, n=n, name=dataset), model, o.batch_size, device,
+    ev = evaluate(graph, program, samples, model, o.batch_size, device,
                   quiet, rank, world, o.max_work_mb)
     steps.update()
     if ev is None:

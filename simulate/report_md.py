@@ -49,7 +49,11 @@ def markdown(r: dict) -> str:
               "(relays included) updated every step, state reset between samples, exactly what "
               "`deploy/to_lava.py` runs; *streamed*: samples back to back through self-resetting neurons, as "
               "lava-dl runs a test set (`deploy/to_lava.py --stream`), T steps per sample, no host resets: "
-              f"{streamed_run(c)}. The first layer runs on the host in float (host MACs, once per input frame).", "",
+              f"{streamed_run(c)}. " + (
+                  "The first layer runs on the host in float (host MACs, once per input frame)." if c["host_macs"]
+                  else "The inputs are spikes or event counts: they enter the chip as one spike per event (an "
+                       "input layer of copies, `input_spikes`, copy j firing when a count is at least j + 1), "
+                       "so the first synapse runs on the chip and the host multiplies nothing."), "",
               "## Energy per inference", "", "| convention | counted on | energy | ANN / this | terms |",
               "|---|---|---|---|---|"]
     for k, v in r["energy"].items():
