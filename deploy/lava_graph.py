@@ -32,13 +32,18 @@ PyLifResetModelBitAcc), PyDenseModelBitAcc, PySparseModelBitAcc and PyConvModelF
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
-from scipy.sparse import csr_matrix
+from scipy.sparse import SparseEfficiencyWarning, csr_matrix
 
 from spikefold.deploy.lava_compat import import_netx, require_lava
 
 require_lava()                   # one line naming the `lava` extra when Lava is absent
+# Lava's DelaySparse model assigns into a CSR matrix as it runs; scipy's advice to use another
+# format concerns Lava's code, not the user's network
+warnings.filterwarnings("ignore", category=SparseEfficiencyWarning)
 from lava.magma.core.run_conditions import RunSteps  # noqa: E402
 from lava.magma.core.run_configs import Loihi2SimCfg  # noqa: E402
 from lava.proc.conv.process import Conv  # noqa: E402

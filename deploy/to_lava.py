@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     how = "streamed back to back, self-resetting" if r["stream"] else "one at a time, host resets"
     print(f"Lava (fixed_pt, {how}) on {r['samples']} samples of {r['dataset']}: {scores}, {r['seconds']:.1f} s; "
           f"fast simulator readout identical on {r['simulator_identical']}/{r['samples']}; pipeline depth "
-          f"{r['depth']} steps, {r['relays']} relay layers, {r['clips']} clipped values")
+          f"{r['depth']} steps, {r['relays']} relay or helper layers, {r['clips']} clipped values")
     if r["stream"]:
         print(f"streamed readout equal to the one-at-a-time run's on {r['one_at_a_time_identical']}/{r['samples']} "
               f"samples")

@@ -48,7 +48,7 @@ class ModelConfig:
     GC ratio r = 4, SA reduction 16, alpha = 2) and the small digits setting.
     """
 
-    arch: str = "digitnet"        # digitnet | res19 | res20m | vgg13 | resnet18 | resnet34
+    arch: str = "digitnet"        # digitnet | res19 | res20m | vgg13 | resnet18 | resnet34 | nirnet
     neuron: str = "staa"          # lif | staa | fsta | sma
     num_classes: int = 10
     in_channels: int = 1

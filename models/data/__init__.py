@@ -1,4 +1,5 @@
-"""Datasets: digits (default), digits-dvs, CIFAR-10/100, CIFAR10-DVS, DVS128 Gesture, ImageNet.
+"""Datasets: digits (default), digits-dvs, mnist, nmnist-sim, CIFAR-10/100, CIFAR10-DVS, DVS128 Gesture,
+ImageNet.
 
 `load_dataset(name, root, train, timesteps)` returns a torch Dataset of
 (x, label) with x a float tensor (C, H, W) for static images or (T, C, H, W)

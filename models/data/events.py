@@ -1,8 +1,11 @@
-"""Event streams -> frames, as tonic's ToFrame(n_time_bins=T) does, with spatial downsampling."""
+"""Event streams -> frames, as tonic's ToFrame(n_time_bins=T) does, with spatial downsampling;
+CountFrames, a dataset of event-count frames stored as uint8."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 
 def events_to_frames(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
@@ -24,3 +27,19 @@ def events_to_frames(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
     pol = np.where(p.astype(bool), 0, 1)
     np.add.at(frames, (tb, pol, ys, xs), 1.0)
     return frames
+
+
+class CountFrames(Dataset):
+    """(frames (T, 2, H, W) float32, label) from event counts stored compactly (N, T, 2, H, W)
+    uint8: a quarter of the memory of float32 frames, the same values."""
+
+    def __init__(self, frames: np.ndarray, labels: np.ndarray):
+        if len(frames) != len(labels):
+            raise ValueError(f"{len(frames)} frame sequences but {len(labels)} labels")
+        self.frames, self.labels = torch.from_numpy(frames), torch.from_numpy(labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.frames[i].float(), self.labels[i]

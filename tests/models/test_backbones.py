@@ -6,7 +6,7 @@ import torch
 from spikefold.models.backbones import ARCHS, build_model
 from spikefold.models.config import ModelConfig
 
-SIZES = {"digitnet": 8, "res19": 32, "res20m": 32, "vgg13": 32, "resnet18": 64, "resnet34": 64}
+SIZES = {"digitnet": 8, "res19": 32, "res20m": 32, "vgg13": 32, "resnet18": 64, "resnet34": 64, "nirnet": 34}
 
 
 @pytest.mark.parametrize("neuron", ["lif", "staa"])

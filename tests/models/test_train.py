@@ -52,7 +52,7 @@ def test_missing_dataset_is_a_one_line_error_and_no_file(tmp_path):
 
 
 def test_unknown_dataset_and_arch_are_rejected(tmp_path):
-    assert run(["--dataset", "mnist", "-o", str(tmp_path / "a.pt")]).returncode == 2
+    assert run(["--dataset", "fashion-mnist", "-o", str(tmp_path / "a.pt")]).returncode == 2
     r = run(["--arch", "resnet99", "-o", str(tmp_path / "a.pt")])
     assert r.returncode == 2 and "unknown arch 'resnet99'" in r.stderr
 
