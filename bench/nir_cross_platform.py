@@ -12,6 +12,8 @@ Rows per checkpoint, on the first --samples test samples of its dataset:
                      the file `compile/to_nir.py --for PEER` writes, run by the peer's own importer
                      and simulator (compile/peer_run.py; Sinabs in the NIR-1.0.4 venv of
                      bench/nir_peers.py); a peer that refuses the export or fails says why
+  Rockpool 3.1       whether its own from_nir reads the file `--for rockpool` writes (or why the
+                     export is refused: Rockpool 3.1 maps no Conv2d)
   Loihi (simulator)  the fixed-point program (deploy/quantize.py) in the fast simulator, event
                      inputs entering the chip as one spike per event (deploy/samples.py)
   Loihi (Lava)       the same program in Lava's bit-accurate simulator, streamed, on the first
@@ -31,7 +33,7 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nir_peers import pinned_venv  # noqa: E402  (the Sinabs venv, built once)
+from nir_peers import pinned_venv, rockpool_reads  # noqa: E402  (the Sinabs and Rockpool venv, built once)
 
 from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int  # noqa: E402
 from spikefold.compile.executor import GraphNet  # noqa: E402
@@ -48,7 +50,7 @@ from spikefold.models.data import load_dataset  # noqa: E402
 from spikefold.simulate.engine import Simulator  # noqa: E402
 
 PEER_ROWS = (("snntorch", "snnTorch"), ("norse", "Norse"), ("spikingjelly", "SpikingJelly 2.0"),
-             ("sinabs", "Sinabs"))
+             ("sinabs", "Sinabs"), ("rockpool", "Rockpool 3.1"))
 
 
 def test_inputs(model, ckpt: dict, samples: int) -> tuple:
@@ -121,11 +123,15 @@ def peer_rows(graph, x, y, pinned: str | None, work: Path) -> list[dict]:
     for peer, label in tqdm(PEER_ROWS, desc="peers", leave=False):
         path = work / f"{peer}.nir"
         row = {"platform": label, "samples": len(x)}
-        if peer == "sinabs" and pinned is None:
+        if peer == "sinabs" and pinned is None:  # (Rockpool is answered below)
             rows.append({**row, "note": "skipped (--no-sinabs)"})
             continue
         try:
             write_nir(graph, path, form=PEERS[peer])
+            if peer == "rockpool":      # Rockpool reads NIR but runs no simulation peer_run can drive here
+                rows.append({**row, "note": f"Rockpool's own from_nir on the file: {rockpool_reads(pinned, path)}"
+                             if pinned else "skipped (--no-sinabs: Rockpool shares Sinabs' venv)"})
+                continue
             r = check(graph, path, peer, x, pinned if peer == "sinabs" else None)
         except PeerRefused as e:
             rows.append({**row, "note": f"export refused: {e}"})
@@ -182,7 +188,7 @@ def main(argv=None) -> int:
         rows = [{"platform": "PyTorch (checkpoint)", "samples": len(x), "accuracy": acc(torch_pred, y),
                  "note": f"{cfg.arch}, {cfg.neuron}, T = {cfg.timesteps}, as trained"},
                 {"platform": "spikefold float graph", "samples": len(x), "accuracy": acc(float_pred, y),
-                 "note": f"folded ({fold}), compile/executor.py"}]
+                 "note": f"folded ({'exact folds' if fold == 'none' else 'attention calibrated'}), compile/executor.py"}]
         with tempfile.TemporaryDirectory() as d:
             rows += peer_rows(graph, x, y, pinned, Path(d))
         rows += chip_rows(graph, x, y, args.lava_samples)

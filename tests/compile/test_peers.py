@@ -19,6 +19,7 @@ for _peer in ("snntorch", "norse"):
     pytest.importorskip(_peer, reason=f"{_peer} is not installed: the optional `peers` extra")
 
 from spikefold.compile.executor import GraphNet
+from spikefold.compile.nodes import Flatten, Input, Output
 from spikefold.compile.nir_io import read_nir, to_nir, write_nir
 from spikefold.compile.nir_peers import PEERS, PeerRefused
 from spikefold.compile.peer_check import check
@@ -192,3 +193,19 @@ def test_the_sma_net_reads_right_in_the_peers_that_take_branches(peer, digits_te
     r = check(graph, path, peer, digits_test[0][:100])
     assert len(r["spike_agreement"]) == 7 and min(r["spike_rate"].values()) > 0.01
     assert min(r["spike_agreement"].values()) == 1.0 and r["output_max_abs_diff"] < 1e-4
+
+
+@pytest.mark.parametrize("peer", IN_ENV)
+def test_each_peer_runs_event_frames_step_by_step(peer, build, tmp_path):
+    """Inputs (B, T, C, H, W), one frame a step (compile/peer_run.py's sequence mode): each
+    peer's spikes equal ours, so the frames reach the peer in order, not as one repeated input."""
+    graph = build.graph([("in", Input((2, 6, 6))), ("c0", build.conv(2, 4, (4, 6, 6))),
+                         ("l0", build.lif((4, 6, 6), 0.8, 1.0, 0.5)), ("flat", Flatten((144,))),
+                         ("fc", build.linear(144, 3)), ("out", Output((3,)))], timesteps=5)
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(6, 5, 2, 6, 6, generator=g) < 0.3).float() * torch.randint(1, 4, (6, 5, 2, 6, 6), generator=g)
+    path = tmp_path / f"events.{peer}.nir"
+    write_nir(graph, path, form=PEERS[peer])
+    r = check(graph, path, peer, x)
+    assert 0.02 < r["spike_rate"]["l0"] < 0.98
+    assert r["spike_agreement"] == {"l0": 1.0} and r["same_prediction"] == 1.0
