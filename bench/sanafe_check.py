@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chip_cost import demo_program, program_of  # noqa: E402
 from sanafe_compare import (BYTES_PER_SYNAPSE, SYNAPSE_HW, UNCOSTED, View, arch_text, bias_units,  # noqa: E402
                             check_file, current_free, davies_values, edge_count, edges, neuron_attributes, ours,
-                            sanafe_rows, split_table, table, time_split)
+                            sanafe_rows, table)
+from sanafe_time import split_table, time_split  # noqa: E402
 
 from spikefold.chip.cost import ChipModel  # noqa: E402
 from spikefold.chip.counts import ChipAccumulator  # noqa: E402

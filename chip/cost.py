@@ -179,13 +179,21 @@ class ChipModel:
                 out_ns[cores] += d["core_spikes"][cores][:, None] * (ev / ev.sum())[None, :] * prof["spike_out_ns"]
         return syn_ns, frac, out_ns
 
-    def cost(self, v: str, activity: float = 1.0) -> dict:
-        p, prof, d = self.p, self.m.profile, self.data[v]
+    def core_busy(self, v: str, activity: float = 1.0, overlap: int | None = None) -> tuple:
+        """(busy ns per core and step (n_cores, steps), route ns per step): each core's synaptic
+        work and neuron work (active and inactive updates, firing), summed or, with overlap 1 (the
+        profile's `core_overlap` unless given), the larger of the two."""
+        prof = self.m.profile
         syn_ns, act, out_ns, route = self._loads(v, activity)
         updating = np.array([layer != "readout" for layer in self.layer_of])
         inact = np.where(updating[:, None], self.neurons[:, None] - act, 0.0)
         neuron_ns = act * prof["update_active_ns"] + inact * prof["update_inactive_ns"] + out_ns
-        busy = np.maximum(syn_ns, neuron_ns) if prof["core_overlap"] else syn_ns + neuron_ns
+        overlap = prof["core_overlap"] if overlap is None else overlap
+        return (np.maximum(syn_ns, neuron_ns) if overlap else syn_ns + neuron_ns), route
+
+    def cost(self, v: str, activity: float = 1.0) -> dict:
+        p, prof, d = self.p, self.m.profile, self.data[v]
+        busy, route = self.core_busy(v, activity)
         step_ns = busy.max(0) + route + self.barrier
         time_ns = float(step_ns.sum())
         sums = self.sums[v]
