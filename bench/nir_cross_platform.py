@@ -100,8 +100,11 @@ def chip_rows(graph, x, y, lava_samples: int) -> list[dict]:
     events = "input spikes on the chip" if program.host.kind == "spikes" else "first layer on the host"
     rows = [{"platform": "Loihi (fast simulator)", "samples": len(x), "accuracy": acc(pred, y),
              "spike_agreement": {k: a / b for k, (a, b) in agree.items()},
-             "note": f"fixed point; {events}; spike for spike Lava's"}]
-    if LAVA and lava_samples:
+             "note": f"fixed point; {events}; spike for spike what Lava runs (tests/deploy)"}]
+    why = program.why_not_streamed()
+    if why:
+        rows.append({"platform": "Loihi (Lava, bit-accurate)", "samples": 0, "note": f"not streamed: {why}"})
+    elif LAVA and lava_samples:
         from spikefold.deploy.lava_graph import run_lava_stream
         k = min(lava_samples, len(x))
         t0 = time.perf_counter()

@@ -10,8 +10,9 @@ Two labelled variants of one deployed `Program` (relay layers included: they run
                   the step its sample's data reaches it; no host resets, no bias writes).  Each
                   layer's T-step windows tile its steps, so per sample the run is the simulator's
                   mode "window", spike for spike (tests/deploy/test_stream.py, in Lava); the
-                  only steps in no window are each layer's first `start` steps, the pipeline
-                  filling once per stream (depth steps for any number of samples), not counted.
+                  only steps in no window are each layer's first `start` and last
+                  `depth - start` steps, the pipeline filling and draining once per stream (depth
+                  steps for any number of samples), not counted.
                   Measured for a program that can stream; for one that cannot
                   (`Program.why_not_streamed`: recurrent or delayed synapses), the window counts are an
                   ideal the chip cannot run, labelled "assumed".

@@ -129,6 +129,10 @@ class Program:
         A spike arriving on a layer's reset step is counted after the reset: on a feed-forward
         synapse that is the next sample's first input, on a recurrent one the previous sample's
         last spikes."""
+        pulses = [s.src for s in self.synapses.values() if s.src == s.dst and self.neurons[s.src].relay]
+        if pulses:
+            return (f"the pulse layers that give a reset potential its start ({', '.join(pulses)}) fire once per "
+                    f"run, not once per sample")
         rec = [n for n, s in self.synapses.items() if s.src == s.dst]
         if rec:
             return (f"recurrent synapse layers ({', '.join(rec)}) carry a sample's last spikes into the next "

@@ -359,8 +359,9 @@ def _fold_hidden_li(out: dict, edges: list) -> list:
     unit (so the filter commutes with W), W v[t] = M W v[t-1] + W N (A x[t] + b_A) + W rest, which
     is a current i[t] = M i[t-1] + I[t] fed by one layer (W N A, W (N b_A + rest)); W's own bias
     enters v (the neurons' bias, times their gain).  Refused where no such form exists: a leak that
-    differs between units, neurons that already have a current (CubaLIF: two filters in a row), an
-    LI fed or read by anything but one Affine each."""
+    differs between units, neurons that already have a current (CubaLIF: two filters in a row) or
+    another input (the current would filter it too), an LI fed or read by anything but one Affine
+    each."""
     for name in [n for n, node in out.items() if isinstance(node, LI)]:
         succs = [b for a, b in edges if a == name]
         if any(isinstance(out[b], Output) for b in succs):
@@ -376,6 +377,9 @@ def _fold_hidden_li(out: dict, edges: list) -> list:
             li, a_layer, w_layer = out[name], out[a_name], out[w_name]
             if len(after) != 1 or not isinstance(out[after[0]], LIF) or out[after[0]].syn_leak is not None:
                 why = "the Affine after it must feed neurons without a current of their own (LIF or IF)"
+            elif [a for a, b in edges if b == after[0]] != [w_name]:
+                why = ("the neurons after it must have no other input (the current would filter that input "
+                       "too)")
             elif not np.all(li.leak == li.leak[0]):
                 why = "its leak differs between units, and only one leak commutes with the next weights"
             elif a_layer.delay or w_layer.delay or a_layer.bias_delay or w_layer.bias_delay or \

@@ -34,17 +34,20 @@ def add_limit_args(p) -> None:
                         "and spike records, estimated before allocating)")
 
 
-def load_graph_and_inputs(args, lazy: bool = False):
+def load_graph_and_inputs(args, lazy: bool = False, on_chip: bool = True):
     """(graph, x, y or None, name of the inputs) for the NIR commands' common options; with
-    `lazy`, (graph, Samples, name), a dataset's samples read when their batch is."""
+    `lazy`, (graph, Samples, name), a dataset's samples read when their batch is.  `on_chip`:
+    spike or event-count inputs get an input layer on the chip (deploy/samples.py inputs_on_chip);
+    False keeps the graph as read (netx, whose input is the host-fed layer's spikes)."""
     if args.inputs is None:
         graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
         samples = test_samples(graph, args.data, args.data_root, args.samples, args.nir_file)
-        graph = inputs_on_chip(graph, samples)
     else:
         x, y = user_inputs(args.inputs, args.max_mb)
         graph, samples = fit_inputs(read_nir(args.nir_file, args.max_mb, args.dt), x, y, args.inputs,
-                                    args.timesteps, args.samples)
+                                    args.timesteps, args.samples, on_chip=False)
+    if on_chip:
+        graph = inputs_on_chip(graph, samples)
     if lazy:
         return graph, samples, samples.name
     return (graph, *samples.batch(range(len(samples))), samples.name)

@@ -220,6 +220,11 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     report["clips"] = sum(l["bias_clipped"] + l["vth_clipped"] + l["dv_clipped"] +
                           sum(s["weights_clipped"] for s in l["synapses"].values())
                           for l in report["layers"].values()) + report["readout"]["weights_clipped"]
+    late = {n: s.delay for n, s in synapses.items() if s.delay > MAX_DELAY}   # a NIR delay plus an axon's wait
+    if late:
+        n, d = next(iter(late.items()))
+        raise ValueError(f"node {n}: its synapses wait {d} steps (a delay and the wait for a later branch), over "
+                         f"Loihi's {MAX_DELAY} (a 6-bit field)")
     depth = {start[syn[ro][0]] + 1 + synapses[ro].delay - _delay(graph, ro) for ro in readouts}
     if len(depth) != 1:
         raise ValueError("the readout layers' inputs arrive on different steps")

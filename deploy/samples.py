@@ -59,11 +59,13 @@ class Samples:
 
 
 def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: str,
-               timesteps: int | None = None, samples: int = 0) -> tuple[Graph, Samples]:
+               timesteps: int | None = None, samples: int = 0, on_chip: bool = True) -> tuple[Graph, Samples]:
     """(graph with its timesteps set, Samples): a user's arrays x (B, *shape) or (B, T, *shape) and
     labels y fitted to `graph`'s input; `timesteps` for static x (default: the graph's metadata;
-    a foreign graph has none), the first `samples` of them (0: all).  Spike inputs (all 0 or 1)
-    make the first synapse run on the chip instead of the host.  Errors name `source`."""
+    a foreign graph has none), the first `samples` of them (0: all).  With `on_chip`, spike or
+    event-count inputs (whole numbers 0..MAX_EVENTS_PER_STEP) make the first synapse run on the
+    chip instead of the host (`inputs_on_chip`; the copies K are the largest count among these
+    samples).  Errors name `source`."""
     shape = tuple(next(n for n in graph.nodes.values() if isinstance(n, Input)).shape)
     declared = tuple(graph.meta.get("nir", {}).get("input_shape", shape))    # (C, L) run as (C, 1, L)
     if declared != shape and tuple(x.shape[-len(declared):]) == declared:
@@ -85,7 +87,7 @@ def fit_inputs(graph: Graph, x: torch.Tensor, y: torch.Tensor | None, source: st
     if samples > 0:
         x, y = x[:samples], None if y is None else y[:samples]
     samples = Samples(x, y, name=Path(source).name)
-    return inputs_on_chip(graph, samples), samples
+    return (inputs_on_chip(graph, samples) if on_chip else graph), samples
 
 
 MAX_EVENTS_PER_STEP = 15    # event counts beyond this per element and step: the host computes the first layer

@@ -63,12 +63,14 @@ def main(argv=None) -> int:
         if args.lava:
             require_lava()                   # before anything is written
         if args.inputs or args.data:
-            graph, x, y, name = load_graph_and_inputs(args)
+            graph, x, y, name = load_graph_and_inputs(args, on_chip=False)   # netx's input: the host's
         else:
             graph = read_nir(args.nir_file, args.max_mb, args.dt, args.timesteps)
             if graph.meta.get("nir", {}).get("dataset"):
                 samples = test_samples(graph, None, args.data_root, args.samples, args.nir_file)
                 (x, y), name = samples.batch(range(len(samples))), samples.name
+        if args.lava and x is None:
+            raise ValueError("--lava needs samples: the file names no dataset (pass --data or --inputs)")
         program = quantize(graph, netx=True)
         layers = chain(program)
         if x is not None:
@@ -100,7 +102,10 @@ def main(argv=None) -> int:
               f"step 0); chip program {acc(chip):.2f}%")
     if args.lava:
         k = min(args.lava, n)
-        v = run_in_netx(out, program, x[:k])
+        try:
+            v = run_in_netx(out, program, x[:k])
+        except (ValueError, OSError) as e:
+            fail(f"{out}: lava-dl netx: {str(e).splitlines()[0]}")
         equal = int(sum(np.array_equal(a, b) for a, b in zip(v, netx_readout(program, x[:k], True).numpy())))
         pred = torch.as_tensor(v).argmax(1)
         score = ("" if y is None else f"accuracy {100 * float((pred == y[:k]).float().mean()):.2f}% "

@@ -82,6 +82,7 @@ def test_resting_and_reset_potentials():
     assert program.host.first is not None and any(k.startswith("initial_potential") for k in program.neurons)
     pulses = [k for k in program.neurons if k.startswith("initial_potential")]
     assert all(int(sim.spikes[k].sum()) == 3 for k in pulses)          # once per sample
+    assert program.why_not_streamed().startswith("the pulse layers that give a reset potential its start")
     sim = Simulator(program).run(torch.as_tensor(x, dtype=torch.float32), record=True)
     agree = chip_agreement(program, sim, net, ("n0", "n1", "n2", "n3"), 8)
     # n3's weights are 3x its threshold at 7 bits (mixed signs): its quantisation alone costs 4 %
@@ -294,3 +295,8 @@ def test_hidden_leaky_integrator_without_an_exact_form_is_refused():
     with pytest.raises(NIRFormatError, match="node li: an LI between synapses .* leak differs") as e:
         from_nir(g, dt=DT, timesteps=4)
     assert "\n" not in str(e.value)
+    g = li_mlp(np.random.default_rng(37))              # a recurrent input into the neurons after it
+    g.nodes["rec"] = nir.Affine(weight=np.eye(7), bias=np.zeros(7))
+    g.edges += [("n1", "rec"), ("rec", "n1")]
+    with pytest.raises(NIRFormatError, match="node li: .* must have no other input"):
+        from_nir(g, dt=DT, timesteps=4)
