@@ -130,7 +130,10 @@ def main(argv=None) -> int:
             run = {"seed": seed, "test_acc": m["test_acc"], "dynamic_acc": m.get("dynamic_test_acc", m["test_acc"]),
                    "seconds": round(time.time() - t0, 1)}
             if a.chip:
-                run.update(on_chip(model, dataset, a.timesteps))
+                try:
+                    run.update(on_chip(model, dataset, a.timesteps))
+                except ValueError as e:              # the fold refuses this network: say so in its row
+                    run["chip_refused"] = str(e).splitlines()[0]
             results.setdefault(row, {}).setdefault(dataset, []).append(run)
     summary = dict(kept)
     for row, per in results.items():
@@ -166,6 +169,11 @@ def main(argv=None) -> int:
                 cells.append(" / ".join(f"{statistics.mean(r.get(k, r['test_acc']) for r in runs):.2f}"
                                         for k in ("dynamic_acc", "test_acc", "folded_acc", "chip_acc")))
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    refused = [(r, d, run["chip_refused"]) for r in ROWS if r in summary for d in names
+               for run in summary[r][d]["runs"] if "chip_refused" in run]
+    if refused:
+        lines += ["", "Not folded (the compiler refuses the trained network; no chip figures):"] + \
+                 [f"- {r} on {d}: {why}" for r, d, why in refused]
     placed = [r for r in chip_rows if all("loihi" in run for d in names for run in summary[r][d]["runs"])]
     if placed:
         mean = lambda runs, f: statistics.mean(f(r) for r in runs)

@@ -195,10 +195,10 @@ def test_the_sma_net_reads_right_in_the_peers_that_take_branches(peer, digits_te
     assert min(r["spike_agreement"].values()) == 1.0 and r["output_max_abs_diff"] < 1e-4
 
 
-@pytest.mark.parametrize("peer", IN_ENV)
-def test_each_peer_runs_event_frames_step_by_step(peer, build, tmp_path):
-    """Inputs (B, T, C, H, W), one frame a step (compile/peer_run.py's sequence mode): each
-    peer's spikes equal ours, so the frames reach the peer in order, not as one repeated input."""
+@pytest.mark.parametrize("peer", ["snntorch", "norse"])    # the stepwise loop SpikingJelly shares
+def test_peers_run_event_frames_step_by_step(peer, build, tmp_path):
+    """Inputs (B, T, C, H, W), one frame a step (compile/peer_run.py's sequence mode): the peer's
+    spikes equal ours, so the frames reach the peer in order, not as one repeated input."""
     graph = build.graph([("in", Input((2, 6, 6))), ("c0", build.conv(2, 4, (4, 6, 6))),
                          ("l0", build.lif((4, 6, 6), 0.8, 1.0, 0.5)), ("flat", Flatten((144,))),
                          ("fc", build.linear(144, 3)), ("out", Output((3,)))], timesteps=5)
