@@ -31,7 +31,7 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
     flat = frames.reshape(-1, *frames.shape[2:]).double().cpu()
     w = torch.as_tensor(h.weight, dtype=torch.float64, device="cpu")
     b = None if h.bias is None else torch.as_tensor(h.bias, dtype=torch.float64, device="cpu")
-    if h.kind == "spikes":   # copies of the input (deploy/quantize.py spikes_on_chip): channel j C + c is c
+    if h.kind == "spikes":   # copies of the input (deploy/added_nodes.py spikes_on_chip): channel j C + c is c
         c, rest = h.in_shape[0], [1] * (flat.dim() - 2)   # times its diagonal weight, 1 / (2 j + 1)
         gain = w.reshape(w.shape[0], w.shape[1])[torch.arange(w.shape[0]), torch.arange(w.shape[0]) % c]
         cur = flat.repeat(1, w.shape[0] // c, *rest) * gain.view(1, -1, *rest)

@@ -28,7 +28,7 @@ class HostLayer:
     kind "spikes": no layer on the host; input spikes or event counts x pass as currents x * scale
     times a per-copy gain (weight's diagonal, 1 / (2 j + 1)) into an input layer on the chip,
     out_shape[0] / in_shape[0] copies of the input whose copy j fires exactly when x >= j + 1
-    (deploy/quantize.py spikes_on_chip), and the first real synapse
+    (deploy/added_nodes.py spikes_on_chip), and the first real synapse
     runs on the chip: one spike per event.  No MACs on the host."""
     kind: str                 # "conv" | "dense" | "spikes"
     weight: np.ndarray        # float64

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from spikefold.compile.graph import Graph, unique_name
+from spikefold.compile.graph import Graph
 from spikefold.compile.passes import fold_avgpool, fold_neuron_gain
 from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
@@ -36,6 +36,8 @@ from spikefold.common.cli import InputError
 from spikefold.chip.formats import (MAX_DELAY, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
+from spikefold.deploy.added_nodes import INPUT_SPIKES, spike_readout
+from spikefold.deploy.helper_neurons import _bias_neuron, _check_pulse_target, _initial_pulse
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
 CONV_WEIGHT_MAX = 255     # Conv weights: 8-bit magnitude and a sign, odd values kept
 
@@ -53,43 +55,12 @@ def _bias(b: np.ndarray, fixed_exp: int | None = None) -> tuple[np.ndarray, np.n
     return np.clip(mant, BIAS_MANT_MIN, BIAS_MANT_MAX), exp, clipped
 
 
-SPIKE_READOUT, INPUT_SPIKES = "spike readout", "input spikes"
-ADDED = (SPIKE_READOUT, INPUT_SPIKES)   # sources of the nodes deployment adds to a user's graph
-
-
-def spike_readout(graph: Graph) -> Graph:
-    """Where neurons feed the Output directly (graphs from other frameworks often end in a LIF),
-    an identity Linear between them: the chip reads out through synapses, and this readout's
-    activations are exactly the neurons' spikes (logits = spike counts per step)."""
-    nodes, edges = dict(graph.nodes), list(graph.edges)
-    for out in graph.of_type(Output):
-        preds = graph.preds(out)
-        if len(preds) != 1 or not isinstance(graph.nodes[_through_flatten(graph, preds[0])], LIF):
-            continue                # synapses feed the output (several: SMA's summed branches)
-        pred = preds[0]
-        shape = graph.nodes[pred].shape
-        if len(shape) != 1:
-            raise ValueError(f"node {out}: neurons of shape {shape} feed the output; flatten them first")
-        name = unique_name(nodes, f"{pred}_spikes")
-        nodes = {**{k: v for k, v in nodes.items() if k != out},
-                 name: Linear(np.eye(shape[0]), np.zeros(shape[0]), shape, source=SPIKE_READOUT),
-                 out: nodes[out]}
-        edges = [e for e in edges if e != (pred, out)] + [(pred, name), (name, out)]
-    return graph if len(nodes) == len(graph.nodes) else Graph.build(nodes, edges, dict(graph.meta))
-
-
 def _delay(graph: Graph, name: str) -> int:
     delay = int(getattr(graph.nodes[name], "delay", 0))
     if delay > MAX_DELAY:
         raise ValueError(f"node {name}: a delay of {delay:,} steps; the chip's synaptic delays reach "
                          f"{MAX_DELAY} steps (a 6-bit field; lava-dl's Delay(max_delay=62))")
     return delay
-
-
-def _through_flatten(graph: Graph, name: str) -> str:
-    while isinstance(graph.nodes[name], Flatten):
-        (name,) = graph.preds(name)
-    return name
 
 
 def _source(graph: Graph, name: str) -> str:
@@ -121,64 +92,6 @@ def _quantize_weights(w: np.ndarray, c: float, exp: int, conv: bool = False) -> 
     err = np.abs(final * (1 << exp) / c - w).max() / max(np.abs(w).max(), 1e-30)
     return final, {"weights_clipped": int((final != q).sum()), "max_rel_weight_error": float(err),
                    "weight_exp": exp}
-
-
-def spikes_on_chip(graph: Graph, most: int = 1) -> Graph:
-    """For inputs that are spikes or event counts (whole numbers 0..`most` on each step and
-    element; 1: spikes): an input layer on the chip, `most` copies of the input's shape after the
-    Input, so the first real synapse runs on the chip fed by one spike per event.  The host
-    applies a diagonal synapse as a copy (channel j C + c of the copies is channel c times
-    1 / (2 j + 1), j = 0..most-1) into neurons with no memory that fire at > 1/2: copy j fires
-    exactly when x > j + 1/2, that is x >= j + 1, so a count of n is n spikes on its step (no bias:
-    a bias of several thresholds would not fit Loihi's 13-bit mantissa and 3-bit exponent).  The first real synapse's weights repeat
-    for every copy along its input channels (sum_j W [x >= j + 1] = W x), so for such inputs the
-    graph computes what it computed (in floats, up to the order of the sum).  Its consumers may be
-    Conv2d, Linear and Flatten -> Linear; any other with most > 1 is a ValueError."""
-    (inp,) = graph.of_type(Input)
-    for first in graph.succs(inp):      # a reset potential's start reaches (C, H, W) neurons only from the host
-        for n in graph.succs(first):
-            if isinstance(graph.nodes[n], LIF) and graph.nodes[n].v0 is not None and len(graph.nodes[n].shape) == 3:
-                raise ValueError(f"node {n}: a reset potential on (C, H, W) neurons takes its start from the host; "
-                                 f"their input stays on the host")
-    shape = graph.nodes[inp].shape
-    c = shape[0]
-    big = (c * most, *shape[1:])
-    gain = 1.0 / (2 * np.repeat(np.arange(most), c) + 1)
-    eye = np.tile(np.eye(c), (most, 1)) * gain[:, None]   # (most C, C): row j C + c is channel c / (2 j + 1)
-    zero = np.zeros(c * most)
-    ident = (Conv2d(eye[:, :, None, None], zero, (1, 1), (0, 0), big, source=INPUT_SPIKES)
-             if len(shape) == 3 else Linear(eye, zero, big, source=INPUT_SPIKES))
-    copy, spikes = unique_name(graph.nodes, "input_copy"), unique_name(graph.nodes, "input_spikes")
-    # leak 1/4096: Loihi's largest dv (4095) exactly; v is 0 after every spike, and what a step
-    # below threshold leaves (at most 1/4096 of it) never carries the next step across
-    neurons = LIF(np.full(c * most, 1 / 4096), np.ones(c * most), 0.5, big, source=INPUT_SPIKES, rule="gt")
-    nodes = {inp: graph.nodes[inp], copy: ident, spikes: neurons,
-             **{k: v for k, v in graph.nodes.items() if k != inp}}
-    if most > 1:
-        for b in graph.succs(inp):
-            for name, node in _repeated_inputs(graph, b, most):
-                nodes[name] = node
-    edges = [(spikes if a == inp else a, b) for a, b in graph.edges] + [(inp, copy), (copy, spikes)]
-    return Graph.build(nodes, edges, {**graph.meta, "spike_input": True})
-
-
-def _repeated_inputs(graph: Graph, name: str, most: int) -> list[tuple[str, object]]:
-    """The consumer `name` of the input (and, through a Flatten, its Linear consumers) reading
-    `most` copies of the input: weights repeated along the input axis."""
-    node = graph.nodes[name]
-    if isinstance(node, Conv2d):
-        return [(name, replace(node, weight=np.tile(node.weight, (1, most, 1, 1))))]
-    if isinstance(node, Linear):
-        return [(name, replace(node, weight=np.tile(node.weight, (1, most))))]
-    if isinstance(node, Flatten):
-        out = [(name, replace(node, shape=(node.shape[0] * most,)))]
-        for b in graph.succs(name):
-            if not isinstance(graph.nodes[b], Linear):
-                raise ValueError(f"node {b}: event counts on the chip need a Linear after the input's Flatten")
-            out += _repeated_inputs(graph, b, most)
-        return out
-    raise ValueError(f"node {name}: event counts on the chip need a Conv2d, Linear or Flatten after the input, "
-                     f"not {type(node).__name__}")
 
 
 def quantize(graph: Graph, netx: bool = False) -> Program:
@@ -357,49 +270,6 @@ def _routed_biases(graph: Graph, name: str, ins: list, host_name: str, netx: boo
     return routed
 
 
-def _exact_dense(values: np.ndarray, prefix: str, src: str, dst: str, shape: tuple, synapses: dict,
-                 source: str, what: str, delay: int = 0) -> int:
-    """Dense synapses from the one-neuron layer `src` into `dst` delivering the integer activations
-    `values` (shape (F,)) exactly on each of its spikes: an even 8-bit mantissa at weight_exp 0..7 (any
-    sign mode keeps even values) plus what it leaves (|rest| <= 2**exp) at weight_exp 0, in one
-    excitatory and one inhibitory Dense (Lava truncates mixed-sign weights to even values).  How many."""
-    values = np.asarray(values, np.int64)
-    exp = int(np.clip(math.ceil(math.log2(max(np.abs(values).max() / 254, 1.0))), 0, 7))
-    q = lava_weights(2 * np.rint(values / (1 << exp) / 2).astype(np.int64))
-    rest = values - q * (1 << exp)
-    if np.any(np.abs(rest) > 255):
-        raise ValueError(f"node {dst}: {what} of {int(np.abs(values).max()):,} activation units is beyond one "
-                         f"synapse's reach (254 << 7)")
-    parts = [(q, exp)] + [(np.where(rest * sign > 0, rest, 0), 0) for sign in (1, -1) if np.any(rest * sign > 0)]
-    for i, (w, e) in enumerate(parts):
-        synapses[f"{prefix}{i or ''}"] = SynapseLayer("dense", src, dst, w[:, None], e, (1, 1), (0, 0), (1,), shape,
-                                                      source, delay=delay)
-    return len(parts)
-
-
-def _bias_neuron(graph: Graph, syn_name: str, name: str, c: float, start: int, neurons: dict,
-                 synapses: dict) -> None:
-    """The bias of synapse layer `syn_name` into neurons `name` (scale c) as synaptic input: a
-    one-neuron layer that fires on every step from its start, the step before the frame of `name`
-    (bias 1 > vth 0, v back to 0 by the reset, dv = du = 4095), feeds round(bias c) activation
-    units exactly (_exact_dense), delayed by bias_delay so they arrive from that frame step on,
-    into u: where NIR puts it."""
-    layer = graph.nodes[syn_name]
-    first = start - 1           # it fires from here; its input lands one step on, plus the bias's delay
-    if first < 0:
-        raise ValueError(f"node {syn_name}: a bias into a current of the first layer (add it to the inputs)")
-    on = f"bias_on_{first}"
-    if on not in neurons:
-        one = np.ones((1,), np.int64)
-        neurons[on] = NeuronLayer((1,), one * DU_MAX, one * DV_MAX, 0 * one, one, 0 * one, first, 0.0,
-                                  relay=True, source="bias neuron")
-    node = graph.nodes[name]
-    if len(node.shape) != 1:
-        raise ValueError(f"node {syn_name}: a held-back bias into (C, H, W) neurons has no synapse here")
-    _exact_dense(np.rint(per_channel(layer.bias, node.shape) * c), f"{syn_name}_bias", on, name, node.shape,
-                 synapses, "bias neuron", "a bias", delay=int(getattr(layer, "bias_delay", 0)))
-
-
 def _host_layer(graph: Graph, syn: dict, host_name: str, neurons: dict, netx: bool) -> HostLayer:
     """The host's float synapse layer `host_name`, scaled to the neurons it feeds; a start
     potential v0 of those neurons (a reset potential's frame) is the currents' first-step kick
@@ -418,52 +288,6 @@ def _host_layer(graph: Graph, syn: dict, host_name: str, neurons: dict, netx: bo
                      graph.nodes[syn[host_name][0]].shape, h.shape, neurons[syn[host_name][1]].scale,
                      syn[host_name][1], h.bias.copy() if on_host else None, first=first,
                      delay=int(getattr(h, "delay", 0)))
-
-
-PULSE_HOLD = 25_000     # steps the pulse neuron's self-inhibition provably outlasts (see _initial_pulse)
-
-
-def _check_pulse_target(name: str, node: LIF, netx: bool) -> None:
-    if node.syn_leak is not None:
-        raise ValueError(f"node {name}: a CubaLIF (or a LIF after an LI) with v_reset != 0: NIR's start at v = 0 "
-                         f"is -v_reset in the chip's reset-to-0 frame, and Loihi can set it only through the "
-                         f"current u, which these neurons keep for later steps; set v_reset = 0")
-    if netx:
-        raise ValueError(f"node {name}: a reset potential (v_reset != 0) has no netx form here")
-
-
-def _initial_pulse(graph: Graph, name: str, c: float, start: int, neurons: dict, synapses: dict,
-                   netx: bool) -> dict:
-    """NIR's start at v = 0 for neurons `name` that run in a reset potential's frame (v0 = -v_reset,
-    compile/nir_read.py): on their first step (index `start`) they must receive leak * v0 on top of
-    their input.  A one-neuron pulse layer (one per start step, shared) fires exactly once, on step
-    start - 1: its bias 1 fires it (v = 1 > vth 0) on its first biased step, and its own
-    spike, through an inhibitory recurrent synapse -255 << 7 into a current that keeps
-    4095/4096 of itself (du = 0), holds it below 0 for PULSE_HOLD steps and more (u shrinks by
-    |u| / 4096 per step: ln(2088960 / 4096) 4096 + 4096 > 29,000 steps; v keeps 1/4096 of itself
-    and cannot saturate).  Its Dense synapse into `name` carries round(leak v0 c) in activation
-    units, exactly: an even 8-bit mantissa at weight_exp 0..7 plus what it leaves (|rest| <= 128) at
-    weight_exp 0 in one excitatory and one inhibitory Dense (Lava truncates mixed-sign weights to
-    even values).  Lava and the simulator run the pulse as any layer."""
-    node = graph.nodes[name]
-    _check_pulse_target(name, node, netx)
-    if len(node.shape) != 1:
-        raise ValueError(f"node {name}: v_reset != 0 on a convolutional layer not fed by the input: its start "
-                         f"potential has no synapse here (flat layers and the first layer take it); set v_reset = 0")
-    if graph.meta["timesteps"] + start > PULSE_HOLD:
-        raise ValueError(f"node {name}: v_reset != 0 beyond layer 1 runs with a pulse neuron that holds for "
-                         f"{PULSE_HOLD:,} steps; {graph.meta['timesteps']:,} asked")
-    pulse = f"initial_potential_{start - 1}"
-    if pulse not in neurons:
-        one = np.ones((1,), np.int64)
-        neurons[pulse] = NeuronLayer((1,), 0 * one, one * DV_MAX, 0 * one, one, 0 * one, start - 1, 0.0,
-                                     relay=True, source="initial potential")
-        synapses[f"{pulse}_hold"] = SynapseLayer("dense", pulse, pulse, -255 * np.ones((1, 1), np.int64), 7,
-                                                 (1, 1), (0, 0), (1,), (1,), "initial potential")
-    kick = np.rint(per_channel(node.leak, node.shape) * per_channel(node.v0, node.shape) * c)   # activation units
-    parts = _exact_dense(kick, f"{name}_initial", pulse, name, node.shape, synapses, "initial potential",
-                         "a start potential")
-    return {"pulse": pulse, "kick": [int(k) for k in kick[:8]], "synapses": parts}
 
 
 def _scale(graph: Graph, ins: list, v_th: float, dense_exp: bool = True) -> tuple[float, dict]:

@@ -16,7 +16,7 @@ from spikefold.common import validate
 from spikefold.common.cli import InputError
 from spikefold.compile.graph import Graph
 from spikefold.compile.nodes import Input
-from spikefold.deploy.quantize import spikes_on_chip
+from spikefold.deploy.added_nodes import spikes_on_chip
 from spikefold.models.data import DATASETS, load_dataset
 
 
@@ -103,7 +103,7 @@ def event_count(x: torch.Tensor) -> int | None:
 
 
 def inputs_on_chip(graph: Graph, samples: "Samples") -> Graph:
-    """The graph with an input layer on the chip (deploy/quantize.py spikes_on_chip) when every
+    """The graph with an input layer on the chip (deploy/added_nodes.py spikes_on_chip) when every
     sample is spikes or event counts: the first synapse then runs on the chip, one spike per
     event, instead of on the host as dense MACs.  Otherwise (or when the input's consumer cannot
     read copies of it) the graph as it is."""

@@ -36,7 +36,8 @@ from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import read_nir
 from spikefold.compile.pipeline import lower
 from spikefold.compile.nodes import LIF, Conv2d, Linear
-from spikefold.deploy.quantize import ADDED, quantize_named
+from spikefold.deploy.added_nodes import ADDED
+from spikefold.deploy.quantize import quantize_named
 from spikefold.deploy.samples import Samples, inputs_on_chip
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import DATASETS, load_dataset

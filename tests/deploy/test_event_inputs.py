@@ -1,16 +1,16 @@
-"""Event-count inputs on the chip (deploy/quantize.py spikes_on_chip): frames whose elements hold
+"""Event-count inputs on the chip (deploy/added_nodes.py spikes_on_chip): frames whose elements hold
 0..K events per step enter the chip as K copies of an input layer, copy j firing when the count
 is >= j + 1, so the first synapse runs on the chip, one spike per event, its events counted as
 synaptic events and the host multiplying nothing; Lava and the fast simulator agree spike for
 spike."""
-import numpy as np
 import pytest
 import torch
 
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.nodes import Flatten, Input, Output
 from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
-from spikefold.deploy.quantize import quantize, spikes_on_chip
+from spikefold.deploy.added_nodes import spikes_on_chip
+from spikefold.deploy.quantize import quantize
 from spikefold.deploy.samples import MAX_EVENTS_PER_STEP, Samples, event_count, inputs_on_chip
 from spikefold.simulate.engine import Simulator
 

@@ -53,7 +53,8 @@ def mlp(rng, n_in=6, hidden=(8, 7, 5), out=3, neuron_out=False, recurrent=(), de
         elif d is not None:           # an axonal delay of whole steps (one, or one per neuron) between fc_i and n_i
             nodes[f"d{i}"] = nir.Delay(delay=np.broadcast_to(np.asarray(d) * DT, (h,)).copy())
             edges += [(prev, f"fc{i}"), (f"fc{i}", f"d{i}"), (f"d{i}", f"n{i}")]
-        elif i in hidden_li and i % 3 != 2:    # fc_i -> LI -> Affine -> n_i: a non-spiking layer between synapses
+        elif i in hidden_li and i % 3 != 2 and i not in recurrent:   # fc_i -> LI -> Affine -> n_i: a non-spiking
+            # layer between synapses (whose current would filter n_i's recurrent input too: refused)
             nodes[f"li{i}"] = nir.LI(tau=np.full(h, 4e-3), r=np.full(h, 2.0), v_leak=rng.uniform(-0.2, 0.3, h))
             nodes[f"w{i}"] = nir.Affine(weight=rng.normal(0, 1.0, (h, h)), bias=rng.normal(0, 0.1, h))
             edges += [(prev, f"fc{i}"), (f"fc{i}", f"li{i}"), (f"li{i}", f"w{i}"), (f"w{i}", f"n{i}")]
@@ -612,7 +613,7 @@ def test_spike_inputs_enter_the_chip(kind, tmp_path):
     """Inputs that are spikes (event tensors): the first synapse runs on the chip, fed by an input
     layer that fires exactly when x = 1; the float graph is unchanged for such inputs, the host
     multiplies nothing, and the first layer's events are counted on the chip."""
-    from spikefold.deploy.quantize import spikes_on_chip
+    from spikefold.deploy.added_nodes import spikes_on_chip
     rng = np.random.default_rng(16)
     g = mlp(rng) if kind == "dense" else convnet(rng)
     shape = (6,) if kind == "dense" else (2, 6, 6)

@@ -89,7 +89,7 @@ def test_resting_and_reset_potentials():
     assert min(agree[n] for n in ("n0", "n1", "n2")) > 0.995 and agree["n3"] > 0.9, agree
     # spike inputs: an input layer on the chip, so n0 (IF, v_reset) takes its start from a pulse
     from spikefold.deploy.lava_graph import run_lava
-    from spikefold.deploy.quantize import spikes_on_chip
+    from spikefold.deploy.added_nodes import spikes_on_chip
     xs = torch.as_tensor(x[:3] > 0.8, dtype=torch.float32)
     on_chip = spikes_on_chip(from_nir(g, dt=DT, timesteps=8))
     program = quantize(on_chip)
