@@ -36,15 +36,15 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
         gain = w.reshape(w.shape[0], w.shape[1])[torch.arange(w.shape[0]), torch.arange(w.shape[0]) % c]
         cur = flat.repeat(1, w.shape[0] // c, *rest) * gain.view(1, -1, *rest)
         if b is not None:
-            cur = cur + b.view(1, -1, *[1] * (flat.dim() - 2))
+            cur = cur + b.view(1, -1, *rest)
     else:
         cur = F.conv2d(flat, w, b, h.stride, h.padding) if h.kind == "conv" else flat.flatten(1) @ w.T + (
             0 if b is None else b)
     a = torch.round(cur * h.scale).clamp(-HOST_LIMIT, HOST_LIMIT).to(torch.int64).view(frames.shape[0], frames.shape[1], *h.out_shape)
     a = encode_input(a, program.timesteps, len(h.out_shape)) if x.dim() == rank + 1 else a.transpose(0, 1)
-    if getattr(h, "delay", 0) or getattr(h, "first", None) is not None:
+    if h.delay or h.first is not None:
         a = a.expand(program.timesteps, *a.shape[1:])       # (T, B, *shape): the steps differ
-        d = min(int(getattr(h, "delay", 0)), program.timesteps)
+        d = min(h.delay, program.timesteps)
         a = torch.cat([a.new_zeros(d, *a.shape[1:]), a[: program.timesteps - d]])   # frame t on step t + d
         if h.first is not None:   # the first step's kick: a start potential (deploy/quantize.py)
             a[0] += torch.as_tensor(h.first, dtype=torch.int64)
