@@ -110,7 +110,7 @@ def main(argv=None) -> int:
             except RuntimeError as e:
                 rows.append({**row, "peer_says": str(e).split(": ", 1)[-1][:160]})
                 continue
-            rows.append({**row, **{k: v for k, v in r.items() if k != "predictions"}})
+            rows.append({**row, **{k: v for k, v in r.items() if k not in ("predictions", "agreement")}})
     lines = ["# Our NIR files in each peer's own simulator", "",
              f"Command: `python bench/nir_peers.py --epochs {args.epochs}`. digitnet (T = 4) trained "
              f"{args.epochs} epochs on digits, LIF (exact folds) and STAA (calibrated folds, per-channel "

@@ -26,6 +26,11 @@ def host_currents(program: Program, x: torch.Tensor) -> torch.Tensor:
     h = program.host
     rank = len(program.input_shape)
     encode_input(x, program.timesteps, rank)                  # refuses a shape of the wrong rank
+    if h.kind == "bias":     # the input is dst's bias (simulate/engine.py adds it): no currents
+        if x.dim() != rank + 1:
+            raise ValueError(f"this program's input is its input layer's bias: one static frame per sample "
+                             f"(B, {', '.join(map(str, program.input_shape))}), not a sequence")
+        return torch.zeros(1, x.shape[0], *h.out_shape, dtype=torch.int64)
     frames = x.unsqueeze(1) if x.dim() == rank + 1 else x
     # on the CPU wherever the chip is simulated: a GPU's float64 conv may round a tie the other way
     flat = frames.reshape(-1, *frames.shape[2:]).double().cpu()

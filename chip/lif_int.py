@@ -60,7 +60,7 @@ def odd_part(k: np.ndarray) -> np.ndarray:
     """k with its factors of two removed (0 stays 0): v * k / 4096 needs |v| * odd_part(k) < 2**24
     to be exact in float32 (the division by a power of two is exact)."""
     k = np.asarray(k, dtype=np.int64)
-    return np.where(k == 0, 0, k // (k & -k))
+    return k // np.where(k == 0, 1, k & -k)
 
 
 def decay_f32(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

@@ -25,13 +25,16 @@ import torch
 class HostLayer:
     """The first synaptic layer, computed on the host in float: a_in = round((W * x [+ bias]) * scale),
     fed as input currents (int) to neuron layer `dst` on steps 1..T.  bias goes to `dst`.
+    kind "bias": no layer on the host and no currents; the static input x (B, *out_shape), integers,
+    is added to `dst`'s bias mantissa per sample (lava-dl netx's input layer, whose input enters
+    only through its neurons' bias: deploy/netx_read.py).
     kind "spikes": no layer on the host; input spikes or event counts x pass as currents x * scale
     times a per-copy gain (weight's diagonal, 1 / (2 j + 1)) into an input layer on the chip,
     out_shape[0] / in_shape[0] copies of the input whose copy j fires exactly when x >= j + 1
     (deploy/added_nodes.py spikes_on_chip), and the first real synapse
     runs on the chip: one spike per event.  No MACs on the host."""
-    kind: str                 # "conv" | "dense" | "spikes"
-    weight: np.ndarray        # float64
+    kind: str                 # "conv" | "dense" | "spikes" | "bias"
+    weight: np.ndarray        # float64 (empty for "bias")
     stride: tuple
     padding: tuple
     in_shape: tuple
@@ -46,7 +49,10 @@ class HostLayer:
 @dataclass(frozen=True, eq=False)
 class NeuronLayer:
     """Loihi LIF neurons (arrays per neuron, shape = `shape`): du, dv (12-bit), vth (17-bit),
-    bias = bias_mant << bias_exp (13-bit mantissa, 3-bit exponent), in v units."""
+    bias = bias_mant << bias_exp (13-bit mantissa, 3-bit exponent), in v units.
+    reset_interval > 0: Lava's LIFReset, zeroing u and v before the update of every step whose
+    Lava time_step (step index + 1) % reset_interval == reset_offset % reset_interval (lava-dl
+    netx's Network(reset_interval, reset_offset)); 0: never."""
     shape: tuple
     du: np.ndarray
     dv: np.ndarray
@@ -57,6 +63,8 @@ class NeuronLayer:
     scale: float              # v units per unit of float membrane potential (relays: 0)
     relay: bool = False
     source: str = ""
+    reset_interval: int = 0
+    reset_offset: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +155,6 @@ class Program:
 
 def dense_ops(s) -> int:
     """MACs of one synaptic (or host) layer for one input frame (none for input spikes)."""
-    if s.kind == "spikes":
+    if s.kind in ("spikes", "bias"):
         return 0
     return int(np.prod(s.out_shape)) * int(np.prod(s.weight.shape[1:]))

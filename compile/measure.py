@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from spikefold.compile.agreement import spike_agreement
 from spikefold.compile.executor import GraphNet
 from spikefold.models.fsta import FSTALIF
 from spikefold.models.lif import LIF as TorchLIF
@@ -36,8 +37,8 @@ def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
             near: float = 1e-5, device: torch.device | str = "cpu") -> dict:
     """Accuracy (%) of `model` and of each graph in `graphs` ({label: Graph}) over `batches` of
     (x, y), plus, per graph and per LIF node, the fraction of (t, sample, neuron) spikes equal to
-    the model's, the count of positions where they differ, and how many of those differing
-    positions have the graph's membrane potential within `near` of the threshold."""
+    the model's and the counts of spikefold.compile.agreement (positions, differ, ties: differing
+    with the graph's membrane potential within `near` of the threshold, downstream of a tie, far)."""
     home = next(model.parameters()).device
     model.to(device)
     nets = {k: GraphNet(g).eval().to(device) for k, g in graphs.items()}
@@ -53,18 +54,13 @@ def compare(model: torch.nn.Module, graphs: dict, batches, quiet: bool = True,
             with torch.no_grad():
                 out = net(x, record=True)
             correct[k] += int((out.mean(0).argmax(1) == y).sum())
-            for name, (s, v) in net.record.items():
-                node = net.graph.nodes[name]
-                r = ref.get(node.source)
-                if r is None:
-                    continue
-                differ = s != r.view_as(s)
-                d = agree[k].setdefault(name, {"source": node.source, "positions": 0, "differ": 0,
-                                               "differ_near_threshold": 0})
-                d["positions"] += s.numel()
-                d["differ"] += int(differ.sum())
-                v_th = torch.as_tensor(np.asarray(node.v_th, dtype=np.float32), device=v.device)
-                d["differ_near_threshold"] += int((differ & ((v - v_th).abs() < near)).sum())
+            layers = [(name, ref[net.graph.nodes[name].source], s, v, net.graph.nodes[name].v_th)
+                      for name, (s, v) in net.record.items() if net.graph.nodes[name].source in ref]
+            for name, a in spike_agreement(layers, near).layers.items():
+                d = agree[k].setdefault(name, {"source": net.graph.nodes[name].source, "positions": 0,
+                                               "differ": 0, "ties": 0, "downstream": 0, "far": 0})
+                for key in ("positions", "differ", "ties", "downstream", "far"):
+                    d[key] += getattr(a, key)
     model.to(home)
     acc = {k: 100.0 * c / max(total, 1) for k, c in correct.items()}
     for k in agree:

@@ -3,7 +3,8 @@
 `check(graph, path, peer, x)` runs `compile/peer_run.py` for `peer` in the interpreter that has
 the peer (a subprocess: SpikingJelly 2.0 lives beside the project's SpikingJelly 0.0.0.0.14, and
 Sinabs in a virtual environment of its own) and compares, on inputs x (B, C, H, W), each LIF
-layer's spikes and the output with `GraphNet(graph)`, the network the file was written from.
+layer's spikes and the output with `GraphNet(graph)`, the network the file was written from,
+both sides in x's dtype (float64 for an exact comparison) and tie-aware.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from spikefold.compile.agreement import TIE64, spike_agreement
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.nodes import Input
@@ -50,26 +52,30 @@ def run_peer(peer: str, path, x: torch.Tensor, timesteps: int, python: str | Non
         return torch.load(out, weights_only=True)
 
 
-def compare(graph: Graph, got: dict, x: torch.Tensor) -> dict:
+def compare(graph: Graph, got: dict, x: torch.Tensor, eps: float = TIE64) -> dict:
     """Per-layer spike agreement (fraction of (step, sample, neuron) positions equal), same
-    prediction (argmax of the summed output) and the output's max |difference|, against
-    GraphNet(graph) on x; and the peer's own predictions (B,)."""
-    net = GraphNet(graph)
+    prediction (argmax of the summed output) and the output's max |difference| on the clean
+    samples, against GraphNet(graph) on x in x's dtype; the tie-aware `agreement`
+    (spikefold.compile.agreement, ties of width eps in our membrane potential); and the peer's own
+    predictions (B,).  Run x in float64: in float32 the two sides' rounding decides near ties."""
+    net = GraphNet(graph, dtype=x.dtype)
     with torch.no_grad():
         want = net(x, record=True)
-    layers = {name: float((got["spikes"][name] == (s > 0)).float().mean())
-              for name, (s, _) in net.record.items()}
+    agreement = spike_agreement(((name, s, got["spikes"][name], v, graph.nodes[name].v_th)
+                                 for name, (s, v) in net.record.items()), eps)
     out = got["output"].reshape(want.shape)
-    return {"samples": len(x), "spike_agreement": layers,
+    clean = agreement.clean
+    return {"samples": len(x), "agreement": agreement,
+            "spike_agreement": {k: a.agreement for k, a in agreement.layers.items()},
             "spike_rate": {name: float(s.mean()) for name, (s, _) in net.record.items()},
             "same_prediction": float((out.sum(0).argmax(1) == want.sum(0).argmax(1)).float().mean()),
-            "output_max_abs_diff": float((out - want).abs().max()),
+            "output_max_abs_diff": float((out[:, clean] - want[:, clean]).abs().max()) if clean.any() else 0.0,
             "predictions": out.sum(0).argmax(1).tolist()}
 
 
 def check(graph: Graph, path, peer: str, x: torch.Tensor, python: str | None = None,
-          dt: float | None = None) -> dict:
+          dt: float | None = None, eps: float = TIE64) -> dict:
     """compare() of the peer's run of `path` with GraphNet(graph) on x: (B, *input shape) static
     or (B, T, *input shape) frames."""
     sequence = x.dim() == len(graph.nodes[graph.of_type(Input)[0]].shape) + 2
-    return compare(graph, run_peer(peer, path, x, int(graph.meta["timesteps"]), python, dt, sequence), x)
+    return compare(graph, run_peer(peer, path, x, int(graph.meta["timesteps"]), python, dt, sequence), x, eps)

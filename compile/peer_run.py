@@ -4,8 +4,8 @@
 
 PEER: snntorch | norse | spikingjelly | sinabs.  inputs.pt holds {"x": (B, C, H, W) float,
 "timesteps": T}: the same input every step (direct encoding), or with "sequence": True, x
-(B, T, C, H, W), frame t on step t (event frames).  out.pt gets {"output": (T, B, K)
-float32, "spikes": {LIF node: (T, B, *shape) bool}}, from forward hooks on the modules the
+(B, T, C, H, W), frame t on step t (event frames); float64 x runs the peer's modules in float64.
+out.pt gets {"output": (T, B, K) in x's dtype, "spikes": {LIF node: (T, B, *shape) bool}}, from forward hooks on the modules the
 peer's importer built for the file's LIF nodes.
 
 Standalone on purpose (numpy, torch, nir and the peer only): it also runs inside a peer's own
@@ -15,7 +15,9 @@ of the peer's importer named where it is applied:
   * snnTorch: reset_mem() on every Leaky before a batch (the imported Leaky keeps its membrane
     inside the module and hands back no state);
   * Sinabs: SingleSpike and MembraneReset set on every imported LIF (its from_nir ignores
-    v_reset and gives every LIF multi-spike output with subtractive reset).
+    v_reset and gives every LIF multi-spike output with subtractive reset);
+  * in a float64 run, each layer with a weight casts its input to the weight's dtype (snnTorch's
+    spike function returns float32 0/1 spikes, which float64 holds exactly).
 """
 from __future__ import annotations
 
@@ -72,7 +74,14 @@ def run(peer: str, path: str, x: torch.Tensor, timesteps: int, dt: float | None 
     B = len(x)
     frame = (lambda t: x[:, t]) if sequence else (lambda t: x)
     sample = x.shape[2:] if sequence else x.shape[1:]
-    net = load(peer, path, dt, B, timesteps)
+    if x.dtype == torch.float64:   # the peer in double, as our side (compile/peer_check.py)
+        torch.set_default_dtype(torch.float64)
+    net = load(peer, path, dt, B, timesteps).to(x.dtype)
+    if x.dtype == torch.float64:   # snnTorch's spike function returns float32 ((input_ > 0).float())
+        for m in net.modules():
+            if isinstance(getattr(m, "weight", None), torch.Tensor):
+                m.register_forward_pre_hook(lambda m, args: tuple(
+                    a.to(m.weight.dtype) if torch.is_tensor(a) and a.is_floating_point() else a for a in args))
     graph = nir.read(path)
     seen: dict[str, list] = {name: [] for name in lif_modules(net, graph)}
 
@@ -102,7 +111,7 @@ def run(peer: str, path: str, x: torch.Tensor, timesteps: int, dt: float | None 
                 steps.append(y)
             out = torch.stack(steps)
             spikes = {k: torch.stack(v) for k, v in seen.items()}
-    return {"output": out.float(), "spikes": spikes}
+    return {"output": out.to(x.dtype), "spikes": spikes}
 
 
 def main(argv=None) -> int:

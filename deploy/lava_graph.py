@@ -96,6 +96,9 @@ class LavaNetwork:
     def __init__(self, program: Program, record_spikes: bool = False, period: int | None = None,
                  steps: int | None = None):
         p = self.p = program
+        if p.host.kind == "bias" or any(n.reset_interval for n in p.neurons.values()):
+            raise ValueError("a program read from a netx file (its input held in a layer's bias, its layers' own "
+                             "resets) runs in Lava as lava-dl's netx Network on that file")
         steps = steps or p.steps
         self.source = Source(data=np.zeros((*lava_shape(p.host.out_shape), steps)))
         self.lif, self.syn, self.spike_sinks = {}, {}, {}

@@ -10,7 +10,7 @@ if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy i
 
 import sys
 
-from spikefold.chip.hardware import PROFILES, Profile, profiles_with_overrides
+from spikefold.chip.hardware import PROFILES, WHAT_IFS, Profile, profiles_with_overrides
 from spikefold.chip.placement import describe, map_program
 from spikefold.compile.nir_io import NIRFormatError
 from spikefold.common import validate
@@ -22,13 +22,14 @@ from spikefold.deploy.quantize import quantize_named
 
 
 def add_profile_args(p) -> None:
-    p.add_argument("--profile", choices=sorted(PROFILES), default="loihi", help="chip (chip/hardware.py)")
+    p.add_argument("--profile", choices=sorted({**PROFILES, **WHAT_IFS}), default="loihi",
+                   help="chip (chip/hardware.py; loihi2_carryover: Loihi 2 priced with Loihi's figures, a what-if)")
     p.add_argument("--chip-param", action="append", default=[], metavar="NAME=VALUE",
                    help="replace one of the profile's figures (names: chip/hardware.py), e.g. synop_pj=10")
 
 
 def profile_from_args(args) -> Profile:
-    return profiles_with_overrides(args.chip_param)[args.profile]
+    return profiles_with_overrides(args.chip_param, what_ifs=True)[args.profile]
 
 
 @command

@@ -3,18 +3,20 @@ of the chip (Davies 2018 Table 2, pre-silicon; silicon-calibrated, SANA-FE's con
 across the span of its static power, and per profile the single constants that, moved within the
 span their sources give, turn the verdict against the FP32 and the INT8 ANN.
 
-A constant's span is the two Loihi models' values of it (chip/hardware.py LOIHI and LOIHI_SANAFE;
-Loihi 2's per-operation figures are Loihi's carried over, so the same span), and for Loihi 2's
-static power LOIHI2_STATIC_MW_RANGE.  The verdict: the chip's energy per inference below the
-baseline's (cheaper) or not.  Every figure is recomputed by chip/cost.py, the profile's constant
-replaced (`Profile.with_overrides`), the mapping unchanged.
+A constant's span is the two Loihi models' values of it (chip/hardware.py LOIHI and LOIHI_SANAFE);
+for Loihi 2, whose figures are fitted on Intel's PilotNet LIF measurement, the span its other
+sources give (chip/hardware.py LOIHI2_SPANS: static power over Intel's three measured runs, a
+synaptic op's energy from Hala Point's all-in ceiling to the whole measured dynamic energy, the
+per-operation times from Hala Point's throughput per core to Davies 2018's).  The verdict: the
+chip's energy per inference below the baseline's (cheaper) or not.  Every figure is recomputed by
+chip/cost.py, the profile's constant replaced (`Profile.with_overrides`), the mapping unchanged.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
 from spikefold.chip.cost import VARIANTS, ChipModel
-from spikefold.chip.hardware import LOIHI, LOIHI2_STATIC_MW_RANGE, LOIHI_SANAFE
+from spikefold.chip.hardware import LOIHI, LOIHI2_SPANS, LOIHI2_STATIC_MW_RANGE, LOIHI_SANAFE
 from spikefold.simulate.counters.energy import chip_key
 
 BASELINES = {"ann_45nm": "FP32 ANN", "ann_int8_45nm": "INT8 ANN"}
@@ -25,10 +27,9 @@ SPAN_KEYS = tuple(k for k in LOIHI.figures() if k not in ("core_overlap", "barri
 
 def spans(profile) -> dict:
     """{figure: (low, high)} the span each disagreeing constant's sources give, for this profile."""
-    out = {k: tuple(sorted((LOIHI[k], LOIHI_SANAFE[k]))) for k in SPAN_KEYS}
     if profile.name == "loihi2":
-        out["static_mw_per_chip"] = LOIHI2_STATIC_MW_RANGE
-    return out
+        return dict(LOIHI2_SPANS)
+    return {k: tuple(sorted((LOIHI[k], LOIHI_SANAFE[k]))) for k in SPAN_KEYS}
 
 
 def _priced(model: ChipModel, overrides: dict, v: str) -> float:
@@ -47,8 +48,8 @@ def chip_ranges(models: dict, energy: dict) -> dict:
     if "loihi2" in models:
         m = models["loihi2"][2]
         lo, hi = LOIHI2_STATIC_MW_RANGE
-        out["loihi2_static"] = {"mw": [lo, hi], "source": "die-area scaling of Loihi's measured static power "
-                                "(low); Hala Point's maximum 2,600 W over 1,152 chips (high)", **{
+        out["loihi2_static"] = {"mw": [lo, hi], "source": "Intel's measured idle power over three runs of "
+                                "lava-dl's PilotNet LIF benchmark on one Loihi 2", **{
             v: {"pj": [_priced(m, {"static_mw_per_chip": lo}, v), _priced(m, {"static_mw_per_chip": hi}, v)]}
             for v in VARIANTS}}
         for v in VARIANTS:

@@ -49,7 +49,8 @@ from spikefold.chip.host import HOST_LIMIT, host_currents, host_macs
 from spikefold.chip.formats import (ACT_SHIFT, CONV_ACC_BITS, DECAY_UNITY, DU_MAX, DV_OFFSET, INT32, UV_MAX,
                               VTH_SHIFT)
 from spikefold.chip.lif_int import lif_step, lif_steps_current_free, odd_part, wrap24, wrap32, wrap_signed
-from spikefold.simulate.kernels import EXACT_F32, fanout, kernel
+from spikefold.simulate.kernels import (EXACT_F32, by_neuron, count_nonzero, fanout, in_c_order, kernel,
+                                        max_abs_per_step)
 
 # how a layer ran (Simulator.paths counts them per run, so tests can show each is exercised)
 PATHS = ("states float32", "states float32, split decay", "states float64", "u wraps", "stepwise",
@@ -71,38 +72,6 @@ def first_active(program: Program, order: list) -> dict:
     return first
 
 
-def by_neuron(x: torch.Tensor) -> torch.Tensor:
-    """(steps, B, *shape) -> (steps, B, neurons), a view in memory order (for channels-last
-    states the neurons run H, W, C): reductions over it take the fast contiguous path."""
-    if x.dim() == 5 and not x.is_contiguous():
-        x = x.permute(0, 1, 3, 4, 2)
-    return x.reshape(*x.shape[:2], -1)
-
-
-def in_c_order(per_neuron: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(steps, neurons) reduced over by_neuron(like) back to neurons in C order (C, H, W)."""
-    if like.dim() == 5 and not like.is_contiguous():
-        S, _, C, H, W = like.shape
-        return per_neuron.view(S, H, W, C).permute(0, 3, 1, 2).reshape(S, -1)
-    return per_neuron
-
-
-def max_abs_per_step(x: torch.Tensor) -> torch.Tensor:
-    """max |x| over each step of x (steps, B, *shape), on the CPU (steps,)."""
-    flat = by_neuron(x)
-    return torch.maximum(flat.amax(dim=(1, 2)), -flat.amin(dim=(1, 2))).cpu()
-
-
-def count_nonzero(x: torch.Tensor) -> torch.Tensor:
-    """Nonzero entries of each step of x (steps, B, *shape), float64 (steps,).  |sign| summed over
-    the batch in x's dtype (exact: each sum is at most B < 2**24), then over neurons in float64;
-    several times faster on CPU than x.ne(0).sum()."""
-    flat = by_neuron(x)
-    return flat.abs().sign_().sum(dim=1).double().sum(dim=1)
-
-
-
-
 WINDOW_KEYS = ("spikes", "synaptic_events", "neuron_updates", "active_updates")
 
 
@@ -111,6 +80,8 @@ class SimResult:
     logits: torch.Tensor                      # (T, B, K) float: a / readout_scale + bias (CPU)
     readout: torch.Tensor                     # (T, B, K) int64: what the readout synapse delivered (CPU)
     spikes: dict = field(default_factory=dict)  # name -> (steps, B, *shape) bool (full mode, if recorded; CPU)
+    u: dict = field(default_factory=dict)       # name -> (steps, B, *shape) int64: u after each step (if asked)
+    v: dict = field(default_factory=dict)       # name -> (steps, B, *shape) int64: v after each step's reset
     counts: dict = field(default_factory=dict)  # "layers", "synapses", "total"; full mode also "window"
 
 
@@ -121,7 +92,9 @@ class Simulator:
     (steps start .. start + T - 1); before them it provably rests at zero, after them it can no
     longer reach the readout window, so logits are identical and counts are per inference.
     device: where the tensors live ("cpu", "cuda", ...); results come back on the CPU.
-    `paths` counts, over the runs so far, which way each layer ran (PATHS)."""
+    `paths` counts, over the runs so far, which way each layer ran (PATHS).  run(states=True) also
+    records every layer's u and v after every step (what Lava's u.get(), v.get() return), stepping
+    every layer one step at a time."""
 
     def __init__(self, program: Program, device: str | torch.device = "cpu"):
         self.p = program
@@ -217,11 +190,26 @@ class Simulator:
             return torch.zeros((S, B, H, W, C), dtype=dtype, device=self.device).permute(0, 1, 4, 2, 3)
         return torch.zeros(shape, dtype=dtype, device=self.device)
 
+    def _sample_bias(self, x: torch.Tensor) -> dict:
+        """A host layer of kind "bias": the host-fed layer's parameters with its bias per sample,
+        (bias_mant + x) << bias_exp, (B, *shape) float64 on the device (x: integers (B, *shape))."""
+        name = self.p.host.dst
+        if not torch.equal(x, x.round()):
+            raise ValueError(f"the input is layer {name}'s bias mantissa: it must hold integers")
+        n = self.p.neurons[name]
+        bias = (np.asarray(n.bias_mant, np.float64) + x.double().cpu().numpy()) * (1 << np.asarray(n.bias_exp))
+        return {**self.params[name], "bias": torch.as_tensor(bias, dtype=torch.float64, device=self.device),
+                "bias_max": float(np.abs(bias).max()) if bias.size else 0.0}
+
     @torch.no_grad()
-    def run(self, x: torch.Tensor, record: bool = False, mode: str = "full") -> SimResult:
+    def run(self, x: torch.Tensor, record: bool = False, mode: str = "full", states: bool = False) -> SimResult:
         if mode not in ("full", "window"):
             raise ValueError(f"mode must be 'full' or 'window' (got {mode!r})")
         p = self.p
+        self.prm = dict(self.params)
+        if p.host.kind == "bias":
+            self.prm[p.host.dst] = self._sample_bias(x)
+        self.states = {} if states else None
         T, steps = p.timesteps, p.steps
         host = host_currents(p, x)
         host_saturations = int((host.abs() >= HOST_LIMIT).sum())
@@ -253,6 +241,8 @@ class Simulator:
             out = self._neurons(name, a, lo, counts, rest, window)
             if record:
                 spikes[name] = F.pad(out.cpu().contiguous().bool(), (0, 0) * (out.dim() - 1) + (rest, 0))
+            if states:                               # the rest steps before the span hold zeros
+                self.states[name] = [F.pad(t, (0, 0) * (t.dim() - 1) + (rest, 0)) for t in self.states[name]]
             for syn in p.outputs_of(name):
                 if p.synapses[syn].dst == name:      # recurrent: applied step by step in _neurons
                     continue
@@ -278,7 +268,8 @@ class Simulator:
             counts["window"] = {"layers": win, "total": {
                 **{k: sum(l[k] for l in win.values()) for k in WINDOW_KEYS},
                 "host_macs": tot["host_macs"], "samples": B, "mode": "window"}}
-        return SimResult(logits.float(), ro.round().to(torch.int64), spikes, counts)
+        u, v = ({k: s[i] for k, s in self.states.items()} for i in (0, 1)) if states else ({}, {})
+        return SimResult(logits.float(), ro.round().to(torch.int64), spikes, counts=counts, u=u, v=v)
 
     def _neurons(self, name: str, a: torch.Tensor, lo: int, counts: dict, rest: int = 0,
                  window: tuple | None = None) -> torch.Tensor:
@@ -290,13 +281,13 @@ class Simulator:
         the steps [w0, w1) of the layer's own T-step window, whose figures are also kept in
         counts["window"] (what mode "window" counts: the layer rests at zero before w0, so a
         window run computes exactly these steps)."""
-        n, prm = self.p.neurons[name], self.params[name]
+        n, prm = self.p.neurons[name], self.prm[name]
         steps = a.shape[0]
         bias_on = max(0, min(steps, n.start - lo))   # steps before `start` run without bias
         wraps = sats = 0
         rec = [k for k in self.p.inputs_of(name) if self.p.synapses[k].src == name]
         active = count_nonzero(a)
-        if prm["current_free"] and not rec:
+        if prm["current_free"] and not rec and not n.reset_interval and self.states is None:
             out, wraps, sats = self._current_free(prm, a, bias_on)
         else:
             self.paths["stepwise"] += 1
@@ -306,8 +297,14 @@ class Simulator:
             out = torch.empty(a.shape, dtype=torch.bool, device=self.device)
             zero = torch.zeros_like(prm["bias"])
             conv_wraps = dict.fromkeys(rec, 0)
+            record = self.states is not None
+            if record:
+                us, vs = torch.empty(a.shape, dtype=torch.int64), torch.empty(a.shape, dtype=torch.int64)
             for i in range(steps):
                 a_i = a[i]
+                # LIFReset: u and v zeroed before this step's update (Lava's time_step = step + 1)
+                if n.reset_interval and (lo + i + 1) % n.reset_interval == n.reset_offset % n.reset_interval:
+                    u, v = torch.zeros_like(u), torch.zeros_like(v)
                 for k in rec:                  # what the recurrent synapse delivers: last step's spikes
                     if i > 0:
                         y, n_wrap = self.synapse(k, out[i - 1: i])
@@ -317,6 +314,10 @@ class Simulator:
                                                       prm["bias"] if i >= bias_on else zero, prm["vth64"])
                 wraps += int((u_raw != u).sum())
                 sats += int((v_raw.abs() > UV_MAX - 1).sum())
+                if record:
+                    us[i], vs[i] = u.cpu(), v.cpu()
+            if record:
+                self.states[name] = (us, vs)
             out = out.to(torch.float32)
             for k in rec:
                 counts["synapses"][k] = {"conv_wraps": conv_wraps[k]}

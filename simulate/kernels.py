@@ -109,3 +109,35 @@ def kernel(s: SynapseLayer, device: torch.device, channels_last: bool = False) -
     if channels_last and w.dim() == 4:          # else oneDNN reorders the weights on every call
         w = w.contiguous(memory_format=torch.channels_last)
     return Kernel(w, **opts)
+
+
+# per-step reductions over a layer's states or spikes (steps, B, *shape), in memory order
+
+def by_neuron(x: torch.Tensor) -> torch.Tensor:
+    """(steps, B, *shape) -> (steps, B, neurons), a view in memory order (for channels-last
+    states the neurons run H, W, C): reductions over it take the fast contiguous path."""
+    if x.dim() == 5 and not x.is_contiguous():
+        x = x.permute(0, 1, 3, 4, 2)
+    return x.reshape(*x.shape[:2], -1)
+
+
+def in_c_order(per_neuron: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(steps, neurons) reduced over by_neuron(like) back to neurons in C order (C, H, W)."""
+    if like.dim() == 5 and not like.is_contiguous():
+        S, _, C, H, W = like.shape
+        return per_neuron.view(S, H, W, C).permute(0, 3, 1, 2).reshape(S, -1)
+    return per_neuron
+
+
+def max_abs_per_step(x: torch.Tensor) -> torch.Tensor:
+    """max |x| over each step of x (steps, B, *shape), on the CPU (steps,)."""
+    flat = by_neuron(x)
+    return torch.maximum(flat.amax(dim=(1, 2)), -flat.amin(dim=(1, 2))).cpu()
+
+
+def count_nonzero(x: torch.Tensor) -> torch.Tensor:
+    """Nonzero entries of each step of x (steps, B, *shape), float64 (steps,).  |sign| summed over
+    the batch in x's dtype (exact: each sum is at most B < 2**24), then over neurons in float64;
+    several times faster on CPU than x.ne(0).sum()."""
+    flat = by_neuron(x)
+    return flat.abs().sign_().sum(dim=1).double().sum(dim=1)

@@ -327,7 +327,8 @@ def chip_mapping(models: dict, costs: dict) -> dict:
     keep = ("steps", "time_ns", "inferences_per_s", "step_ns", "counts", "pj", "split_pj")
     return {name: {"label": profile.label, "model": profile.model, **mapping.summary(), "barrier_ns": priced.barrier,
                    **{v: {k: costs[(name, profile.label, v)][k] for k in keep} for v in VARIANTS},
-                   "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed}
+                   "figures": {k: {"value": f.value, "unit": f.unit, "source": f.source, "assumed": f.assumed,
+                                   "fitted": f.fitted, "kind": f.kind}
                                for k, f in profile.figures().items()}}
             for name, (profile, mapping, priced) in models.items()}
 

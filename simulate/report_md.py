@@ -129,7 +129,13 @@ def chip_markdown(r: dict) -> list:
         row = [be[b][k] for b in ANN_BASELINES]
         lines.append(f"| {e[k]['label']} | {row[0]['measured_rate']:.4f} | " +
                      " | ".join(_verdict(b) for b in row) + " |")
-    lines += ["", "### What this rests on", "",
+    return lines + assumptions_markdown(maps)
+
+
+def assumptions_markdown(maps: dict) -> list:
+    """"What this rests on": the modelling choices, then every profile's figures as a table."""
+    names = list(maps)
+    lines = ["", "### What this rests on", "",
               "- Loihi's per-operation energies and times are Davies et al. 2018 Table 2: pre-silicon "
               "simulations at 0.75 V, minimum energies and maximum times; its static power and reset energy "
               "are Frady et al. 2020's board measurements at an unstated voltage. Mixing the two is a known "
@@ -142,9 +148,9 @@ def chip_markdown(r: dict) -> list:
               "energy per chip, Table 2); streamed, the neurons reset themselves within their update and no "
               "figure is charged for it (none is published).",
               "- The placement uses as few cores as the limits allow. A core updates its neurons one after "
-              "another, so a full core makes a long step: a Loihi 2 core holds up to 8,192 neurons, and fewer "
-              "chips can mean a slower step and more static energy. `--chip-param loihi2.neurons_per_core=1024` "
-              "prices the other trade."]
+              "another, so a full core makes a long step: Loihi 2's fitted limit is 2,700 neurons a core (the "
+              "hardware holds up to 8,192), and fewer chips can mean a slower step and more static energy. "
+              "`--chip-param loihi2.neurons_per_core=1024` prices the other trade."]
     if "loihi_sanafe" in maps:
         lines += ["- The silicon-calibrated column takes SANA-FE's Loihi constants (Boyle et al., IEEE TCAD "
                   "2025; ICONS 2023; SANA-FE 2.2.9's loihi.yaml) and its rule that a core's neuron and "
@@ -154,15 +160,24 @@ def chip_markdown(r: dict) -> list:
                   "and prints both. Both columns add the same measured static power (Frady 2020); SANA-FE "
                   "models none. SANA-FE counts a neuron as updated when its potential, input or bias is "
                   "nonzero, spikefold when its synaptic input is."]
+    lines += ["- Loihi 2's per-operation times and energies and its placement limits are fitted on Intel's "
+              "measured run of lava-dl's PilotNet LIF on one Loihi 2 (152.85 µs per step, 1.094 mJ dynamic per "
+              "inference, 74 cores), where spikefold's own run of that network comes out within 1.5x of Intel's "
+              "cores, layer by layer, and at Intel's time and energy by construction (`bench/loihi2_silicon.py`, "
+              "`bench/results/loihi2_silicon.md`). A fit on one network: other networks are predictions. Its "
+              "static power is Intel's measurement. Loihi's figures carried over stay as a what-if "
+              "(`deploy/map.py --profile loihi2_carryover`)."]
     for n in names:
-        assumed = {k: f for k, f in maps[n]["figures"].items() if f["assumed"]}
-        if assumed:
-            lines.append(f"- {maps[n]['label']}, assumed figures (override with --chip-param "
-                         f"{n}.NAME=VALUE): " + "; ".join(f"`{k}` = {f['value']:g} {f['unit']} ({f['source']})"
-                                                         for k, f in assumed.items()))
+        lines += ["", f"{maps[n]['label']}: every figure (override with `--chip-param {n}.NAME=VALUE`; fitted: on "
+                  "the measurement named; assumed: no source gives it).", "",
+                  "| figure | value | unit | source | kind |", "|---|---|---|---|---|"]
+        for k, f in maps[n]["figures"].items():
+            kind = f.get("kind") or ("assumed" if f["assumed"] else "published")
+            if kind == "fitted":
+                kind = f"fitted on {f['fitted'].split(':')[0]}"
+            source = f["source"].replace("|", "/")
+            lines.append(f"| `{k}` | {f['value']:g} | {f['unit']} | {source} | {kind} |")
     return lines + [""]
-
-
 
 
 def range_markdown(r: dict) -> list:
@@ -181,16 +196,17 @@ def range_markdown(r: dict) -> list:
                      f"{x['ann_int8_45nm'][0]:.3g}x to {x['ann_int8_45nm'][1]:.3g}x the INT8 ANN.")
     s = cr.get("loihi2_static")
     if s:
-        lines += ["", f"Loihi 2's static power is not published: from {s['mw'][0]:.1f} mW per chip "
-                  f"({s['source'].split(' (low)')[0]}) to {s['mw'][1]:,.0f} mW (Hala Point's maximum system power "
-                  "per chip, an upper bound):"]
+        lines += ["", f"Loihi 2's static power, from {s['mw'][0]:.1f} to {s['mw'][1]:.1f} mW per chip "
+                  f"({s['source']}):"]
         for v in ("as_deployed", "streamed"):
             x = s[v]
             lines.append(f"- Loihi 2, {v.replace('_', ' ')}: {us(x['pj'][0])} to {us(x['pj'][1])}, "
                          f"{x['ann_45nm'][0]:.3g}x to {x['ann_45nm'][1]:.3g}x the FP32 ANN, "
                          f"{x['ann_int8_45nm'][0]:.3g}x to {x['ann_int8_45nm'][1]:.3g}x the INT8 ANN.")
     lines += ["", "Sensitivity: the single constants that, moved to the other end of the span their sources "
-              "give (Davies 2018 vs SANA-FE's file; Loihi 2's static power as above), turn the verdict:"]
+              "give (Loihi: Davies 2018 vs SANA-FE's file; Loihi 2: Hala Point's throughput and all-in energy per "
+              "synaptic op, Davies 2018's times and Intel's measured runs, around the figures fitted on Intel's "
+              "PilotNet LIF run), turn the verdict:"]
     labels = {"ann_45nm": "FP32 ANN", "ann_int8_45nm": "INT8 ANN"}
     for name, per in cr["sensitivity"].items():
         for v, bs in per.items():

@@ -1,6 +1,11 @@
 """Shared fixtures: small trained digits checkpoints and the digits test split as tensors."""
+import hashlib
+import json
+from pathlib import Path
+
 import pytest
 import torch
+from filelock import FileLock
 
 from spikefold.models.config import ModelConfig
 from spikefold.models.data import load_dataset
@@ -8,26 +13,64 @@ from spikefold.models.config import TrainConfig
 from spikefold.models.train import train
 
 
-def _train(tmp_path_factory, name, neuron, epochs, static_epochs=0, **model):
-    out = tmp_path_factory.mktemp("ckpt") / f"{name}.pt"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / ".cache" / "test-fixtures"
+
+
+def _code_hash() -> str:
+    """What a trained fixture depends on: the training code (models/, spikefold/common)."""
+    h = hashlib.sha256()
+    for f in sorted([*ROOT.glob("models/**/*.py"), *ROOT.glob("spikefold/common/**/*.py")]):
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _train(name, neuron, epochs, static_epochs=0, **model):
+    """A small digitnet checkpoint, trained once per configuration and training code: cached in
+    .cache/test-fixtures under a key of both, so the xdist workers and make test's other-machine
+    pass share one copy (a lock makes the other workers wait for the first).  Reusing it is sound:
+    the checkpoint is an input to the tests, not a result they check."""
     mcfg = ModelConfig(arch="digitnet", neuron=neuron, num_classes=10, in_channels=1,
                        input_size=8, timesteps=4, **model)
-    train(mcfg, TrainConfig(dataset="digits", epochs=epochs, static_epochs=static_epochs, seed=0),
-          str(out), quiet=True)
+    tcfg = TrainConfig(dataset="digits", epochs=epochs, static_epochs=static_epochs, seed=0)
+    key = hashlib.sha256(json.dumps([mcfg.to_dict(), repr(tcfg), _code_hash()], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:16]
+    out = FIXTURES / f"{name}-{key}.pt"
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):
+        if not out.exists():
+            tmp = out.with_suffix(".part")
+            train(mcfg, tcfg, str(tmp), quiet=True)
+            tmp.replace(out)
     return out
 
 
 @pytest.fixture(scope="session")
-def lif_ckpt(tmp_path_factory):
+def lif_ckpt():
     """digitnet with plain LIF neurons, 6 epochs on digits (about 5 s)."""
-    return _train(tmp_path_factory, "lif", "lif", 6)
+    return _train("lif", "lif", 6)
 
 
 @pytest.fixture(scope="session")
-def staa_ckpt(tmp_path_factory):
+def staa_ckpt():
     """digitnet with STAA-LIF neurons (GC, PE, SA, adaptive M/N), 6 epochs on digits (about 10 s),
     its attention live (no static phase): what the calibrated folds work on."""
-    return _train(tmp_path_factory, "staa", "staa", 6)
+    return _train("staa", "staa", 6)
+
+
+@pytest.fixture
+def float64():
+    """torch's default dtype float64 for one test: models built or loaded, graphs executed
+    (GraphNet) and inputs made in it.  Two different float computations of one network (a
+    checkpoint and its folded graph, a peer and us) are compared in float64 or tie-aware
+    (spikefold.compile.agreement), never in float32: a machine's kernels (oneDNN's ISA, ATen's
+    capability, the thread count) sum in their own order and move a float32 potential by ~1e-7,
+    enough to flip a spike near its threshold on one machine and not another (issues 25, 39);
+    in float64 the same reordering moves it by ~1e-15."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ from spikefold.compile.executor import GraphNet
 from spikefold.compile.nodes import AvgPool2d, Conv2d, Flatten, Input, Output
 from spikefold.compile.passes import fold_avgpool, materialize_shortcuts
 
-pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
+# two float computations compared for equal spikes: in float64 (tests/conftest.py float64), and
+# rerun on another machine's kernels (Makefile)
+pytestmark = [pytest.mark.exact, pytest.mark.usefixtures("float64")]
 
 
 def run(graph, x):
@@ -38,7 +40,7 @@ def test_pool_then_conv_is_one_conv(build, k, stride, pad, kernel):
     # lif0 turns the input into spikes: the pool sees 0/1 values, as on a chip
     x = torch.rand(8, 3, side, side) * 2
     a, b = run(g, x), run(fold_avgpool(g), x)
-    assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(a, b, atol=1e-9)
 
 
 def test_pool_then_flatten_linear_and_global_pool(build):
@@ -50,7 +52,7 @@ def test_pool_then_flatten_linear_and_global_pool(build):
         x = torch.rand(5, 6, 4, 4)
         folded = fold_avgpool(g)
         assert folded.nodes["flat"].shape == (96,)
-        assert torch.allclose(run(g, x), run(folded, x), atol=1e-5)
+        assert torch.allclose(run(g, x), run(folded, x), atol=1e-9)
 
 
 def test_pooled_identity_shortcut_becomes_a_strided_conv(build):
@@ -70,7 +72,7 @@ def test_pooled_identity_shortcut_becomes_a_strided_conv(build):
     assert isinstance(ident, Conv2d) and ident.stride == (2, 2) and ident.weight.shape == (c, c, 2, 2)
     assert sorted(f.preds("lif2")) == ["conv2", "lif2_identity"]
     x = torch.rand(6, c, 8, 8) * 2
-    assert torch.allclose(run(g, x), run(f, x), atol=1e-5)
+    assert torch.allclose(run(g, x), run(f, x), atol=1e-9)
 
 
 def test_pool_into_anything_else_is_refused(build):

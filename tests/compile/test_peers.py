@@ -18,18 +18,42 @@ import torch
 for _peer in ("snntorch", "norse"):
     pytest.importorskip(_peer, reason=f"{_peer} is not installed: the optional `peers` extra")
 
+from spikefold.compile.agreement import TIE64, outputs_agree, spike_agreement
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.nodes import Flatten, Input, Output
 from spikefold.compile.nir_io import read_nir, to_nir, write_nir
 from spikefold.compile.nir_peers import PEERS, PeerRefused
-from spikefold.compile.peer_check import check
+from spikefold.compile.peer_check import check as _check
 from spikefold.compile.pipeline import lower
 from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import load_dataset
 
-pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
+# float results compared for equal spikes: both sides in float64 (the peers' modules too) and
+# tie-aware; rerun on another machine's kernels (Makefile)
+pytestmark = [pytest.mark.exact, pytest.mark.usefixtures("float64")]
 
 IN_ENV = ("snntorch", "norse", "spikingjelly")
+
+
+# The peers' importers hold parameters in float32 (torch.from_numpy(...).float() and the like) even
+# when their modules then run in float64: their potentials differ from ours by ~1e-7, the same on
+# every machine.  A tie is therefore a spike within PEER_TIE of its threshold: still ~100x the
+# parameter rounding, and 1e10 times the float64 reordering that differs between machines.
+PEER_TIE = 1e-5
+
+
+def check(*args, **kw):
+    return _check(*args, eps=PEER_TIE, **kw)
+
+
+def assert_reads_right(r, atol=PEER_TIE):
+    """The peer's run equals ours: no spike differs but at a tie (|v - v_th| < PEER_TIE) or
+    downstream of one, at most 2% of the samples hold a tie, and the clean samples' outputs agree
+    to atol."""
+    assert min(r["spike_rate"].values()) > 0.01, r["spike_rate"]   # every layer fires: a real test
+    print(f"\n{r['agreement']}")
+    assert r["agreement"].holds(max_tainted=0.02), str(r["agreement"])
+    assert r["output_max_abs_diff"] < atol
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +74,7 @@ def test_the_staa_net_has_what_makes_it_hard(graphs):
 @pytest.mark.parametrize("net", ["lif", "staa"])
 @pytest.mark.parametrize("peer", IN_ENV)
 def test_each_peer_reads_its_form_right(peer, net, graphs, digits_test, tmp_path, capsys):
-    graph, x = graphs[net], digits_test[0]
+    graph, x = graphs[net], digits_test[0].double()
     path = tmp_path / f"{net}.{peer}.nir"
     if peer == "spikingjelly" and net == "staa":
         with pytest.raises(PeerRefused, match=r"one tau per LIF layer; node .* \(per-channel leaks\)"):
@@ -64,24 +88,22 @@ def test_each_peer_reads_its_form_right(peer, net, graphs, digits_test, tmp_path
               f"{ {k: f'{100 * v:.4f}%' for k, v in r['spike_agreement'].items()} }, same prediction "
               f"{100 * r['same_prediction']:.2f}% of {r['samples']}, output max |diff| {r['output_max_abs_diff']:.2e}")
     assert min(r["spike_rate"].values()) > 0.02          # every layer fires: agreement is not all zeros
-    assert all(v == 1.0 for v in r["spike_agreement"].values()), r["spike_agreement"]
-    assert r["same_prediction"] == 1.0
-    assert r["output_max_abs_diff"] < 1e-4
+    assert_reads_right(r)
 
 
 @pytest.mark.parametrize("peer, dt", [("norse", 1e-4), ("spikingjelly", None), ("snntorch", None)])
 def test_the_portable_form_reads_right_where_each_layer_has_one_leak(peer, dt, graphs, digits_test, tmp_path):
     path = tmp_path / "lif.nir"
     write_nir(graphs["lif"], path)
-    r = check(graphs["lif"], path, peer, digits_test[0], dt=dt)
-    assert all(v == 1.0 for v in r["spike_agreement"].values())
+    r = check(graphs["lif"], path, peer, digits_test[0].double(), dt=dt)
+    assert_reads_right(r)
 
 
 def test_norse_reads_the_portable_staa_file_right_at_our_dt(graphs, digits_test, tmp_path):
     path = tmp_path / "staa.nir"
     write_nir(graphs["staa"], path)
-    r = check(graphs["staa"], path, "norse", digits_test[0], dt=1e-4)
-    assert all(v == 1.0 for v in r["spike_agreement"].values())
+    r = check(graphs["staa"], path, "norse", digits_test[0].double(), dt=1e-4)
+    assert_reads_right(r)
 
 
 def test_fault_snntorch_rescales_every_threshold_by_one_layers_first_gain(graphs, digits_test, tmp_path):
@@ -90,8 +112,8 @@ def test_fault_snntorch_rescales_every_threshold_by_one_layers_first_gain(graphs
     reads wrong there, which is why --for snntorch writes r = tau/dt."""
     path = tmp_path / "staa.nir"
     write_nir(graphs["staa"], path)
-    r = check(graphs["staa"], path, "snntorch", digits_test[0])
-    assert min(r["spike_agreement"].values()) < 0.99
+    r = check(graphs["staa"], path, "snntorch", digits_test[0].double())
+    assert min(r["spike_agreement"].values()) < 0.99 and r["agreement"].far > 1000
 
 
 @pytest.mark.parametrize("form", list(PEERS))
@@ -103,13 +125,14 @@ def test_every_form_reads_back_right_in_spikefold(form, graphs, digits_test, tmp
         if form == "rockpool" or (form == "spikingjelly" and name == "staa"):
             continue
         write_nir(graph, path, form=PEERS[form])
-        x = digits_test[0][:200]
+        x = digits_test[0][:200].double()
         with torch.no_grad():
             a, b = GraphNet(graph), GraphNet(read_nir(path))
             la, lb = a(x, record=True), b(x, record=True)
-        for layer, (s, _) in a.record.items():
-            assert torch.equal(s, b.record[layer][0]), (form, name, layer)
-        assert torch.allclose(la, lb, atol=1e-4)
+        agree = spike_agreement(((layer, s, b.record[layer][0], v, graph.nodes[layer].v_th)
+                                 for layer, (s, v) in a.record.items()), TIE64)
+        assert agree.holds(), (form, name, str(agree))
+        assert outputs_agree(la, lb, agree, atol=1e-9)
 
 
 def test_sinabs_form_has_no_v_reset_sum_pools_and_channel_arrays(build, tmp_path):
@@ -187,12 +210,12 @@ def test_the_sma_net_reads_right_in_the_peers_that_take_branches(peer, digits_te
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.bias.uniform_(0.0, 1.5)
     train = load_dataset("digits", None, True, 4)
-    graph = lower(model, (1, 8, 8), "calibrated", [torch.stack([train[i][0] for i in range(64)])])
+    graph = lower(model, (1, 8, 8), "calibrated", [torch.stack([train[i][0] for i in range(64)]).double()])
     path = tmp_path / f"sma.{peer}.nir"
     write_nir(graph, path, form=PEERS[peer])
-    r = check(graph, path, peer, digits_test[0][:100])
-    assert len(r["spike_agreement"]) == 7 and min(r["spike_rate"].values()) > 0.01
-    assert min(r["spike_agreement"].values()) == 1.0 and r["output_max_abs_diff"] < 1e-4
+    r = check(graph, path, peer, digits_test[0][:100].double())
+    assert len(r["spike_agreement"]) == 7
+    assert_reads_right(r)
 
 
 @pytest.mark.parametrize("peer", ["snntorch", "norse"])    # the stepwise loop SpikingJelly shares
@@ -206,6 +229,6 @@ def test_peers_run_event_frames_step_by_step(peer, build, tmp_path):
     x = (torch.rand(6, 5, 2, 6, 6, generator=g) < 0.3).float() * torch.randint(1, 4, (6, 5, 2, 6, 6), generator=g)
     path = tmp_path / f"events.{peer}.nir"
     write_nir(graph, path, form=PEERS[peer])
-    r = check(graph, path, peer, x)
+    r = check(graph, path, peer, x.double())
     assert 0.02 < r["spike_rate"]["l0"] < 0.98
-    assert r["spike_agreement"] == {"l0": 1.0} and r["same_prediction"] == 1.0
+    assert_reads_right(r)

@@ -27,7 +27,9 @@ from spikefold.deploy.lava_graph import run_lava
 from spikefold.deploy.quantize import quantize
 from spikefold.simulate.engine import Simulator
 
-pytestmark = pytest.mark.exact   # float results compared for equal spikes: rerun on another machine's kernels (Makefile)
+# two float computations compared for equal spikes: in float64 (tests/conftest.py float64), and
+# rerun on another machine's kernels (Makefile)
+pytestmark = [pytest.mark.exact, pytest.mark.usefixtures("float64")]
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 T, B = 16, 32
@@ -54,15 +56,24 @@ def compare(label: str, graph, x, ref, exact: bool) -> None:
     lava_equals_simulator(graph, x.transpose(0, 1)[:4])
 
 
+def spikes_in_layer_dtype(net):
+    """snnTorch's spike function returns float32 0/1 spikes even in a float64 net: each Linear
+    casts its input to its own dtype (exact for 0/1)."""
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_pre_hook(lambda m, args: (args[0].to(m.weight.dtype),))
+    return net
+
+
 def snntorch_net(reset: str):
     import snntorch as snn
     torch.manual_seed(0)
-    return torch.nn.Sequential(
+    return spikes_in_layer_dtype(torch.nn.Sequential(
         torch.nn.Linear(6, 16),
         snn.Leaky(beta=torch.full((16,), 0.9), threshold=torch.ones(16), init_hidden=True, reset_mechanism=reset),
         torch.nn.Linear(16, 4),
         snn.Leaky(beta=torch.full((4,), 0.8), threshold=torch.ones(4), init_hidden=True, output=True,
-                  reset_mechanism=reset))
+                  reset_mechanism=reset)))
 
 
 @pytest.mark.parametrize("reset, exact", [("zero", True), ("subtract", False)])
@@ -102,14 +113,14 @@ def test_snntorch_recurrent_export():
     import snntorch as snn
     from snntorch import utils
     from snntorch.export_nir import export_to_nir
-    torch.manual_seed(1)
-    net = torch.nn.Sequential(
+    torch.manual_seed(4)
+    net = spikes_in_layer_dtype(torch.nn.Sequential(
         torch.nn.Linear(6, 12),
         snn.RLeaky(beta=torch.full((12,), 0.9), threshold=torch.ones(12), linear_features=12, init_hidden=True,
                    reset_mechanism="zero"),
         torch.nn.Linear(12, 4),
         snn.Leaky(beta=torch.full((4,), 0.8), threshold=torch.ones(4), init_hidden=True, output=True,
-                  reset_mechanism="zero"))
+                  reset_mechanism="zero")))
     g = export_to_nir(net, torch.randn(1, 6), ignore_dims=[0])
     x = torch.rand(T, B, 6) * 8
     utils.reset(net)
@@ -130,7 +141,7 @@ def test_snntorch_recurrent_export():
     v, s, hand = torch.zeros(B, 12), torch.zeros(B, 12), []
     for t in range(T):
         v = 0.9 * v + x[t] @ W.T + b + s @ R.T + rb
-        s = (v > 1).float()
+        s = (v > 1).to(v.dtype)
         v = v * (1 - s)
         hand.append(s)
     net_ = GraphNet(graph)
