@@ -3,14 +3,15 @@ library behind them: deploy/samples.py)."""
 from __future__ import annotations
 
 from spikefold.common import validate
-from spikefold.common.cli import nonneg_int, positive_float
+from spikefold.common.cli import nonneg_int, positive_float, positive_int
 from spikefold.compile.nir_io import DT_HELP, read_nir
+from spikefold.deploy.netx_read import is_netx, read_netx
 from spikefold.deploy.samples import fit_inputs, inputs_on_chip, test_samples, user_inputs
 
 
 def add_nir_args(p, samples_default: int, samples_help: str) -> None:
-    """nir_file, --samples, --data, --data-root, --max-mb."""
-    p.add_argument("nir_file")
+    """nir_file, --samples, --data, --data-root, --max-mb, --reset-interval, --reset-offset."""
+    p.add_argument("nir_file", help="a NIR graph, or a lava-dl netx file (.net: its integer program as written)")
     p.add_argument("--samples", type=nonneg_int, default=samples_default, help=samples_help)
     p.add_argument("--data", default=None, help="dataset (default: the one in the file's metadata)")
     p.add_argument("--data-root", default=None, help="directory holding the dataset's files")
@@ -22,6 +23,18 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
                         "or (B, *input shape) for static inputs repeated --timesteps times")
     p.add_argument("--timesteps", type=validate.timesteps_arg, default=None,
                    help="steps per sample for static --inputs (default: the file's metadata)")
+    p.add_argument("--reset-interval", type=positive_int, default=None,
+                   help="netx files: lava-dl's Network(reset_interval=N), every layer resetting every N steps "
+                        "(default: none; also the steps per sample)")
+    p.add_argument("--reset-offset", type=int, default=0, help="netx files: lava-dl's Network(reset_offset=K)")
+
+
+def read_netx_args(args):
+    """The netx file's program (deploy/netx_read.py) with --timesteps, --reset-interval and
+    --reset-offset, or None when args.nir_file is not a netx file."""
+    if not is_netx(args.nir_file):
+        return None
+    return read_netx(args.nir_file, args.timesteps, args.reset_interval, args.reset_offset, args.max_mb)
 
 
 def add_limit_args(p) -> None:

@@ -258,3 +258,22 @@ def run_netx_stream(path, program, x):
     finally:
         src.stop()
     return np.stack(vs).astype(np.int64)
+
+
+def run_netx_file(path, bias_whc: np.ndarray, steps: int, **network_args) -> list:
+    """lava-dl's own netx Network(path, **network_args) (reset_interval, reset_offset) in Lava's
+    bit-accurate simulator (Loihi2SimCfg, fixed_pt) for `steps` steps, one frame held as the input
+    layer's bias mantissa (Lava's (W, H, C) layout, as lava-dl's PilotNet runs set it): per block,
+    (its spikes (*Lava shape, steps) bool, u, v after the last step)."""
+    net = import_netx().Network(net_config=str(path), **network_args)
+    net.in_layer.neuron.bias_mant.init = bias_whc.astype(int)
+    sinks = []
+    for layer in net.layers:
+        sinks.append(Sink(shape=layer.out.shape, buffer=steps))
+        layer.out.connect(sinks[-1].a_in)
+    try:
+        net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        return [(s.data.get().astype(bool), layer.neuron.u.get(), layer.neuron.v.get())
+                for s, layer in zip(sinks, net.layers)]
+    finally:
+        net.stop()

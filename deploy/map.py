@@ -1,6 +1,8 @@
-"""Map a NIR graph's deployed program onto a chip's cores (chip/placement.py) and print the table.
+"""Map a NIR graph's deployed program, or a lava-dl netx file's, onto a chip's cores
+(chip/placement.py) and print the table.
 
     python deploy/map.py model.nir [--profile loihi2] [--chip-param NAME=VALUE ...] [--json F]
+    python deploy/map.py network.net --profile loihi2          # a lava-dl netx file, as written
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from spikefold.compile.nir_io import NIRFormatError
 from spikefold.common import validate
 from spikefold.common.atomic import write_json
 from spikefold.common.cli import ArgumentParser, command, fail
-from spikefold.deploy.cli_common import add_nir_args, read_nir
+from spikefold.deploy.cli_common import add_nir_args, read_netx_args, read_nir
 from spikefold.deploy.samples import fit_inputs, user_inputs
 from spikefold.deploy.quantize import quantize_named
 
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
         if args.json is not None:
             validate.outputs([args.json], [args.nir_file, args.inputs])
         profile = profile_from_args(args)
-        program = quantize_named(mapped_graph(args), args.nir_file)
+        program = read_netx_args(args) or quantize_named(mapped_graph(args), args.nir_file)
     except (NIRFormatError, ValueError) as e:
         fail(str(e).splitlines()[0])
     m = map_program(program, profile)

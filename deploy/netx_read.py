@@ -52,10 +52,11 @@ import numpy as np
 
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.chip.weights import lava_weights
+from spikefold.common.validate import MAX_MB
 from spikefold.deploy.netx_fields import (NetxFormatError, Where, bias, dense_weights, field, integers,
                                           netx_weight_bits, per_neuron, text, vth_range)
 
-__all__ = ["NetxFormatError", "read_netx"]
+__all__ = ["NetxFormatError", "is_netx", "read_netx"]
 
 NETX_BIAS_EXP = 6           # netx fixes every LIF's bias_exp
 NETX_MAX_DELAY = 62         # netx clips dense delays above it (with a warning)
@@ -65,10 +66,20 @@ DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 1
 NOT_IN_LAVA_DL = ("pool", "average", "concat", "convT", "unpool")
 
 
+def is_netx(path) -> bool:
+    """Whether `path` is a netx file: HDF5 with a `layer` group (a NIR file has `node` instead)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return "layer" in f and "node" not in f
+    except (OSError, ValueError):
+        return False
+
+
 def read_netx(path, timesteps: int | None = None, reset_interval: int | None = None,
-              reset_offset: int = 0) -> Program:
+              reset_offset: int = 0, max_mb: float = MAX_MB) -> Program:
     """The Program lava-dl's Network(path, reset_interval=..., reset_offset=...) runs; T =
-    `timesteps`, else reset_interval, else the file's simulation/tSample."""
+    `timesteps`, else reset_interval, else the file's simulation/tSample.  A file declaring over
+    `max_mb` MiB of arrays is refused before any is read."""
     where = Where(str(path))
     if not Path(path).is_file():
         raise where.error("", "no such file")
@@ -77,6 +88,11 @@ def read_netx(path, timesteps: int | None = None, reset_interval: int | None = N
     except OSError as e:
         raise NetxFormatError(f"{path}: not a readable HDF5 file ({str(e).splitlines()[0]})") from None
     with f:
+        sizes = []
+        f.visititems(lambda _, o: sizes.append(o.size * o.dtype.itemsize) if isinstance(o, h5py.Dataset) else None)
+        if sum(sizes) > max_mb * (1 << 20):
+            raise NetxFormatError(f"{path}: declares {sum(sizes) / (1 << 20):,.0f} MiB of arrays, over the "
+                                  f"{max_mb:g} MiB limit (raise it with --max-mb)")
         try:
             return _Reader(f, where, reset_interval, reset_offset).program(timesteps)
         except (KeyError, OSError) as e:     # h5py on a truncated file's structure
@@ -134,7 +150,7 @@ class _Reader:
 
     def _t_sample(self) -> int:
         if "simulation" not in self.f or "tSample" not in self.f["simulation"]:
-            raise self.where.error("simulation/tSample", "missing: pass timesteps (steps per sample)")
+            raise self.where.error("simulation/tSample", "missing: pass timesteps (--timesteps: steps per sample)")
         w = Where(self.where.path, "simulation")
         return int(integers(field(self.f["simulation"], "tSample", w), "tSample", w, lo=1))
 

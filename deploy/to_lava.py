@@ -3,6 +3,7 @@
     python deploy/to_lava.py model.nir --samples 20 [--data digits] [--data-root DIR]
     python deploy/to_lava.py g.nir --dt 1e-3 --inputs x.npz --samples 5     # any NIR graph, your inputs
     python deploy/to_lava.py model.nir --samples 100 --stream                # back to back, self-resetting
+    python deploy/to_lava.py network.net --inputs frames.npz --timesteps 8    # a lava-dl netx file in lava-dl
 
 Quantises the graph to Loihi fixed point (deploy/quantize.py), builds the Lava
 process graph (deploy/lava_graph.py), runs the first N test samples through it with
@@ -22,13 +23,15 @@ if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy i
 import sys
 import time
 
+import numpy as np
 import torch
 
 from spikefold.chip.program import Program
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_netx_args
+from spikefold.deploy.samples import user_inputs
 from spikefold.deploy.quantize import quantize_named
 from spikefold.deploy.quantize import quantize
 from spikefold.models.data import DatasetNotFound
@@ -78,10 +81,59 @@ def lava_check(graph: Graph, x: torch.Tensor, y: torch.Tensor | None = None, pro
                 n.relay for n in program.neurons.values()), "depth": program.depth}
 
 
+def lava_layout(a: torch.Tensor) -> np.ndarray:
+    """One sample's record (steps, C, H, W) or (steps, F) in Lava's layout (W, H, C, steps) or (F, steps)."""
+    a = np.moveaxis(a.numpy(), 0, -1)
+    return a.transpose(2, 1, 0, 3) if a.ndim == 4 else a
+
+
+def netx_lava_check(path, program: Program, x: torch.Tensor, **network_args) -> dict:
+    """lava-dl's own netx Network on the netx file `path` (deploy/lava_graph.py run_netx_file),
+    one run per sample x[b] (the input layer's bias, (*program.input_shape) integers) of
+    program.steps steps, against the fast simulator on read_netx's program of the same file: on
+    how many samples every block's spikes are identical at every step, and Lava's predictions
+    (argmax of the last block's spikes summed over the steps)."""
+    from spikefold.deploy.lava_graph import run_netx_file        # one line without Lava
+    sim = Simulator(program).run(x, record=True)
+    names, identical, pred = list(program.neurons), 0, []
+    t0 = time.perf_counter()
+    for b in range(len(x)):
+        bias = x[b].numpy().astype(int).transpose(*range(x[b].dim())[::-1])   # (W, H, C): Lava's layout
+        lava = run_netx_file(path, bias, program.steps, **network_args)
+        identical += all(np.array_equal(lava_layout(sim.spikes[n][:, b]).reshape(s.shape), s)
+                         for n, (s, _, _) in zip(names, lava))
+        pred.append(int(lava[-1][0].reshape(-1, program.steps).sum(1).argmax()))
+    return {"samples": len(x), "identical": identical, "lava": pred, "seconds": time.perf_counter() - t0}
+
+
+def netx_main(args, program: Program) -> int:
+    """to_lava on a lava-dl netx file: --inputs are the input layer's bias frames."""
+    if args.inputs is None:
+        raise InputError(f"{args.nir_file}: a netx file names no dataset: give --inputs (x: the input layer's "
+                         f"bias, integers of shape (B, {', '.join(map(str, program.input_shape))}))")
+    x, y = user_inputs(args.inputs, args.max_mb)
+    x = x[:args.samples or len(x)]
+    r = netx_lava_check(args.nir_file, program, x, **({"reset_interval": args.reset_interval,
+                                                         "reset_offset": args.reset_offset}
+                                                        if args.reset_interval else {}))
+    acc = "" if y is None else f", accuracy {100 * np.mean(np.array(r['lava']) == y[:len(x)].numpy()):.2f}%"
+    print(f"Lava (lava-dl's netx Network, fixed_pt) on {r['samples']} samples of {args.inputs}, {program.steps} "
+          f"steps each{acc}, {r['seconds']:.1f} s; every block's spikes identical to the fast simulator's on "
+          f"{r['identical']}/{r['samples']}")
+    if r["identical"] != r["samples"]:
+        print(f"error: {args.nir_file}: the fast simulator's spikes differ from Lava's on "
+              f"{r['samples'] - r['identical']} of {r['samples']} samples (a spikefold bug: please report it with "
+              f"this file)", file=sys.stderr)
+        return 1
+    return 0
+
+
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        if (program := read_netx_args(args)) is not None:
+            return netx_main(args, program)
         graph, x, y, dataset = load_graph_and_inputs(args)
         program = quantize_named(graph, args.nir_file)
         if args.stream and program.why_not_streamed():

@@ -1,6 +1,7 @@
 """Run a NIR network on the fast chip simulator over a test split.
 
     python simulate/run.py model.nir [--samples N] [--data digits] [--data-root DIR]
+    python simulate/run.py network.net --inputs frames.npz --reset-interval 16   # a lava-dl netx file
     python simulate/run.py g.nir --dt 1e-3 --inputs x.npz                # any NIR graph, your inputs
     torchrun --nproc_per_node 4 simulate/run.py model.nir               # over 4 processes (or GPUs)
 
@@ -25,13 +26,13 @@ from spikefold.chip.program import Program
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_netx_args
 from spikefold.deploy.quantize import quantize_named
-from spikefold.deploy.samples import Samples
+from spikefold.deploy.samples import Samples, user_inputs
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
 from spikefold.common import distributed, validate
-from spikefold.common.cli import ArgumentParser, command, fail, positive_int
+from spikefold.common.cli import ArgumentParser, InputError, command, fail, positive_int
 
 COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps",
           "host_saturations")
@@ -74,6 +75,23 @@ def simulate(graph: Graph, program: Program, samples: Samples, batch_size: int =
             "processes": world}
 
 
+def simulate_program(program: Program, x: torch.Tensor, y: torch.Tensor | None, batch_size: int = 256,
+                     device: str | torch.device = "cpu", quiet: bool = True) -> dict:
+    """A program with no float graph beside it (a lava-dl netx file's, deploy/netx_read.py) on
+    inputs x (B, *program.input_shape): the chip's predictions (argmax of the readout summed over
+    every step) and counts, in the same dict as simulate() less 'float'.  Mode "full": a netx
+    program's layers run from step 0 (no bias start), as lava-dl runs them."""
+    sim = Simulator(program, torch.device(device))
+    chip, counts = [], dict.fromkeys(COUNTS, 0)
+    for start in tqdm(range(0, len(x), batch_size), desc="simulate", disable=quiet, leave=False):
+        r = sim.run(x[start:start + batch_size])
+        chip.append(r.readout.sum(0).argmax(1))
+        for c in COUNTS:
+            counts[c] += r.counts["total"][c]
+    return {"name": "inputs", "n": len(x), "chip": torch.cat(chip), "float": None, "y": y, "counts": counts,
+            "clips": program.report.get("clips", 0), "processes": 1}
+
+
 @command
 def main(argv=None) -> int:
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -84,9 +102,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         rank, world, device = distributed.setup(args.device)
-        graph, samples, _ = load_graph_and_inputs(args, lazy=True)
-        r = simulate(graph, quantize_named(graph, args.nir_file), samples, args.batch_size, device, False,
-                     rank, world, args.max_work_mb)
+        if (program := read_netx_args(args)) is not None:
+            if args.inputs is None:
+                raise InputError(f"{args.nir_file}: a netx file names no dataset: give --inputs (x: the input "
+                                 f"layer's bias, integers of shape (B, {', '.join(map(str, program.input_shape))}))")
+            x, y = user_inputs(args.inputs, args.max_mb)
+            r = simulate_program(program, x[:args.samples or len(x)], y if y is None else y[:args.samples or len(y)],
+                                 args.batch_size, device, False) if rank == 0 else None
+        else:
+            graph, samples, _ = load_graph_and_inputs(args, lazy=True)
+            r = simulate(graph, quantize_named(graph, args.nir_file), samples, args.batch_size, device, False,
+                         rank, world, args.max_work_mb)
     except (NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     finally:
@@ -94,14 +120,16 @@ def main(argv=None) -> int:
     if r is None:                                    # a rank other than 0 under torchrun
         return 0
     chip, fl, y, c, n = r["chip"], r["float"], r["y"], r["counts"], max(r["n"], 1)
-    same = f"same prediction {100 * float((chip == fl).float().mean()):.2f}%"
+    same = ("no float graph (the file is the integer program)" if fl is None else
+            f"same prediction {100 * float((chip == fl).float().mean()):.2f}%")
     where = f" ({r['processes']} processes)" if r["processes"] > 1 else ""
     if y is None:
         print(f"{r['name']}, {r['n']} samples{where} (no labels): {same}; predictions {chip.tolist()[:20]}"
               f"{' ...' if r['n'] > 20 else ''}")
     else:
+        fl_acc = "" if fl is None else f"float graph {100 * float((fl == y).float().mean()):.2f}%, "
         print(f"{r['name']}, {r['n']} samples{where}: chip simulator {100 * float((chip == y).float().mean()):.2f}%, "
-              f"float graph {100 * float((fl == y).float().mean()):.2f}%, {same}")
+              f"{fl_acc}{same}")
     print(f"per sample: {c['spikes'] / n:,.0f} spikes, {c['synaptic_events'] / n:,.0f} synaptic events, "
           f"{c['neuron_updates'] / n:,.0f} neuron updates, {c['host_macs'] / n:,.0f} host MACs; "
           f"u wraps {c['u_wraps']}, v saturations {c['v_saturations']}, conv wraps {c['conv_wraps']}, "

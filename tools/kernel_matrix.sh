@@ -33,8 +33,10 @@ for cap in "${caps[@]}"; do
     for threads in 1 2 3; do
       log=$(mktemp)
       start=$(date +%s)
+      # one thread a process: two xdist workers fill the cores; more threads: one process
+      workers=(); [[ $threads == 1 ]] && workers=(-n 2)
       ATEN_CPU_CAPABILITY=$cap ONEDNN_MAX_CPU_ISA=$isa OMP_NUM_THREADS=$threads \
-        $py -m pytest -q -n 2 -m "exact and not slow" -p no:cacheprovider -rf "$@" > "$log" 2>&1
+        $py -m pytest -q "${workers[@]}" -m "exact and not slow" -p no:cacheprovider -rf "$@" > "$log" 2>&1
       rc=$?
       secs=$(( $(date +%s) - start ))
       summary=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | tail -1)

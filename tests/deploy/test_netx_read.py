@@ -84,33 +84,10 @@ def test_pilotnet_lif_ground_truth():
         np.testing.assert_array_equal(ours[..., :gt.shape[-1]], gt, err_msg="fc-3" + suffix)
 
 
-def lava_dl_run(path, bias_whc: np.ndarray, steps: int, **network_args):
-    """lava-dl's netx Network on `path` in Lava's bit-accurate simulator (Loihi2SimCfg,
-    fixed_pt), the frame as in_layer.neuron.bias_mant: per block, its spikes (Lava's layout,
-    every step) and u, v after the last step."""
-    from spikefold.deploy.lava_compat import import_netx
-    Network = import_netx().Network
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.sink import RingBuffer as Sink
-
-    net = Network(net_config=str(path), **network_args)
-    net.in_layer.neuron.bias_mant.init = bias_whc.astype(int)
-    sinks = []
-    for layer in net.layers:
-        sinks.append(Sink(shape=layer.out.shape, buffer=steps))
-        layer.out.connect(sinks[-1].a_in)
-    try:
-        net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        return [(s.data.get().astype(bool), layer.neuron.u.get(), layer.neuron.v.get())
-                for s, layer in zip(sinks, net.layers)]
-    finally:
-        net.stop()
-
-
 def assert_lava_equal(path, bias_whc, steps, **network_args):
     ours = run(read_netx(path, timesteps=steps, **network_args), bias_whc)
-    theirs = lava_dl_run(path, bias_whc, steps, **network_args)
+    from spikefold.deploy.lava_graph import run_netx_file
+    theirs = run_netx_file(path, bias_whc, steps, **network_args)
     assert len(ours) == len(theirs)
     for name, (s, u, v), (ls, lu, lv) in zip(ours, ours.values(), theirs):
         np.testing.assert_array_equal(s[..., :steps], ls.reshape(s[..., :steps].shape), err_msg=name)
@@ -245,3 +222,31 @@ def test_file_integers_are_the_program(tmp_path):
     assert [n.reset_offset for n in p.neurons.values()] == [2, 3, 4, 5, 6]
     assert all(n.start == 0 for n in p.neurons.values()) and p.host.kind == "bias"
     assert p.neurons["dense5"].vth.max() == 1 << 17 and p.neurons["dense5"].du.max() == -1
+
+
+def cli(*args):
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=root)
+
+
+@needs_lava
+def test_commands_take_a_netx_file(tmp_path):
+    """simulate/run.py, deploy/map.py and deploy/to_lava.py on a .net file: its program as written,
+    the inputs the input layer's bias frames; without inputs, one line naming the file."""
+    net = write_net(tmp_path / "small.net")
+    x = np.random.default_rng(1).integers(0, 40, (3, 4, 5, 6))
+    np.savez(tmp_path / "in.npz", x=x, y=np.array([0, 1, 1]))
+    common = ["--inputs", str(tmp_path / "in.npz"), "--timesteps", "10", "--reset-interval", "6", "--reset-offset", "1"]
+    run = cli("simulate/run.py", str(net), *common)
+    assert run.returncode == 0 and "inputs, 3 samples: chip simulator" in run.stdout, run.stderr
+    assert "no float graph" in run.stdout
+    placed = cli("deploy/map.py", str(net), "--profile", "loihi2", "--timesteps", "10")
+    assert placed.returncode == 0 and "conv1" in placed.stdout and "dense4" in placed.stdout, placed.stderr
+    lava = cli("deploy/to_lava.py", str(net), *common)
+    assert lava.returncode == 0, lava.stderr
+    assert "every block's spikes identical to the fast simulator's on 3/3" in lava.stdout, lava.stdout
+    bare = cli("simulate/run.py", str(net), "--timesteps", "10")
+    assert bare.returncode == 2 and bare.stderr.count("\n") == 1 and bare.stderr.startswith(f"error: {net}: ")
+    assert "give --inputs" in bare.stderr
