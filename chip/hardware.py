@@ -248,7 +248,8 @@ LOIHI2_CARRYOVER = replace(
 
 I23 = "Intel 2023 PilotNet LIF on one Loihi 2"
 _FIT = f"{I23}: bench/loihi2_silicon.py"
-_T_FIT = 1.678     # Intel's 152.85 us per step / spikefold's step at the brief's speed-ups (91.2 us)
+_T_FIT = 1.678     # the scale on the cores' per-op times (route and barrier not scaled) that puts spikefold's step
+                   # on Intel's 152.85 us: simulate/silicon.py fits it (not the plain ratio 152.85 / 91.2 = 1.676)
 _E_FIT = 0.8214    # Intel's 1.0935 mJ dynamic per inference / spikefold's at Table 2's energies (1.3313 mJ)
 _TIME = (f"fitted: Davies 2018 Table 2's time over the Loihi 2 brief's speed-up ({{}}x), times {_T_FIT} so "
          f"that spikefold's step on Intel's PilotNet LIF run is Intel's measured 152.85 us")
@@ -319,7 +320,8 @@ LOIHI2_SPANS = {
 }
 LOIHI2_SPAN_SOURCES = {
     "static_mw_per_chip": "Intel's three measured PilotNet LIF runs",
-    "synop_pj": "Hala Point's all-in ceiling to all of Intel's PilotNet LIF dynamic energy on synaptic ops",
+    "synop_pj": "two ceilings, not a measured range: Hala Point's all-in 6.8 pJ to all of Intel's PilotNet LIF "
+                "dynamic energy charged to synaptic ops",
     "synop_ns": "Hala Point's throughput per core to Davies 2018 Table 2",
 }
 

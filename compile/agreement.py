@@ -31,6 +31,7 @@ import torch
 # rounding differences are ~1e-15, so 1e-9 leaves six orders of magnitude of margin and still
 # calls almost nothing a tie.
 TIE64 = 1e-9
+NONE = torch.iinfo(torch.long).max   # "no tie yet" as a step index
 
 @dataclass(frozen=True)
 class LayerAgreement:
@@ -88,29 +89,30 @@ def spike_agreement(layers: Iterable[tuple], eps: float) -> Agreement:
     """Agreement of spikes `got` with `ref` over `layers`: (name, ref, got, v, v_th) tuples in
     topological order, ref/got (T, B, *shape) spikes (any dtype, nonzero = spike), v the
     reference side's potential before reset (T, B, *shape) and v_th its threshold."""
-    out, first = {}, None      # first[b]: step of sample b's first tie so far (T: none)
+    out, first = {}, None      # first[b]: step of sample b's first tie so far (NONE: no tie)
     for name, ref, got, v, v_th in layers:
         ref, got = ref.reshape(v.shape) != 0, got.reshape(v.shape) != 0
         T, B = v.shape[:2]
         if first is None:
-            first = torch.full((B,), T, dtype=torch.long, device=v.device)
+            first = torch.full((B,), NONE, dtype=torch.long, device=v.device)
         steps = torch.arange(T, device=v.device).view(T, 1, *([1] * (v.dim() - 2)))
         differ = ref != got
         tie = differ & ((v - _threshold(v_th, v)).abs() < eps)
         before = first.view(1, B, *([1] * (v.dim() - 2)))
         down = steps >= before                               # after a tie in an earlier layer
-        tie_step = torch.where(tie, steps.expand_as(tie), T).flatten(2).amin(2).amin(0)   # (B,)
+        tie_step = torch.where(tie, steps.expand_as(tie), NONE).flatten(2).amin(2).amin(0)   # (B,)
         down = down | (steps > tie_step.view_as(before))     # after a tie in this layer
         tie = tie & ~down
         out[name] = LayerAgreement(positions=differ.numel(), differ=int(differ.sum()), ties=int(tie.sum()),
                                    downstream=int(down.expand_as(differ).sum()),
                                    far=int((differ & ~tie & ~down).sum()))
         first = torch.minimum(first, tie_step)
-    clean = torch.ones(0, dtype=torch.bool) if first is None else first == v.shape[0]
+    clean = torch.ones(0, dtype=torch.bool) if first is None else first == NONE
     return Agreement(out, clean, eps)
 
 
 def outputs_agree(a: torch.Tensor, b: torch.Tensor, agreement: Agreement, atol: float) -> bool:
-    """Outputs (T, B, K) of the two computations equal within atol on the clean samples."""
+    """Outputs (T, B, K) of the two computations equal within atol on the clean samples (False
+    when no sample is clean: nothing compared is no agreement)."""
     clean = agreement.clean.to(a.device)
-    return bool(torch.allclose(a[:, clean].double(), b[:, clean].double(), rtol=0, atol=atol))
+    return bool(clean.any()) and bool(torch.allclose(a[:, clean].double(), b[:, clean].double(), rtol=0, atol=atol))

@@ -3,7 +3,9 @@ library behind them: deploy/samples.py)."""
 from __future__ import annotations
 
 from spikefold.common import validate
-from spikefold.common.cli import nonneg_int, positive_float, positive_int
+import torch
+
+from spikefold.common.cli import InputError, nonneg_int, positive_float, positive_int
 from spikefold.compile.nir_io import DT_HELP, read_nir
 from spikefold.deploy.netx_read import is_netx, read_netx
 from spikefold.deploy.samples import fit_inputs, inputs_on_chip, test_samples, user_inputs
@@ -31,10 +33,43 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
 
 def read_netx_args(args):
     """The netx file's program (deploy/netx_read.py) with --timesteps, --reset-interval and
-    --reset-offset, or None when args.nir_file is not a netx file."""
-    if not is_netx(args.nir_file):
+    --reset-offset, or None when args.nir_file is not a netx file (then the netx options are
+    refused)."""
+    netx = is_netx(args.nir_file)
+    if not netx and (args.reset_interval is not None or args.reset_offset):
+        raise InputError(f"--reset-interval/--reset-offset: for netx files; {args.nir_file} is a NIR graph")
+    if not netx:
         return None
+    if args.reset_offset and args.reset_interval is None:
+        raise InputError("--reset-offset: without --reset-interval no layer resets (lava-dl ignores the offset too)")
+    if getattr(args, "stream", False):
+        raise InputError(f"--stream: {args.nir_file} is a netx file, whose layers reset themselves as its "
+                         f"--reset-interval says; run it without --stream")
     return read_netx(args.nir_file, args.timesteps, args.reset_interval, args.reset_offset, args.max_mb)
+
+
+NETX_BIAS_MANT = 1 << 12    # Loihi's bias mantissa: 13 bits, signed (chip/program.py NeuronLayer)
+
+
+def netx_inputs(args, program) -> tuple:
+    """(x, y or None) from --inputs for a netx program: x (B, *input shape) integers, the input
+    layer's bias mantissa per sample, within Loihi's 13 bits once added to the file's own bias
+    (first --samples of them); InputError naming the file otherwise."""
+    want = ", ".join(map(str, program.input_shape))
+    if args.inputs is None:
+        raise InputError(f"{args.nir_file}: a netx file names no dataset: give --inputs (x: the input "
+                         f"layer's bias, integers of shape (B, {want}))")
+    x, y = user_inputs(args.inputs, args.max_mb)
+    if tuple(x.shape[1:]) != tuple(program.input_shape):
+        raise InputError(f"{args.inputs}: x has shape {tuple(x.shape)}, expected (B, {want}): the input layer's bias")
+    if not torch.equal(x, x.round()):
+        raise InputError(f"{args.inputs}: x must hold integers (the input layer's bias mantissa)")
+    total = x + torch.as_tensor(program.neurons[program.host.dst].bias_mant, dtype=x.dtype)
+    if total.abs().max() >= NETX_BIAS_MANT:
+        raise InputError(f"{args.inputs}: x plus the file's input bias reaches {int(total.abs().max())}, beyond "
+                         f"Loihi's 13-bit bias mantissa (|b| < {NETX_BIAS_MANT})")
+    n = args.samples or len(x)
+    return x[:n], None if y is None else y[:n]
 
 
 def add_limit_args(p) -> None:

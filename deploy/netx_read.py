@@ -67,7 +67,10 @@ NOT_IN_LAVA_DL = ("pool", "average", "concat", "convT", "unpool")
 
 
 def is_netx(path) -> bool:
-    """Whether `path` is a netx file: HDF5 with a `layer` group (a NIR file has `node` instead)."""
+    """Whether `path` is a netx file: named .net (read_netx then says what is wrong with it), or
+    HDF5 with a `layer` group (a NIR file has `node` instead)."""
+    if Path(path).suffix == ".net":
+        return True
     try:
         with h5py.File(path, "r") as f:
             return "layer" in f and "node" not in f

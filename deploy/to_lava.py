@@ -30,8 +30,7 @@ from spikefold.chip.program import Program
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_netx_args
-from spikefold.deploy.samples import user_inputs
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, netx_inputs, read_netx_args
 from spikefold.deploy.quantize import quantize_named
 from spikefold.deploy.quantize import quantize
 from spikefold.models.data import DatasetNotFound
@@ -108,15 +107,11 @@ def netx_lava_check(path, program: Program, x: torch.Tensor, **network_args) -> 
 
 def netx_main(args, program: Program) -> int:
     """to_lava on a lava-dl netx file: --inputs are the input layer's bias frames."""
-    if args.inputs is None:
-        raise InputError(f"{args.nir_file}: a netx file names no dataset: give --inputs (x: the input layer's "
-                         f"bias, integers of shape (B, {', '.join(map(str, program.input_shape))}))")
-    x, y = user_inputs(args.inputs, args.max_mb)
-    x = x[:args.samples or len(x)]
+    x, y = netx_inputs(args, program)
     r = netx_lava_check(args.nir_file, program, x, **({"reset_interval": args.reset_interval,
                                                          "reset_offset": args.reset_offset}
                                                         if args.reset_interval else {}))
-    acc = "" if y is None else f", accuracy {100 * np.mean(np.array(r['lava']) == y[:len(x)].numpy()):.2f}%"
+    acc = "" if y is None else f", accuracy {100 * np.mean(np.array(r['lava']) == y.numpy()):.2f}%"
     print(f"Lava (lava-dl's netx Network, fixed_pt) on {r['samples']} samples of {args.inputs}, {program.steps} "
           f"steps each{acc}, {r['seconds']:.1f} s; every block's spikes identical to the fast simulator's on "
           f"{r['identical']}/{r['samples']}")

@@ -194,6 +194,9 @@ class Simulator:
         """A host layer of kind "bias": the host-fed layer's parameters with its bias per sample,
         (bias_mant + x) << bias_exp, (B, *shape) float64 on the device (x: integers (B, *shape))."""
         name = self.p.host.dst
+        if tuple(x.shape[1:]) != tuple(self.p.host.out_shape):
+            raise ValueError(f"x has shape {tuple(x.shape)}; this program's input is layer {name}'s bias, "
+                             f"(B, {', '.join(map(str, self.p.host.out_shape))})")
         if not torch.equal(x, x.round()):
             raise ValueError(f"the input is layer {name}'s bias mantissa: it must hold integers")
         n = self.p.neurons[name]

@@ -26,13 +26,13 @@ from spikefold.chip.program import Program
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.compile.nir_io import NIRFormatError
-from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, read_netx_args
+from spikefold.deploy.cli_common import add_nir_args, load_graph_and_inputs, netx_inputs, read_netx_args
 from spikefold.deploy.quantize import quantize_named
-from spikefold.deploy.samples import Samples, user_inputs
+from spikefold.deploy.samples import Samples
 from spikefold.models.data import DatasetNotFound
 from spikefold.simulate.engine import Simulator
 from spikefold.common import distributed, validate
-from spikefold.common.cli import ArgumentParser, InputError, command, fail, positive_int
+from spikefold.common.cli import ArgumentParser, command, fail, positive_int
 
 COUNTS = ("spikes", "synaptic_events", "neuron_updates", "host_macs", "u_wraps", "v_saturations", "conv_wraps",
           "host_saturations")
@@ -76,12 +76,14 @@ def simulate(graph: Graph, program: Program, samples: Samples, batch_size: int =
 
 
 def simulate_program(program: Program, x: torch.Tensor, y: torch.Tensor | None, batch_size: int = 256,
-                     device: str | torch.device = "cpu", quiet: bool = True) -> dict:
+                     device: str | torch.device = "cpu", quiet: bool = True,
+                     max_work_mb: float = validate.MAX_WORK_MB) -> dict:
     """A program with no float graph beside it (a lava-dl netx file's, deploy/netx_read.py) on
     inputs x (B, *program.input_shape): the chip's predictions (argmax of the readout summed over
     every step) and counts, in the same dict as simulate() less 'float'.  Mode "full": a netx
     program's layers run from step 0 (no bias start), as lava-dl runs them."""
     sim = Simulator(program, torch.device(device))
+    sim.check_memory(min(batch_size, len(x)), max_work_mb)
     chip, counts = [], dict.fromkeys(COUNTS, 0)
     for start in tqdm(range(0, len(x), batch_size), desc="simulate", disable=quiet, leave=False):
         r = sim.run(x[start:start + batch_size])
@@ -103,12 +105,9 @@ def main(argv=None) -> int:
     try:
         rank, world, device = distributed.setup(args.device)
         if (program := read_netx_args(args)) is not None:
-            if args.inputs is None:
-                raise InputError(f"{args.nir_file}: a netx file names no dataset: give --inputs (x: the input "
-                                 f"layer's bias, integers of shape (B, {', '.join(map(str, program.input_shape))}))")
-            x, y = user_inputs(args.inputs, args.max_mb)
-            r = simulate_program(program, x[:args.samples or len(x)], y if y is None else y[:args.samples or len(y)],
-                                 args.batch_size, device, False) if rank == 0 else None
+            x, y = netx_inputs(args, program)
+            r = simulate_program(program, x, y, args.batch_size, device, False, args.max_work_mb) \
+                if rank == 0 else None
         else:
             graph, samples, _ = load_graph_and_inputs(args, lazy=True)
             r = simulate(graph, quantize_named(graph, args.nir_file), samples, args.batch_size, device, False,

@@ -26,14 +26,14 @@ def _code_hash() -> str:
 
 
 def _train(name, neuron, epochs, static_epochs=0, **model):
-    """A small digitnet checkpoint, trained once per configuration and training code: cached in
+    """A small digitnet checkpoint, trained once per configuration, training code and torch: cached in
     .cache/test-fixtures under a key of both, so the xdist workers and make test's other-machine
     pass share one copy (a lock makes the other workers wait for the first).  Reusing it is sound:
     the checkpoint is an input to the tests, not a result they check."""
     mcfg = ModelConfig(arch="digitnet", neuron=neuron, num_classes=10, in_channels=1,
                        input_size=8, timesteps=4, **model)
     tcfg = TrainConfig(dataset="digits", epochs=epochs, static_epochs=static_epochs, seed=0)
-    key = hashlib.sha256(json.dumps([mcfg.to_dict(), repr(tcfg), _code_hash()], sort_keys=True,
+    key = hashlib.sha256(json.dumps([mcfg.to_dict(), repr(tcfg), _code_hash(), torch.__version__], sort_keys=True,
                                     default=str).encode()).hexdigest()[:16]
     out = FIXTURES / f"{name}-{key}.pt"
     FIXTURES.mkdir(parents=True, exist_ok=True)

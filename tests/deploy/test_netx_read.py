@@ -250,3 +250,12 @@ def test_commands_take_a_netx_file(tmp_path):
     bare = cli("simulate/run.py", str(net), "--timesteps", "10")
     assert bare.returncode == 2 and bare.stderr.count("\n") == 1 and bare.stderr.startswith(f"error: {net}: ")
     assert "give --inputs" in bare.stderr
+    for name, bad, why in (("shape", x[:, :, :, :5], "x has shape (3, 4, 5, 5), expected (B, 4, 5, 6)"),
+                           ("fraction", x + 0.5, "must hold integers"),
+                           ("range", x * 1000, "beyond Loihi's 13-bit bias mantissa")):
+        np.savez(tmp_path / f"{name}.npz", x=bad)
+        r = cli("simulate/run.py", str(net), "--timesteps", "10", "--inputs", str(tmp_path / f"{name}.npz"))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and why in r.stderr, (name, r.stderr)
+    for flags, why in ((["--reset-offset", "2"], "without --reset-interval"), (["--stream"], "--stream: ")):
+        r = cli("deploy/to_lava.py", str(net), *common[:4], *flags)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and why in r.stderr, (flags, r.stderr)
