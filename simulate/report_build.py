@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from spikefold.chip.cost import VARIANTS, ChipModel
@@ -33,8 +32,9 @@ from spikefold.chip.program import Program
 from spikefold.common import distributed, validate
 from spikefold.common.atomic import atomic_write_set, json_writer, text_writer
 from spikefold.compile.graph import Graph
+from spikefold.compile.lower_checkpoint import LowerOptions, lower_checkpoint
 from spikefold.compile.nir_io import read_nir
-from spikefold.compile.pipeline import lower
+from spikefold.compile.nir_read import from_nir
 from spikefold.compile.nodes import LIF, Conv2d, Linear
 from spikefold.deploy.added_nodes import ADDED
 from spikefold.deploy.quantize import quantize_named
@@ -98,7 +98,7 @@ def report_checkpoint(checkpoint, nir=None, out=None, options: ReportOptions = R
     test = load_dataset(dataset, root, False, cfg.timesteps, cfg.input_size)
     n = len(test) if o.samples <= 0 else min(o.samples, len(test))
     steps = tqdm(total=4, desc="report", disable=quiet)
-    graph, folded_label = _folded_graph(model, nir, dataset, root, o)
+    graph, folded_label = _folded_graph(model, ckpt, nir, dataset, root, o)
     samples = Samples(dataset=test, n=n, name=dataset)
     graph = inputs_on_chip(graph, samples)          # event counts: the first synapse on the chip
     program = quantize_named(graph, nir or checkpoint)
@@ -119,20 +119,19 @@ def report_checkpoint(checkpoint, nir=None, out=None, options: ReportOptions = R
     return {**report, "out": str(out)}
 
 
-def _folded_graph(model, nir, dataset: str, root: str | None, o: ReportOptions) -> tuple:
-    """(graph, label): the folded graph from the NIR file, or the model folded here (calibrated on
-    o.calib_samples training inputs, not fine-tuned)."""
+def _folded_graph(model, ckpt: dict, nir, dataset: str, root: str | None, o: ReportOptions) -> tuple:
+    """(graph, label): the folded graph from the NIR file, or the graph `compile/to_nir.py ckpt`
+    writes (compile/lower_checkpoint.py with to_nir's defaults but o.calib_samples: the same
+    seeded calibration inputs and batches, read back from its NIR form), not fine-tuned."""
     if nir:
         graph = read_nir(nir, o.max_mb)
         info = graph.meta.get("nir", {})
         tuned = int(info.get("finetune_epochs", 0) or 0)
         return graph, (f"folded ({info.get('fold', 'calibrated')})" +
                        (f" + fine-tuned ({tuned} epochs)" if tuned else "") + f", from {nir}")
-    cfg = model.cfg
-    train = load_dataset(dataset, root, True, cfg.timesteps, cfg.input_size)
-    calib = [x for x, _ in DataLoader(Subset(train, range(min(o.calib_samples, len(train)))), 128)]
-    graph = lower(model, (cfg.in_channels, cfg.input_size, cfg.input_size), "calibrated", calib)
-    return graph, "folded (calibrated) here, not fine-tuned"
+    g, _ = lower_checkpoint(model, ckpt, LowerOptions(calib_samples=o.calib_samples, eval_samples=0,
+                                                      dataset=dataset, data_root=root))
+    return from_nir(g), "folded (calibrated) here as compile/to_nir.py folds it, not fine-tuned"
 
 
 def report_graph(graph: Graph, program: Program, samples: Samples, out, options: ReportOptions = ReportOptions(),

@@ -184,3 +184,19 @@ def test_demo_runs_end_to_end_small(tmp_path):
     assert dyn["epochs"] == 2 and dyn["static_epochs"] == 1 and 0 <= dyn["accuracy"] <= 100
     md = (tmp_path / "demo" / "report" / "report.md").read_text()
     assert f"| dynamic STAA (the paper's attention" in md and f"{dyn['accuracy']:.2f}%" in md
+
+
+def test_report_folds_a_checkpoint_as_to_nir_does(staa_ckpt, tmp_path):
+    """Issue 41: one fold.  A dynamic STAA (its attention folded with calibrated constants) reported
+    without a NIR file describes the graph `to_nir` writes: the same folded and chip accuracies,
+    and the same chip counts, as the report given to_nir's file."""
+    from spikefold.compile import to_nir
+    assert to_nir.main([str(staa_ckpt), "-o", str(tmp_path / "m.nir"), "--quiet"]) == 0
+    runs = {}
+    for name, extra in (("own", []), ("file", ["--nir", str(tmp_path / "m.nir")])):
+        argv = [str(staa_ckpt), "--out", str(tmp_path / name), "--samples", "150", "--quiet", *extra]
+        assert report.main(argv) == 0
+        runs[name] = json.loads((tmp_path / name / "report.json").read_text())
+    own, file = runs["own"], runs["file"]
+    assert own["accuracy"] == file["accuracy"]
+    assert own["operations_per_inference"] == file["operations_per_inference"]
