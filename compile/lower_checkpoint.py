@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
+from spikefold.common import validate
+from spikefold.common.atomic import atomic_write_set, json_writer, sha256_file
 from spikefold.common.distributed import pick_device
 from spikefold.compile.calibrate import has_live_attention
 from spikefold.compile.finetune import FinetuneConfig, finetune
 from spikefold.compile.graph import Graph
 from spikefold.compile.measure import compare, mean_agreement
-from spikefold.compile.nir_io import NIR_OWN_KEYS, to_nir
+from spikefold.compile.nir_io import NIR_OWN_KEYS, save_nir, to_nir
 from spikefold.compile.nir_peers import PEERS
 from spikefold.compile.passes import fold_neuron_gain
 from spikefold.compile.pipeline import lower
+from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.config import TrainConfig
 from spikefold.models.data import DATASETS, load_dataset, seeded_subset
 from spikefold.version import __version__
@@ -99,6 +103,23 @@ def lower_checkpoint(model: torch.nn.Module, ckpt: dict, options: LowerOptions =
             "dataset": dataset, "finetune_epochs": o.finetune_epochs}
     report["peer"] = {"form": form.name, "reader": form.reader, "caveat": form.caveat}
     return to_nir(final, meta, form), report
+
+
+def lower_checkpoint_file(src, out, options: LowerOptions = LowerOptions(),
+                          max_mb: float = validate.MAX_MB) -> dict:
+    """Lower the checkpoint file `src` (lower_checkpoint) and write its NIR file `out` in
+    options.peer's form and the fold report beside it (out.fold.json), both or neither; returns
+    the report with "report_path" and "seconds_total".  What compile/to_nir.py and the demo run."""
+    src, out = Path(src), Path(out)
+    report_path = out.with_suffix(".fold.json")
+    validate.outputs([out, report_path], [src])
+    t0 = time.perf_counter()
+    model, ckpt = model_from_checkpoint(src, max_mb)
+    g, report = lower_checkpoint(model, ckpt, options, about={
+        "checkpoint": str(src), "checkpoint_sha256": sha256_file(src), "output": str(out)})
+    report["seconds_total"] = round(time.perf_counter() - t0, 3)
+    atomic_write_set({out: lambda tmp: save_nir(g, tmp, PEERS[options.peer]), report_path: json_writer(report)})
+    return {**report, "report_path": str(report_path)}
 
 
 def respell(graph: Graph, peer: str):

@@ -20,18 +20,17 @@ if __name__ == "__main__":  # run as a script: Ctrl-C handled before the heavy i
     guard_interrupts()
 
 import sys
-import time
 from pathlib import Path
 
 from spikefold.common import validate
-from spikefold.common.atomic import atomic_write_set, json_writer, sha256_file
+from spikefold.common.atomic import atomic_write_set
 from spikefold.common.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 from spikefold.compile.from_torch import UnsupportedModule
-from spikefold.compile.lower_checkpoint import LowerOptions, describe, lower_checkpoint, respell
+from spikefold.compile.lower_checkpoint import LowerOptions, describe, lower_checkpoint_file, respell
 from spikefold.compile.nir_io import NIRFormatError, read_nir, save_nir
 from spikefold.compile.nir_peers import PEERS
 from spikefold.compile.pipeline import FOLD_MODES, FoldRefused
-from spikefold.models.checkpoint import CheckpointError, model_from_checkpoint
+from spikefold.models.checkpoint import CheckpointError
 from spikefold.models.data import DatasetNotFound
 
 
@@ -84,15 +83,7 @@ def write(args) -> dict:
         g = respell(read_nir(src, args.max_mb), args.peer)
         atomic_write_set({out: lambda tmp: save_nir(g, tmp, form)})
         return {"output": str(out), "input": str(src), "peer": args.peer}
-    report_path = out.with_suffix(".fold.json")
-    validate.outputs([out, report_path], [src])
-    t0 = time.perf_counter()
-    model, ckpt = model_from_checkpoint(src, args.max_mb)
-    g, report = lower_checkpoint(model, ckpt, options(args), about={
-        "checkpoint": str(src), "checkpoint_sha256": sha256_file(src), "output": str(out)})
-    report["seconds_total"] = round(time.perf_counter() - t0, 3)
-    atomic_write_set({out: lambda tmp: save_nir(g, tmp, form), report_path: json_writer(report)})
-    return {**report, "report_path": str(report_path)}
+    return lower_checkpoint_file(src, out, options(args), args.max_mb)
 
 
 @command

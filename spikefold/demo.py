@@ -20,15 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-from spikefold.common.atomic import atomic_write_set, json_writer, sha256_file
 from spikefold.common.cli import ArgumentParser, command, nonneg_int, positive_int
-from spikefold.compile.lower_checkpoint import LowerOptions, describe, lower_checkpoint
-from spikefold.compile.nir_io import read_nir, save_nir
-from spikefold.compile.nir_peers import PEERS
+from spikefold.compile.lower_checkpoint import LowerOptions, describe, lower_checkpoint_file
+from spikefold.compile.nir_io import read_nir
 from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
 from spikefold.deploy.samples import test_samples
 from spikefold.deploy.to_lava import lava_check
-from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.config import ModelConfig, TrainConfig
 from spikefold.models.train import train
 from spikefold.simulate.report_build import ReportOptions, describe as describe_report, report_checkpoint
@@ -66,14 +63,8 @@ def main(argv=None) -> int:
 
     print("[2/5] compile: folding BatchNorm, pooling and STAA attention into NIR" +
           (f", then {args.finetune_epochs} fold-aware epochs" if args.finetune_epochs else ""), flush=True)
-    t0 = time.perf_counter()
-    model, ckpt_dict = model_from_checkpoint(ckpt)
-    graph, fold = lower_checkpoint(model, ckpt_dict, LowerOptions(finetune_epochs=args.finetune_epochs), about={
-        "checkpoint": str(ckpt), "checkpoint_sha256": sha256_file(ckpt), "output": str(nir_file)})
-    fold["seconds_total"] = round(time.perf_counter() - t0, 3)
-    fold_json = nir_file.with_suffix(".fold.json")
-    atomic_write_set({nir_file: lambda tmp: save_nir(graph, tmp, PEERS["portable"]), fold_json: json_writer(fold)})
-    print(describe({**fold, "report_path": str(fold_json)}), flush=True)
+    fold = lower_checkpoint_file(ckpt, nir_file, LowerOptions(finetune_epochs=args.finetune_epochs))
+    print(describe(fold), flush=True)
 
     print(f"[3/5] deploy: {args.lava_samples} test samples on Lava (Loihi2SimCfg fixed_pt), checked "
           f"against the fast simulator", flush=True)
@@ -104,7 +95,7 @@ def main(argv=None) -> int:
 
     print(f"[5/5] done in {time.time() - t_start:.0f} s:")
     print(f"      checkpoint   {ckpt}")
-    print(f"      NIR graph    {nir_file}  (fold report {fold_json})")
+    print(f"      NIR graph    {nir_file}  (fold report {fold['report_path']})")
     print(f"      report       {out / 'report' / 'report.md'}  (+ report.json, accuracy.png, "
           f"firing_rates.png, divergence.png, energy.png, chip_utilisation.png)")
     return 0

@@ -273,7 +273,8 @@ def test_an_interrupted_to_nir_leaves_the_old_pair(good, tmp_path, capsys, monke
         def write(tmp):
             raise KeyboardInterrupt
         return write
-    monkeypatch.setattr(to_nir, "json_writer", interrupted)
+    from spikefold.compile import lower_checkpoint as lowering      # what to_nir runs
+    monkeypatch.setattr(lowering, "json_writer", interrupted)
     src = tmp_path / "src"
     src.mkdir()
     other = bad_checkpoint(good, src, 0.123)            # a new NIR file would differ

@@ -86,7 +86,8 @@ def test_unsupported_module_exits_2_naming_it_and_writes_nothing(lif_ckpt, tmp_p
         model.body[2] = TimeDistributed(nn.MaxPool2d(2))
         return model, ckpt
 
-    monkeypatch.setattr(to_nir, "model_from_checkpoint", with_maxpool)
+    from spikefold.compile import lower_checkpoint as lowering      # what to_nir runs
+    monkeypatch.setattr(lowering, "model_from_checkpoint", with_maxpool)
     with pytest.raises(SystemExit) as e:
         to_nir.main([str(lif_ckpt), "-o", str(tmp_path / "m.nir"), "--quiet"])
     assert e.value.code == 2
