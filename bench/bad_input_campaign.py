@@ -198,8 +198,8 @@ def sizes(fx):
                    [*base, "--inputs", "{w}/in.npz", "--timesteps", "1000000000"], "--timesteps", files=files)
     for cmd in ("run", "report"):
         base = ["--nir", "{w}/m.nir"] if cmd == "report" else ["{w}/m.nir"]
-        yield Case("sizes", f"a batch beyond --max-work-mb -> {cmd}", cmd,
-                   [*base, "--inputs", "{w}/in.npz", "--timesteps", "50000", "--batch-size", "8"],
+        yield Case("sizes", f"one sample beyond --max-work-mb -> {cmd}", cmd,
+                   [*base, "--inputs", "{w}/in.npz", "--timesteps", "70000", "--batch-size", "8"],
                    "--max-work-mb", files=files)
     for key, value in (("timesteps", 10 ** 9), ("timesteps", -3), ("timesteps", 4.5), ("timesteps", "4"),
                        ("dt", 0), ("dt", -1e-3), ("dt", "fast")):

@@ -130,7 +130,16 @@ class Simulator:
         p = self.p
         validate.work(f"{batch} samples x {p.steps:,} steps ({p.timesteps:,} per sample) x "
                       f"{sum(int(np.prod(n.shape)) for n in p.neurons.values()):,} neurons",
-                      self.batch_bytes(batch), max_mb, "lower --batch-size, or the steps per sample")
+                      self.batch_bytes(batch), max_mb,
+                      "lower --batch-size, or the steps per sample" if batch > 1 else "lower the steps per sample")
+
+    def fit_batch(self, batch: int, max_mb: float = validate.MAX_WORK_MB) -> int:
+        """The largest batch of at most `batch` samples that holds at most `max_mb` MiB (results do
+        not depend on the batch); InputError (check_memory) when one sample would not fit."""
+        fits = int(max_mb * (1 << 20)) // max(self.batch_bytes(1), 1)
+        if fits < 1:
+            self.check_memory(1, max_mb)
+        return max(1, min(batch, fits))
 
     def _param(self, x, shape: tuple) -> torch.Tensor:
         """A per-neuron parameter as a float64 tensor on the device, as small as its values allow:

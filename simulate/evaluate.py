@@ -62,12 +62,12 @@ def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | N
              rank: int = 0, world: int = 1, max_work_mb: float = validate.MAX_WORK_MB) -> Evaluation | None:
     """Run `samples` (simulate.samples.Samples: .batch(range) -> (x, y or None), len, .labelled)
     through `model` (optional), `graph` and `program`, `batch_size` at a time.  None on a rank
-    other than 0 under torchrun.  InputError, before any batch is read, for no samples or a batch
-    that would hold more than `max_work_mb` MiB."""
+    other than 0 under torchrun.  InputError, before any batch is read, for no samples or a single
+    sample that would hold more than `max_work_mb` MiB (batches are cut to fit it)."""
     device = torch.device(device)
     folded, sim, chip = GraphNet(graph).eval().to(device), Simulator(program, device), ChipAccumulator(program)
     samples.require_some()
-    sim.check_memory(min(batch_size, len(samples)), max_work_mb)
+    batch_size = sim.fit_batch(min(batch_size, len(samples)), max_work_mb)
     divergence = Divergence(program)
     counter = None
     if model is not None:

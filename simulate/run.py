@@ -45,12 +45,12 @@ def simulate(graph: Graph, program: Program, samples: Samples, batch_size: int =
     {'name', 'n', 'chip' (n,), 'float' (n,), 'y' (n,) or None, 'counts' (COUNTS: sums over
     samples), 'clips', 'processes'}.  The chip runs in mode "window" (identical readout, counts
     per inference).  Under torchrun (rank, world) each process takes its share of the batches;
-    None on ranks other than 0.  InputError, before any batch is read, for no samples or a batch
-    that would hold more than `max_work_mb` MiB."""
+    None on ranks other than 0.  InputError, before any batch is read, for no samples or a single
+    sample that would hold more than `max_work_mb` MiB (batches are cut to fit it)."""
     device = torch.device(device)
     sim, net = Simulator(program, device), GraphNet(graph).eval().to(device)
     samples.require_some()
-    sim.check_memory(min(batch_size, len(samples)), max_work_mb)
+    batch_size = sim.fit_batch(min(batch_size, len(samples)), max_work_mb)
     per_batch, counts = {}, dict.fromkeys(COUNTS, 0)
     mine = distributed.batches(len(samples), batch_size, rank, world)
     for k, idx in tqdm(mine, desc="simulate", disable=quiet or rank != 0, leave=False):
@@ -83,7 +83,7 @@ def simulate_program(program: Program, x: torch.Tensor, y: torch.Tensor | None, 
     every step) and counts, in the same dict as simulate() less 'float'.  Mode "full": a netx
     program's layers run from step 0 (no bias start), as lava-dl runs them."""
     sim = Simulator(program, torch.device(device))
-    sim.check_memory(min(batch_size, len(x)), max_work_mb)
+    batch_size = sim.fit_batch(min(batch_size, len(x)), max_work_mb)
     chip, counts = [], dict.fromkeys(COUNTS, 0)
     for start in tqdm(range(0, len(x), batch_size), desc="simulate", disable=quiet, leave=False):
         r = sim.run(x[start:start + batch_size])
@@ -98,7 +98,8 @@ def simulate_program(program: Program, x: torch.Tensor, y: torch.Tensor | None, 
 def main(argv=None) -> int:
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
     add_nir_args(p, 0, "test samples (0: the whole split)")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="samples simulated at once")
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="samples simulated at once, at most (cut to fit --max-work-mb)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where the simulator and the float graph run (auto: CUDA when present)")
     args = p.parse_args(argv)
