@@ -149,12 +149,16 @@ COUNT_UNITS = ("cores", "compartments", "neurons", "bits", "axons", "edges", "ti
 MAX_COUNT = 2 ** 31 - 1        # a capacity a placement can index (int32)
 
 
+PHYSICAL_MAX = {"pJ": 1e12, "ns": 1e12, "mW": 1e9, "uJ": 1e9}   # 1 J or 1,000 s an operation, 1 MW a chip
+
+
 def _check_range(key: str, unit: str, value: float) -> None:
     """A capacity is a whole number >= 1 (a chip with 0 cores per tile divides by zero); a flag
-    is 0 or 1; an energy, time or power is finite and >= 0 (parse_overrides checked that)."""
+    is 0 or 1; an energy, time or power is finite, >= 0 (parse_overrides) and <= PHYSICAL_MAX."""
+    if value > PHYSICAL_MAX.get(unit, math.inf):   # pass PHYSICAL_MAX and totals overflow
+        raise ValueError(f"--chip-param {key}={value:g}: at most {PHYSICAL_MAX[unit]:g} {unit}")
     if unit in COUNT_UNITS and not (value == int(value) and 1 <= value <= MAX_COUNT):
-        raise ValueError(f"--chip-param {key}={value:g}: a capacity ({unit}) must be a whole number "
-                         f"in [1, {MAX_COUNT:,}]")
+        raise ValueError(f"--chip-param {key}={value:g}: a capacity ({unit}) must be a whole number in [1, {MAX_COUNT:,}]")
     if unit == "bool" and value not in (0, 1):
         raise ValueError(f"--chip-param {key}={value:g}: must be 0 or 1")
 
@@ -303,8 +307,8 @@ LOIHI2 = replace(
                               "VDD-IO), run b9e369172b46; two earlier runs measured 178.1 and 309.4 mW"),
     model="fitted to Intel's PilotNet LIF measurement on one Loihi 2 (time, dynamic energy, placement)",
 )
-# where Loihi 2's sources disagree, what each figure could be (simulate/silicon.py derives them):
-#   static power: Intel's three measured PilotNet LIF runs;
+# where Loihi 2's sources disagree, what each figure could be (simulate/silicon.py derives them): static
+#   power: Intel's three measured PilotNet LIF runs;
 #   a synaptic op's energy: Hala Point's ceiling (2,600 W / 380e12 synaptic ops/s, everything in the box
 #       charged to synaptic ops) to all of Intel's PilotNet LIF dynamic energy charged to synaptic ops
 #       (1.094 mJ / 48.3 M events: neuron updates free);
@@ -315,8 +319,7 @@ LOIHI2_SPANS = {
     "static_mw_per_chip": LOIHI2_STATIC_MW_RANGE,
     **{k: (2600 / 380e12 * 1e12, 1.093544e9 / 48_267_067) for k in ("synop_pj", "synop_conv_pj", "synop_sparse_pj")},
     **{k: (140_544 / 380e12 * 1e9, LOIHI["synop_ns"]) for k in ("synop_ns", "synop_conv_ns", "synop_sparse_ns")},
-    "update_active_ns": (140_544 / 240e12 * 1e9, LOIHI["update_active_ns"]),
-    "update_inactive_ns": (140_544 / 240e12 * 1e9, LOIHI["update_inactive_ns"]),
+    **{k: (140_544 / 240e12 * 1e9, LOIHI[k]) for k in ("update_active_ns", "update_inactive_ns")},
 }
 LOIHI2_SPAN_SOURCES = {
     "static_mw_per_chip": "Intel's three measured PilotNet LIF runs",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 
 import nir
+import numpy as np
 
 from spikefold.common.cli import InputError
 
@@ -70,3 +71,12 @@ def by_type(table: dict, node):
     """table[cls] for the first class in `table` (node class -> reader or writer) that `node` is an
     instance of, else None."""
     return next((f for cls, f in table.items() if isinstance(node, cls)), None)
+
+
+def whole_pair(v, what: str) -> tuple:
+    """A NIR (h, w) or scalar field of whole numbers (stride, dilation, padding, kernel size) as
+    (h, w); NIRFormatError naming `what` ("node c1: stride") for a fraction: 1.5 is no stride."""
+    a = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+        raise NIRFormatError(f"{what} {np.asarray(v).tolist()} must be whole numbers")
+    return (int(a[0]), int(a[-1]))

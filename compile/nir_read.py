@@ -31,7 +31,8 @@ import nir
 import numpy as np
 
 from spikefold.compile.graph import Graph
-from spikefold.compile.nir_format import DT_HELP, FOREIGN_RULE, NIRFormatError, by_type, spikefold_metadata, text
+from spikefold.compile.nir_format import (DT_HELP, FOREIGN_RULE, NIRFormatError, by_type, spikefold_metadata,
+                                         text, whole_pair)
 from spikefold.compile.nir_rewrite import LINEAR, fold_delays, fold_scales, inline_subgraphs, topological
 from spikefold.compile.nodes import LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output
 from spikefold.common import validate
@@ -146,7 +147,8 @@ def _conv2d(name: str, node: nir.Conv2d, in_shape, r: Reading) -> Conv2d:
     """A grouped or dilated convolution as the dense one it equals: each group's kernel in its own
     block of input channels (zeros elsewhere), a dilated kernel spread out with zeros between its
     taps (size d (k - 1) + 1), so the chip and the executor run one plain convolution: exact."""
-    stride, dil = _pair(node.stride), _pair(node.dilation)
+    stride = whole_pair(node.stride, f"node {name}: stride")
+    dil = whole_pair(node.dilation, f"node {name}: dilation")
     w = _dense_kernel(name, np.asarray(node.weight, np.float64), int(node.groups), dil, in_shape)
     pad = _padding(name, node.padding, w.shape[-2:])
     k = w.shape[-2:]
@@ -188,7 +190,7 @@ def _padding(name: str, padding, kernel) -> tuple:
             return tuple(int(k) // 2 for k in kernel)
         raise NIRFormatError(f"node {name}: padding {padding!r} with kernel {tuple(int(k) for k in kernel)} "
                              f"is not a symmetric padding (use numbers, or odd kernels with 'same')")
-    return _pair(padding)
+    return whole_pair(padding, f"node {name}: padding")
 
 
 def _conv1d(name: str, node: nir.Conv1d, in_shape, r: Reading) -> Conv2d:
@@ -223,7 +225,9 @@ def _pool(name: str, node: nir.AvgPool2d | nir.SumPool2d, in_shape, r: Reading) 
     weights too).  Any other stride and padding: a depthwise Conv2d of fixed weights (1/(k0 k1)
     for a mean, padding counted as zeros as PyTorch's count_include_pad does; 1 for a sum), which
     `_fold_pools` composes into the next layer after reading."""
-    k, stride, pad = _pair(node.kernel_size), _pair(node.stride), _padding(name, node.padding, _pair(node.kernel_size))
+    k = whole_pair(node.kernel_size, f"node {name}: kernel_size")
+    stride = whole_pair(node.stride, f"node {name}: stride")
+    pad = _padding(name, node.padding, k)
     total = isinstance(node, nir.SumPool2d)
     if stride == k and pad == (0, 0) and in_shape[1] % k[0] == 0 and in_shape[2] % k[1] == 0:
         if total:
@@ -355,11 +359,6 @@ def _check_fan_in(name: str, node, in_shape) -> None:
     if node.weight.shape[1] * (1 if isinstance(node, LINEAR) else max(int(node.groups), 1)) != want:
         raise NIRFormatError(f"node {name}: weight of shape {tuple(node.weight.shape)} does not take an input "
                              f"of shape {tuple(in_shape)}")
-
-
-def _pair(v) -> tuple:
-    a = np.atleast_1d(np.asarray(v)).astype(int)
-    return (int(a[0]), int(a[-1]))
 
 
 def _bias(node, n: int) -> np.ndarray:

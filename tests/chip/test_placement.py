@@ -189,6 +189,8 @@ def test_map_cli(tmp_path):
     assert "Loihi 2" in r.stdout and json.loads((tmp_path / "m.json").read_text())["cores"] == 3
     r = run("--chip-param", "synop_pj=x")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--chip-param" in r.stderr
+    r = run("--chip-param", "static_mw_per_chip=1e308")          # issue 42: totals and plots overflowed
+    assert r.returncode == 2 and r.stderr == "error: --chip-param static_mw_per_chip=1e+308: at most 1e+09 mW\n"
 
 
 def test_shape3_and_bits():

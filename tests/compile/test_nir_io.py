@@ -81,3 +81,15 @@ def test_lif_checkpoint_round_trip_reproduces_every_spike(lif_ckpt, digits_test,
     a = spike_agreement(((n, ref[back.nodes[n].source], s, v, back.nodes[n].v_th)
                          for n, (s, v) in net.record.items()), TIE64)
     assert a.holds() and outputs_agree(out, logits, a, atol=1e-9), str(a)
+
+
+@pytest.mark.parametrize("field, value", [("stride", 1.5), ("dilation", 1.5), ("padding", 0.7)])
+def test_conv_fields_that_must_be_whole_numbers_are_refused(tmp_path, field, value):
+    """Issue 42: a stride of 1.5 is no stride; it was truncated and run."""
+    kw = {"stride": np.array([1, 1]), "dilation": np.array([1, 1]), "padding": np.array([0, 0]),
+          field: np.array([value, value])}
+    conv = nir.Conv2d(input_shape=np.array([4, 4]), weight=np.ones((2, 1, 3, 3)), bias=np.zeros(2), groups=1, **kw)
+    g = nir.NIRGraph.from_list(nir.Input(np.array([1, 4, 4])), conv, nir.Output(conv.output_type["output"]))
+    nir.write(tmp_path / "c.nir", g)
+    with pytest.raises(NIRFormatError, match=rf"node .*: {field} \[{value}, {value}\] must be whole numbers"):
+        read_nir(tmp_path / "c.nir", dt=1e-3, timesteps=2)
