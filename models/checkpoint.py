@@ -19,6 +19,7 @@ torch.load(..., weights_only=True) (so a malicious pickle cannot run code):
 from __future__ import annotations
 
 import errno
+import math
 import pickle
 import re
 import warnings
@@ -93,18 +94,43 @@ def load_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> dict:
         raise CheckpointError(f"{path}: bad train_config ({str(e).strip(chr(39))})") from None
     if not isinstance(ckpt["state_dict"], dict):
         raise CheckpointError(f"{path}: state_dict is not a dict of tensors")
-    frozen = ckpt.get("static")
-    if frozen is not None and not (isinstance(frozen, dict) and isinstance(frozen.get("epoch"), int)
-                                   and isinstance(frozen.get("test_acc"), (int, float))
-                                   and isinstance(frozen.get("calibration_samples"), int)
-                                   and isinstance(frozen.get("folds"), list)):
-        raise CheckpointError(f"{path}: static: not a record of frozen attention (epoch, test_acc, "
-                              f"calibration_samples, folds)")
+    if ckpt.get("static") is not None:
+        check_static(path, ckpt["static"], tc)
     try:
         validate.finite_tensors(path, ckpt["state_dict"])
     except InputError as e:
         raise CheckpointError(str(e)) from None
     return ckpt
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _percent(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 100
+
+
+def check_static(path, frozen, train_config: dict) -> None:
+    """The `static` record (a STAA frozen in training) validated like every other field: epoch a
+    whole number within the run's epochs, accuracies percentages, calibration samples >= 0, folds
+    a list of fold records.  CheckpointError naming static.FIELD and its value otherwise: what the report
+    prints from it is never NaN or a forged figure."""
+    if not isinstance(frozen, dict):
+        raise CheckpointError(f"{path}: static: not a record of frozen attention (epoch, test_acc, "
+                              f"calibration_samples, folds)")
+    epochs = train_config.get("epochs")
+    checks = {"epoch": _whole(frozen.get("epoch")) and 0 <= frozen["epoch"] <= (epochs if _whole(epochs) else 10 ** 6),
+              "test_acc": _percent(frozen.get("test_acc")),
+              "frozen_test_acc": "frozen_test_acc" not in frozen or _percent(frozen["frozen_test_acc"]),
+              "calibration_samples": _whole(frozen.get("calibration_samples")) and frozen["calibration_samples"] >= 0,
+              "folds": isinstance(frozen.get("folds"), list) and all(isinstance(f, dict) for f in frozen["folds"])}
+    want = {"epoch": f"a whole number of epochs in [0, {epochs if _whole(epochs) else 10 ** 6}]",
+            "test_acc": "a percentage in [0, 100]", "frozen_test_acc": "a percentage in [0, 100]",
+            "calibration_samples": "a whole number >= 0", "folds": "a list of fold records"}
+    for key, ok in checks.items():
+        if not ok:
+            raise CheckpointError(f"{path}: static.{key} is {str(frozen.get(key))[:40]!r}, not {want[key]}")
 
 
 def model_from_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> tuple[torch.nn.Module, dict]:

@@ -69,14 +69,28 @@ def test_bad_checkpoints_exit_2_with_one_line_and_no_file(tmp_path, kind):
     assert sorted(p.name for p in tmp_path.iterdir()) == (["bad.pt"] if kind != "missing" else [])
 
 
-def test_a_bad_static_attention_record_is_one_line_and_no_file(lif_ckpt, tmp_path):
+GOOD_STATIC = {"epoch": 4, "test_acc": 97.5, "frozen_test_acc": 96.0, "calibration_samples": 256, "folds": []}
+
+
+@pytest.mark.parametrize("forged, says", [
+    ("a string", "static: not a record of frozen attention"),
+    ({"epoch": "20"}, "static.epoch is '20', not a whole number of epochs in [0, 6]"),
+    ({"epoch": 1000}, "static.epoch is '1000'"), ({"epoch": -3}, "static.epoch is '-3'"),
+    ({"test_acc": float("nan")}, "static.test_acc is 'nan', not a percentage"),
+    ({"test_acc": True}, "static.test_acc is 'True'"), ({"test_acc": 1e308}, "static.test_acc is '1e+308'"),
+    ({"frozen_test_acc": "abc"}, "static.frozen_test_acc is 'abc'"),
+    ({"calibration_samples": -1}, "static.calibration_samples is '-1', not a whole number >= 0"),
+])
+def test_a_bad_static_attention_record_is_one_line_and_no_file(lif_ckpt, tmp_path, forged, says):
+    """Issue 42: the `static` record is validated like every other field (the report printed
+    forged and NaN figures as the dynamic STAA's accuracy)."""
     ckpt = torch.load(lif_ckpt, weights_only=True)
-    ckpt["static"] = {"epoch": "20", "test_acc": 99.0}
+    ckpt["static"] = forged if isinstance(forged, str) else {**GOOD_STATIC, **forged}
     bad = tmp_path / "bad.pt"
     torch.save(ckpt, bad)
     r = run(bad, "-o", tmp_path / "out.nir")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "bad.pt: static: not a record of frozen attention" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"bad.pt: {says}" in r.stderr, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]
 
 
