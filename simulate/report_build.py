@@ -131,7 +131,7 @@ def _folded_graph(model, ckpt: dict, nir, dataset: str, root: str | None, o: Rep
                        (f" + fine-tuned ({tuned} epochs)" if tuned else "") + f", from {nir}")
     g, _ = lower_checkpoint(model, ckpt, LowerOptions(calib_samples=o.calib_samples, eval_samples=0,
                                                       dataset=dataset, data_root=root))
-    return from_nir(g), "folded (calibrated) here as compile/to_nir.py folds it, not fine-tuned"
+    return from_nir(g), "folded (calibrated) here, not fine-tuned"
 
 
 def report_graph(graph: Graph, program: Program, samples: Samples, out, options: ReportOptions = ReportOptions(),
