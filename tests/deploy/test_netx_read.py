@@ -12,6 +12,7 @@ import torch
 
 from spikefold.deploy.lava_compat import LAVA
 from spikefold.deploy.netx_read import NetxFormatError, read_netx
+from spikefold.deploy.to_lava import lava_layout
 from spikefold.simulate.engine import Simulator
 
 
@@ -33,19 +34,13 @@ needs_lava = pytest.mark.skipif(not LAVA or NETX is None, reason="Lava and lava-
 GT_LAYERS = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(4)]
 
 
-def lava_order(a: torch.Tensor) -> np.ndarray:
-    """A simulator record (steps, 1, *shape) -> Lava's layout (W, H, C, steps) or (F, steps)."""
-    a = np.moveaxis(a[:, 0].numpy(), 0, -1)
-    return a.transpose(2, 1, 0, 3) if a.ndim == 4 else a
-
-
 def run(program, bias_whc: np.ndarray):
     """The fast simulator on one input frame held as the input layer's bias ((W, H, C), Lava's
     layout, as lava-dl's tests set in_layer.neuron.bias_mant): {layer: (spikes, u, v)} in Lava's
     layouts, every step."""
     x = torch.as_tensor(bias_whc.transpose(*range(bias_whc.ndim)[::-1])[None].astype(np.float64))
     r = Simulator(program).run(x, record=True, states=True)
-    return {k: tuple(lava_order(rec[k]) for rec in (r.spikes, r.u, r.v)) for k in program.neurons}
+    return {k: tuple(lava_layout(rec[k][:, 0]) for rec in (r.spikes, r.u, r.v)) for k in program.neurons}
 
 
 @needs_gts
