@@ -1,13 +1,15 @@
 """A campaign of bad inputs (issue 29), run against the commands as a careless user or script
 would feed them: arrays, chip parameters, sizes, configs and metadata inside files, outputs onto
-devices, full disks, an early Ctrl-C, racing writers and values once accepted in silence.
+devices, full disks, an early Ctrl-C, Ctrl-C and SIGTERM while Lava runs or a temporary is open,
+damaged dataset caches, resumes with other options, and values once accepted in silence.
 
     python bench/bad_input_campaign.py [--only CLASS ...] [--work DIR]
 
 Each case runs in a subprocess (`python -m <command> ...`, as a user types it) and holds when:
-the exit status is 2 (130 for Ctrl-C), stderr is one line `error: ...` naming the file, option or
+the exit status is 2 (130 for Ctrl-C, 143 for SIGTERM), stderr is one line `error: ...` naming the file, option or
 field given in the case, no traceback, no file appears or changes in the case's directory (its
-inputs byte for byte unchanged), and, for a device output, the device is still a device.  A few
+inputs byte for byte unchanged), for a device output, the device is still a device, and after a
+signal the command ends within 10 s with no process of its group left.  A few
 cases are accepted runs whose output must state what happened (`stated`).  Prints one line per
 failed case and the totals per class; exit status 1 if any case failed.
 
@@ -19,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CMD = {"run": "spikefold.simulate.run", "report": "spikefold.simulate.report", "map": "spikefold.deploy.map",
        "to_nir": "spikefold.compile.to_nir", "to_netx": "spikefold.deploy.to_netx",
        "to_lava": "spikefold.deploy.to_lava", "to_onnx": "spikefold.deploy.to_onnx",
@@ -48,7 +52,11 @@ class Case:
     status: int = 2
     files: dict = field(default_factory=dict)    # name -> bytes, or a callable(path) making it
     limit_bytes: int | None = None   # RLIMIT_FSIZE for the child (a full disk)
-    interrupt_at: str | None = None  # send SIGINT once this shared library is mapped
+    interrupt_at: str | None = None  # send `signum` once this shared library is mapped ("lava":
+                                     # once Lava's runtime has forked its processes; "tmp": once a
+                                     # temporary appears in the case's directory)
+    signum: int = signal.SIGINT
+    to_group: bool = False           # to the whole process group, as a terminal's Ctrl-C does
     stated: str | None = None        # an accepted run: status 0 and this text in stdout
     device: str | None = None        # a name in `files` that must remain a device / FIFO
 
@@ -297,6 +305,29 @@ def early_interrupt(fx):
                        files=files, interrupt_at=marker)
 
 
+def signals(fx):
+    """Ctrl-C and SIGTERM while a command works: during a Lava run, to the main process alone or to
+    its whole process group (as a terminal's Ctrl-C or a `kill -- -PGID` does), and the moment a
+    write's temporary appears.  Each must end within 10 s, one line, exit 130 / 143, with none of
+    its processes left and no temporary."""
+    files = {"ckpt.pt": fx["ckpt"], "m.nir": fx["nir"]}
+    kinds = ((signal.SIGINT, "Ctrl-C", "interrupted", 130), (signal.SIGTERM, "SIGTERM", "terminated", 143))
+    lava = (("to_lava", ["{w}/m.nir", "--samples", "400", "--quiet"]),
+            ("to_lava", ["{w}/m.nir", "--samples", "400", "--quiet", "--stream"]),
+            ("to_netx", ["{w}/m.nir", "-o", "{w}/m.net", "--lava", "400"]))
+    for (cmd, argv), (signum, name, needle, status), group in (
+            (c, k, g) for c in lava for k in kinds for g in (True, False)):
+        where = "its process group" if group else "the main process"
+        yield Case("signals", f"{name} to {where} while Lava runs -> {cmd} {' '.join(argv[1:])}", cmd, argv,
+                   needle, status=status, files=files, interrupt_at="lava", signum=signum, to_group=group)
+    for cmd, argv in (("report", ["{w}/ckpt.pt", "--nir", "{w}/m.nir", "--samples", "32", "--out", "{w}/rep"]),
+                      ("train", ["--epochs", "1", "--neuron", "lif", "-o", "{w}/c.pt", "--quiet"]),
+                      ("to_onnx", ["{w}/ckpt.pt", "-o", "{w}/m.onnx"])):
+        for signum, name, needle, status in kinds:
+            yield Case("signals", f"{name} as a temporary appears -> {cmd}", cmd, argv, needle, status=status,
+                       files=files, interrupt_at="tmp", signum=signum)
+
+
 def silent(fx):
     """Runs once accepted in silence: now refused, or their result says what happened."""
     x = fx["x"]
@@ -314,7 +345,7 @@ def silent(fx):
 
 CLASSES = {"arrays": arrays, "chip-params": chip_params, "sizes": sizes, "configs": configs,
            "device-outputs": device_outputs, "full-disk": full_disk, "early-interrupt": early_interrupt,
-           "silent": silent}
+           "signals": signals, "silent": silent}
 
 
 # --- running a case ---------------------------------------------------------------------------
@@ -330,18 +361,47 @@ def _state(d: Path) -> dict:
 
 def _as_from_a_terminal(limit):
     def pre():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        os.setpgid(0, 0)                 # its own process group, as a shell's foreground job
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     return pre
 
 
-def _mapped(pid: int, marker: str) -> bool:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _ready(pid: int, marker: str, d: Path) -> bool:
+    """Has process `pid` reached `marker` (Case.interrupt_at)?"""
+    if marker == "lava":                 # the runtime, its shared-memory manager and the actors
+        return len(_children(pid)) >= 3
+    if marker == "tmp":
+        return any(p.name.startswith(".") and p.is_file() for p in d.rglob(".*"))
     try:
         return marker in Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return False
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """The live processes of group `pgid` (zombies, already exited and awaiting their reaping by
+    init, do not count)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
 
 
 def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
@@ -356,17 +416,30 @@ def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
     p = subprocess.Popen([sys.executable, "-m", CMD[case.command], *argv], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, cwd=d, env=env,
                          preexec_fn=_as_from_a_terminal(case.limit_bytes))
+    sent = None
     if case.interrupt_at:
         t0 = time.time()
-        while p.poll() is None and not _mapped(p.pid, case.interrupt_at) and time.time() - t0 < 60:
+        while p.poll() is None and not _ready(p.pid, case.interrupt_at, d) and time.time() - t0 < 120:
             time.sleep(0.002)
-        p.send_signal(signal.SIGINT)
+        if p.poll() is None:
+            os.killpg(p.pid, case.signum) if case.to_group else p.send_signal(case.signum)
+            sent, timeout = time.time(), 10
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        p.kill()
-        return False, f"ran past {timeout:.0f} s"
-    lines = [l for l in err.splitlines() if l.strip() and "it/s]" not in l and "%|" not in l]
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return False, f"ran past {timeout:.0f} s" + (" after the signal" if sent else "")
+    if sent is not None:
+        time.sleep(0.5)
+        left = _group_alive(p.pid)
+        if left:
+            os.killpg(p.pid, signal.SIGKILL)
+            return False, f"{len(left)} processes left behind"
+    elif case.interrupt_at:
+        return False, f"never reached {case.interrupt_at!r}: exit {p.returncode}"
+    lines = [l for l in (ANSI.sub("", l) for l in err.splitlines())   # progress bars: not error lines
+             if l.strip() and "it/s]" not in l and "%|" not in l]
     if case.stated is not None:
         if p.returncode != 0 or case.stated not in out:
             return False, f"exit {p.returncode}, {case.stated!r} not stated: {(err or out)[-300:]!r}"
@@ -378,6 +451,9 @@ def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
     if case.needle not in lines[0]:
         return False, f"does not name {case.needle!r}: {lines[0]!r}"
     after = _state(d)
+    if "; wrote " in lines[0]:        # an interrupted command names what it had put in place
+        for path in lines[0].split("; wrote ")[1].removesuffix(" before it").split(", "):
+            after.pop(str(Path(path).relative_to(d)), None)
     if after != before:
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         return False, f"files changed or left behind: {changed[:4]}"

@@ -20,6 +20,7 @@ import nir
 import numpy as np
 
 from spikefold.compile.nir_format import NIRFormatError, text
+from spikefold.common.validate import MAX_WORK_MB
 
 NEURONS = (nir.LIF, nir.IF, nir.CubaLIF)
 LINEAR = (nir.Affine, nir.Linear)
@@ -105,6 +106,12 @@ def fold_delays(nodes: dict, edges: list, dt: float) -> tuple[dict, list, dict, 
                 if after:
                     bias_delays[t] = bias_delays.get(t, 0) + int(steps[0])
                 continue
+            parts, shape = len(np.unique(steps)), np.shape(nodes[t].weight)
+            if 8 * parts * int(np.prod(shape)) > MAX_WORK_MB * (1 << 20):    # float64 copies of W
+                raise NIRFormatError(
+                    f"node {name}: {parts} different per-neuron delays split layer {t} ({' x '.join(map(str, shape))}) "
+                    f"into {parts} layers of {8 * parts * int(np.prod(shape)) / (1 << 20):,.0f} MiB of weights, over "
+                    f"the {MAX_WORK_MB} MiB work limit (use fewer distinct delays)")
             edges = _split_by_delay(nodes, edges, (delays, bias_delays), t, steps.astype(int), rows=after,
                                     name=name)
         edges = _bypass(edges, name)

@@ -32,7 +32,10 @@ PyLifResetModelBitAcc), PyDenseModelBitAcc, PySparseModelBitAcc and PyConvModelF
 """
 from __future__ import annotations
 
+import os
+import signal
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -55,6 +58,81 @@ from lava.proc.sparse.process import DelaySparse, Sparse  # noqa: E402
 
 from spikefold.chip.program import Program  # noqa: E402
 from spikefold.chip.host import host_currents  # noqa: E402
+from spikefold.common.atomic import signals_held  # noqa: E402
+
+_QUIET_CHILDREN = False      # set while a Lava runtime may fork its processes (`running`)
+
+
+def _quiet_child():
+    """In a process Lava forks: Ctrl-C and SIGTERM are the parent's to handle (it tears the whole
+    runtime down), and the child dies with its parent should the parent be killed outright."""
+    if not _QUIET_CHILDREN:
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+os.register_at_fork(after_in_child=_quiet_child)
+
+
+def _tear_down(proc) -> None:
+    """End `proc`'s runtime without asking its processes anything (they may be mid-step, or dead):
+    kill each actor, then let the shared-memory manager unlink its segments, so that no process and
+    no /dev/shm segment is left behind.  Lava's own Runtime.stop (and its __del__) would wait
+    forever for replies from processes that are gone."""
+    import multiprocessing as mp
+    rt = getattr(proc, "runtime", None)
+    infra = getattr(rt, "_messaging_infrastructure", None)
+    actors = [a for a in getattr(infra, "actors", ()) if a._parent_pid == os.getpid()]
+    for a in actors:
+        if a.is_alive():
+            a.kill()
+    for a in actors:
+        mp.Process.join(a, 5)
+    for stop in (getattr(infra, "smm", None), getattr(rt, "_watchdog_manager", None)):
+        try:
+            stop.shutdown() if hasattr(stop, "shutdown") else stop.stop()
+        except Exception:       # noqa: BLE001 - a manager already gone has nothing left to end
+            pass
+    if rt is not None:
+        rt._is_started = rt._is_running = False
+
+
+def start(proc, run_cfg) -> None:
+    """Compile `proc`'s graph for `run_cfg` and start Lava's runtime (its processes), once, as the
+    first proc.run would (call it just before that run: Vars' `init` values are read here).
+    Ctrl-C and SIGTERM are held while the runtime forks its processes (a second or two): arriving
+    inside multiprocessing's bookkeeping (its at-fork hooks, a Finalize half made) they would be
+    swallowed, or leave a traceback at exit."""
+    if proc.runtime is None:
+        executable = proc.compile(run_cfg)
+        with signals_held():
+            proc.create_runtime(executable=executable)
+
+
+@contextmanager
+def running(proc):
+    """A block that runs (and reads) `proc`'s Lava process graph (started by `start`): Lava's
+    runtime stopped when the block ends, torn down at once (`_tear_down`) when it raises, an
+    error, Ctrl-C or SIGTERM alike, so a command that is interrupted ends within seconds with none
+    of Lava's processes left."""
+    global _QUIET_CHILDREN
+    _QUIET_CHILDREN = True
+    try:
+        yield proc
+        if proc.runtime is not None and proc.runtime._is_started:
+            proc.stop()
+    except BaseException:
+        with signals_held():
+            _tear_down(proc)
+        raise
+    finally:
+        _QUIET_CHILDREN = False
 
 
 def to_lava(a: np.ndarray) -> np.ndarray:
@@ -77,6 +155,14 @@ def source_data(program: Program, currents: np.ndarray) -> np.ndarray:
     data = np.zeros((*lava_shape(program.host.out_shape), B * T + program.depth))
     data[..., : B * T] = to_lava(np.moveaxis(c.swapaxes(0, 1).reshape(B * T, *c.shape[2:]), 0, -1))
     return data
+
+
+def _on_nonzeros(w: csr_matrix, delay: int) -> csr_matrix:
+    """A delay for each synapse of w, as a matrix of w's own sparsity: given a bare int, Lava's
+    builder fills a CSR of every one of the shape's entries."""
+    d = w.copy().astype(int)
+    d.data[:] = delay
+    return d
 
 
 def lava_shape(shape: tuple) -> tuple:
@@ -125,7 +211,7 @@ class LavaNetwork:
                 if s.kind == "sparse":
                     w = csr_matrix(w)
                     proc = Sparse(weights=w, weight_exp=s.weight_exp, name=name) if not s.delay else \
-                        DelaySparse(weights=w, delays=s.delay, weight_exp=s.weight_exp, name=name)
+                        DelaySparse(weights=w, delays=_on_nonzeros(w, s.delay), weight_exp=s.weight_exp, name=name)
                 else:
                     proc = Dense(weights=w, weight_exp=s.weight_exp, name=name) if not s.delay else \
                         DelayDense(weights=w, delays=np.full(w.shape, s.delay), weight_exp=s.weight_exp, name=name)
@@ -143,6 +229,7 @@ class LavaNetwork:
         self.started = False
 
     def _run(self, steps: int):
+        start(self.source, self.cfg)
         self.source.run(condition=RunSteps(num_steps=steps), run_cfg=self.cfg)
         self.started = True
 
@@ -184,9 +271,6 @@ class LavaNetwork:
         spikes = {k: from_lava_steps(s.data.get()) for k, s in self.spike_sinks.items()}
         return ro.astype(np.int64), spikes
 
-    def stop(self):
-        if self.started:
-            self.source.stop()
 
 
 def run_lava_stream(program: Program, x: torch.Tensor, record_spikes: bool = False):
@@ -200,12 +284,10 @@ def run_lava_stream(program: Program, x: torch.Tensor, record_spikes: bool = Fal
     steps = B * T + p.depth
     net = LavaNetwork(program, record_spikes, period=T, steps=steps)
     net.source.data.init = source_data(p, host_currents(program, x).numpy())
-    try:
+    with running(net.source):
         net._run(steps)
         ro = net.readout_sink.data.get().T                    # (steps, K)
         spikes = {k: from_lava_steps(s.data.get()) for k, s in net.spike_sinks.items()}
-    finally:
-        net.stop()
     window = lambda a, first: np.stack([a[first + k * T: first + k * T + T] for k in range(B)], 1)
     return (torch.as_tensor(window(ro, p.depth).astype(np.int64)),
             {k: torch.as_tensor(window(v, p.neurons[k].start)) for k, v in spikes.items()})
@@ -216,14 +298,12 @@ def run_lava(program: Program, x: torch.Tensor, record_spikes: bool = False):
     currents = host_currents(program, x).numpy()
     net = LavaNetwork(program, record_spikes)
     outs, spikes = [], {k: [] for k in program.neurons} if record_spikes else {}
-    try:
+    with running(net.source):
         for b in range(currents.shape[1]):
             ro, sp = net.run_sample(currents[:, b])
             outs.append(ro)
             for k, v in sp.items():
                 spikes[k].append(v)
-    finally:
-        net.stop()
     return (torch.as_tensor(np.stack(outs, 1)),
             {k: torch.as_tensor(np.stack(v, 1)) for k, v in spikes.items()})
 
@@ -249,14 +329,13 @@ def run_netx_stream(path, program, x):
     src.s_out.connect(front.a_in)
     front.s_out.connect(net.inp)
     cfg, vs, done = Loihi2SimCfg(select_tag="fixed_pt"), [], 0
-    try:
+    with running(src):
         for b in range(B):                                   # pause at each sample's last readout step
             end = program.depth + (b + 1) * T
+            start(src, cfg)
             src.run(condition=RunSteps(num_steps=end - done), run_cfg=cfg)
             done = end
             vs.append(np.asarray(net.layers[-1].neuron.v.get()).reshape(-1).copy())
-    finally:
-        src.stop()
     return np.stack(vs).astype(np.int64)
 
 
@@ -271,9 +350,9 @@ def run_netx_file(path, bias_whc: np.ndarray, steps: int, **network_args) -> lis
     for layer in net.layers:
         sinks.append(Sink(shape=layer.out.shape, buffer=steps))
         layer.out.connect(sinks[-1].a_in)
-    try:
-        net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    with running(net):
+        start(net, cfg)
+        net.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
         return [(s.data.get().astype(bool), layer.neuron.u.get(), layer.neuron.v.get())
                 for s, layer in zip(sinks, net.layers)]
-    finally:
-        net.stop()

@@ -28,7 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from spikefold.compile.graph import Graph
-from spikefold.compile.passes import fold_avgpool, fold_neuron_gain
+from spikefold.compile.passes import fold_avgpool, fold_neuron_gain, materialize_shortcuts
 from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.chip.weights import lava_weights, sign_mode, weight_bound
@@ -101,7 +101,8 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
     bias_exp = 6, no Dense weight_exp, and the host layer's bias added to the host currents
     (netx input layers take one scalar bias)."""
     # NIR graphs carry gain dt/tau (the chip has none) and may pool between layers (folded into weights)
-    graph = fold_neuron_gain(fold_avgpool(spike_readout(graph)))
+    # and may feed a neuron without a synapse (spikes straight into a LIF): an identity synapse, as lower does
+    graph = fold_neuron_gain(fold_avgpool(materialize_shortcuts(spike_readout(graph))))
     lifs = graph.of_type(LIF)
     syn = {n: (_source(graph, n), graph.succs(n)[0]) for n in graph.of_type(*SYNAPTIC)}
     host_name, readouts, integrators = _check_layout(graph, syn)

@@ -77,8 +77,17 @@ def main(argv=None) -> int:
             chip = Simulator(program).run(x, mode="window").logits.mean(0).argmax(1)
             streamed, unreset = (netx_readout(program, x, reset).argmax(1) for reset in (True, False))
             measured = (name, len(x), y, chip, streamed, unreset)
-        atomic_write(out, lambda tmp: write_netx(program, tmp))
-    except NIRFormatError as e:
+        k, lava_v = min(args.lava, len(x)) if args.lava else 0, []
+
+        def write(tmp):
+            write_netx(program, tmp)
+            if k:        # lava-dl reads the file itself: run while it is a temporary, so that an
+                try:     # interrupted or failed run leaves no file
+                    lava_v.append(run_in_netx(tmp, program, x[:k]))
+                except (ValueError, OSError) as e:
+                    raise _LavaFailed(f"{out}: lava-dl netx: {str(e).splitlines()[0]}") from None
+        atomic_write(out, write)
+    except (NIRFormatError, _LavaFailed) as e:
         fail(str(e))
     except (NetxUnsupported, DatasetNotFound, ValueError) as e:
         fail(f"{args.nir_file}: {str(e).splitlines()[0]}")
@@ -100,12 +109,8 @@ def main(argv=None) -> int:
         print(f"  {name}, {n} samples: exported netx network {acc(streamed):.2f}% with resets (same prediction "
               f"as the chip program {same(streamed):.2f}%), {acc(unreset):.2f}% without (every bias on from "
               f"step 0); chip program {acc(chip):.2f}%")
-    if args.lava:
-        k = min(args.lava, n)
-        try:
-            v = run_in_netx(out, program, x[:k])
-        except (ValueError, OSError) as e:
-            fail(f"{out}: lava-dl netx: {str(e).splitlines()[0]}")
+    if k:
+        v = lava_v[0]
         equal = int(sum(np.array_equal(a, b) for a, b in zip(v, netx_readout(program, x[:k], True).numpy())))
         pred = torch.as_tensor(v).argmax(1)
         score = ("" if y is None else f"accuracy {100 * float((pred == y[:k]).float().mean()):.2f}% "
@@ -119,6 +124,10 @@ def main(argv=None) -> int:
                   f"it with this file)", file=sys.stderr)
             return 1
     return 0
+
+
+class _LavaFailed(RuntimeError):
+    """lava-dl netx could not run the written file; str(e) names it."""
 
 
 if __name__ == "__main__":

@@ -264,9 +264,9 @@ class Simulator:
                 y, n_wrap = self.synapse(syn, out[s_lo - lo: max(s_lo, s_hi) - lo])
                 incoming[dst].append((s_lo + lag, y, self.kernels[syn].bound))
                 counts["synapses"][syn] = {"conv_wraps": n_wrap}
-        parts = incoming.pop("readout")
-        assert all(first == p.depth and len(y) == T for first, y, _ in parts)
-        ro = sum(y.double() for _, y, _ in parts).cpu()
+        ro = torch.zeros((T, B, *p.synapses[p.readout[0]].out_shape), dtype=torch.float64, device="cpu")
+        for first, y, _ in incoming.pop("readout"):   # a delayed readout synapse's part starts later
+            ro[first - p.depth: first - p.depth + len(y)] += y.double().cpu()
         logits = p.logits(ro)
         keys = ("spikes", "synaptic_events", "neuron_updates", "active_updates", "u_wraps", "v_saturations")
         tot = {k: sum(l[k] for l in counts["layers"].values()) for k in keys}

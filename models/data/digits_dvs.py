@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from spikefold.models.data.digits import digits_arrays
-from spikefold.models.data.saccades import SaccadeDVS, cached
+from spikefold.models.data.saccades import SaccadeDVS, cached, fits
 
 PATH = ((0.0, 0.0), (1.0, 0.5), (0.0, 1.0), (0.0, 0.0))  # saccade vertices (dx, dy), pixels
 SUBSTEPS = 20       # sensor samples per saccade
@@ -54,10 +54,14 @@ def _cache_key(train: bool, timesteps: int) -> tuple:
 
 def digits_dvs_arrays(train: bool, timesteps: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames (N, T, 2, 8, 8), labels (N,)), from the cache when present."""
+    name = f"digits_dvs_{'train' if train else 'test'}_T{timesteps}"
+    shape = (timesteps, 2, 8, 8)
+
     def make():
         images, labels = digits_arrays(train)
+        fits(name, len(images), shape)
         return simulate_dvs(images, timesteps), labels
-    return cached(f"digits_dvs_{'train' if train else 'test'}_T{timesteps}", _cache_key(train, timesteps), make)
+    return cached(name, _cache_key(train, timesteps), make, shape)
 
 
 def digits_dvs(train: bool, timesteps: int) -> TensorDataset:

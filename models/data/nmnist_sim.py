@@ -31,7 +31,7 @@ import numpy as np
 
 from spikefold.models.data.events import CountFrames
 from spikefold.models.data.mnist import SHA256, SPLIT_SEED, mnist_arrays
-from spikefold.models.data.saccades import SaccadeDVS, cached, sensor_key
+from spikefold.models.data.saccades import SaccadeDVS, cached, fits, sensor_key
 
 SIDE = 34                # sensor pixels per side
 PATH = ((0.0, 0.0), (6.0, 3.0), (0.0, 6.0), (0.0, 0.0))   # saccade vertices (dx, dy), pixels
@@ -55,11 +55,15 @@ def simulate(images: np.ndarray, timesteps: int) -> np.ndarray:
 
 def nmnist_sim_arrays(train: bool, timesteps: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames (N, T, 2, 34, 34) uint8 event counts, labels (N,) int64), from the cache when present."""
+    name = f"nmnist_sim_{'train' if train else 'test'}_T{timesteps}"
+    shape = (timesteps, 2, SIDE, SIDE)
+
     def make():
         images, labels = mnist_arrays(train)
+        fits(name, len(images), shape)
         return simulate(images, timesteps), labels
     key = (VERSION, sensor_key(SENSOR), SHA256, SPLIT_SEED, train, timesteps)
-    return cached(f"nmnist_sim_{'train' if train else 'test'}_T{timesteps}", key, make)
+    return cached(name, key, make, shape)
 
 
 def nmnist_sim(train: bool, timesteps: int, size: int = SIDE) -> CountFrames:

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from spikefold.common.validate import MAX_WORK_MB
+from spikefold.models.data.errors import DatasetNotFound
 
 
 def cache_dir() -> Path:
@@ -103,19 +107,76 @@ class SaccadeDVS:
         return frames
 
 
-def cached(name: str, key: tuple, make: Callable[[], tuple[np.ndarray, np.ndarray]]
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """(frames, labels) from $SPIKEFOLD_CACHE/<name>_<hash of key>.npz, else make() them and
-    store them there (atomically: a concurrent reader never sees half a file)."""
+def cached(name: str, key: tuple, make: Callable[[], tuple[np.ndarray, np.ndarray]], frame_shape: tuple,
+           classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (N, *frame_shape), labels (N,) in [0, classes)) from
+    $SPIKEFOLD_CACHE/<name>_<hash of key>.npz, else make() them and store them there (atomically:
+    a concurrent reader never sees half a file).
+
+    A cache is a cache: a cached file that cannot be read, or holds anything but those two arrays
+    (truncated, garbage, a pickle, another shape), is made again and replaced, with a note on
+    stderr; one that cannot be replaced (a directory of that name) is named in a DatasetNotFound.
+    A cache directory that cannot be written (a file, read-only, a full disk) is named in a note
+    and the frames are used from memory.  (make() checks the split fits first: `fits`.)"""
     path = cache_dir() / f"{name}_{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.npz"
+    if path.is_dir():
+        raise DatasetNotFound(f"{path}: is a directory where a cached {name} file belongs (remove it, "
+                              "or set SPIKEFOLD_CACHE to another folder)")
     if path.exists():
-        with np.load(path) as f:
-            return f["frames"], f["labels"]
+        try:
+            return _read_cached(path, frame_shape, classes)
+        except Exception as e:           # noqa: BLE001 - any damage: the cache is made again
+            print(f"note: {path}: damaged cache file ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                  "made again", file=sys.stderr)
     frames, labels = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, frames=frames, labels=labels)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, frames=frames, labels=labels)
+        os.replace(tmp, path)
+    except OSError as e:
+        print(f"note: cannot cache {name} in {path.parent} ({e.strerror or e}); used from memory",
+              file=sys.stderr)
+    finally:
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+    return frames, labels
+
+
+def fits(name: str, samples: int, frame_shape: tuple) -> None:
+    """Refuse, before simulating, a split whose event counts (2 bytes each while simulated) would
+    exceed the work limit (spikefold.common.validate.MAX_WORK_MB): ValueError naming the dataset."""
+    nbytes = 2 * samples * int(np.prod(frame_shape))
+    if nbytes > MAX_WORK_MB * (1 << 20):
+        raise ValueError(f"{name}: {samples} samples of {'x'.join(map(str, frame_shape))} event counts would hold "
+                         f"about {nbytes / (1 << 20):,.0f} MiB, over the {MAX_WORK_MB} MiB work limit "
+                         "(use a smaller --timesteps)")
+
+
+def _header(archive, key: str) -> tuple[tuple, np.dtype]:
+    """An .npz member's (shape, dtype), read from its header before any data."""
+    with archive.zip.open(key + ".npy") as m:
+        version = np.lib.format.read_magic(m)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(m)
+    return shape, dtype
+
+
+def _read_cached(path: Path, frame_shape: tuple, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as f:
+        if not hasattr(f, "files") or sorted(f.files) != ["frames", "labels"]:
+            raise ValueError("not an .npz archive of frames and labels")
+        (fs, fd), (ls, ld) = _header(f, "frames"), _header(f, "labels")
+        if fs[1:] != tuple(frame_shape) or fd.kind not in "uif" or ls != fs[:1] or ld.kind not in "ui":
+            raise ValueError(f"frames {fd} {fs} and labels {ld} {ls}, expected (N, {', '.join(map(str, frame_shape))})"
+                             " and (N,) integers")
+        if 2 * int(np.prod(fs)) > MAX_WORK_MB * (1 << 20):
+            raise ValueError(f"frames {fs} over the work limit")
+        frames, labels = f["frames"], f["labels"]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels outside [0, {classes})")
+    if frames.dtype.kind == "f" and not np.isfinite(frames).all():
+        raise ValueError("frames hold NaN or Inf")
     return frames, labels
 
 

@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Mapping
 
-from spikefold.common.cli import TEMPORARIES, InputError
+from spikefold.common.cli import TEMPORARIES, WRITTEN, InputError, signals_deferred
 
 Writer = Callable[[Path], None]
 
@@ -85,17 +85,19 @@ def _missing_parents(path: Path) -> list[Path]:
 
 
 @contextmanager
-def _signals_held():
-    """SIGINT/SIGTERM delivered after the block, not inside it (main thread only)."""
+def signals_held():
+    """SIGINT/SIGTERM act after the block, not inside it (main thread only): spikefold's handler
+    defers them (spikefold.common.cli.signals_deferred), and the thread's mask holds them for a
+    process without that handler."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    with signals_deferred():
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def atomic_write_set(writers: Mapping[str | Path, Writer]) -> list[Path]:
@@ -111,10 +113,12 @@ def atomic_write_set(writers: Mapping[str | Path, Writer]) -> list[Path]:
             TEMPORARIES.add(str(tmps[-1]))
             write(tmps[-1])
         path = None
-        with _signals_held(), _locked({p.parent for p, _ in items}):
+        with signals_held(), _locked({p.parent for p, _ in items}):
             for (path, _), tmp in zip(items, tmps):
                 check_target(path)
                 os.replace(tmp, path)
+                if path not in WRITTEN:
+                    WRITTEN.append(path)
         done = True
     except OSError as e:
         where = path if path is not None else items[0][0]

@@ -5,13 +5,16 @@
   usage errors are one line too).
 - Ctrl-C: one line `error: interrupted`, exit status 130, from a command's first instruction
   (`guard_interrupts`, installed by `command`, by spikefold/commands.py before a console
-  script imports anything heavy, and at the top of each command module run as a script).
+  script imports anything heavy, and at the top of each command module run as a script);
+  SIGTERM the same with `error: terminated`, exit status 143.  Both are exceptions raised in
+  the main thread, so every `finally` runs: temporaries removed, Lava's processes ended.
 - Options are range-checked when parsed (`positive_int`, `nonneg_int`, ...), and
   dataclass fields become flags (`add_dataclass_args`, `pick`).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
@@ -25,14 +28,40 @@ class InputError(ValueError):
     """Bad input; str(e) is one line naming the file (or option) and the problem."""
 
 
+def _close_bars() -> None:
+    """Close the progress bars still open (a loop left by an exception), so that the error line
+    starts a line of its own, not the tail of a bar's."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        try:
+            bar.close()
+        except Exception:       # noqa: BLE001 - a bar that cannot close leaves only its text
+            pass
+
+
 def fail(message: str, status: int = 2) -> typing.NoReturn:
     """Print a one-line error and exit (status 2: bad input)."""
+    _close_bars()
     text = str(message).strip().splitlines()
     print(f"error: {text[0] if text else 'failed'}", file=sys.stderr)
     sys.exit(status)
 
 
-INTERRUPTED = "interrupted (Ctrl-C); no output was written"
+INTERRUPTED = "interrupted (Ctrl-C)"
+TERMINATED = "terminated (SIGTERM)"
+
+# Files a command has put in place (spikefold.common.atomic appends each after its rename): what
+# an interrupted command says it leaves (a training run's checkpoint of its last whole epoch).
+WRITTEN: list = []
+
+
+def stopped(what: str) -> str:
+    """The one line of an interrupted command: what stopped it, and what it had written."""
+    return f"{what}; {'wrote ' + ', '.join(map(str, WRITTEN)) + ' before it' if WRITTEN else 'no output was written'}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same `finally` blocks run; exit status 143."""
 
 # Temporaries a write has open (spikefold.common.atomic registers them): removed before an
 # immediate exit, which skips the `finally` blocks that would otherwise remove them.
@@ -47,29 +76,60 @@ def _in_import(frame) -> bool:
     return False
 
 
-def _on_interrupt(signum, frame) -> None:
-    """Ctrl-C inside an import exits at once: Python's own handler would raise KeyboardInterrupt
-    inside the importing module, where a library's bare `except:` can swallow it and leave a
-    half-imported module behind (numpy without `iterable`).  Anywhere else it raises
-    KeyboardInterrupt, which `command` turns into one line after the `finally` blocks ran."""
+_DEFERRED = {"depth": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Ctrl-C and SIGTERM that arrive inside the block act at its end (main thread only).  Blocking
+    the signals (pthread_sigmask) is not enough where other threads exist: the kernel hands the
+    signal to one of them and Python still runs the handler in the main thread, anywhere."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _DEFERRED["depth"] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
+        pending = _DEFERRED["pending"] if not _DEFERRED["depth"] else None
+        _DEFERRED["pending"] = None if pending else _DEFERRED["pending"]
+        if pending is not None:
+            raise Terminated if pending == signal.SIGTERM else KeyboardInterrupt
+
+
+def _on_signal(signum, frame) -> None:
+    """Ctrl-C (or SIGTERM) inside an import exits at once: Python's own handler would raise
+    KeyboardInterrupt inside the importing module, where a library's bare `except:` can swallow it
+    and leave a half-imported module behind (numpy without `iterable`).  Anywhere else it raises
+    KeyboardInterrupt (Terminated), which `command` turns into one line after the `finally`
+    blocks ran."""
+    term = signum == signal.SIGTERM
+    if _DEFERRED["depth"]:
+        _DEFERRED["pending"] = _DEFERRED["pending"] or signum
+        return
     if not _in_import(frame):
-        raise KeyboardInterrupt
+        raise Terminated if term else KeyboardInterrupt
     for tmp in list(TEMPORARIES):
         try:
             os.unlink(tmp)
         except OSError:
             pass
-    os.write(2, f"error: {INTERRUPTED}\n".encode())
-    os._exit(130)
+    os.write(2, f"error: {stopped(TERMINATED if term else INTERRUPTED)}\n".encode())
+    os._exit(143 if term else 130)
+
+
+_HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 def guard_interrupts() -> None:
-    """Install the Ctrl-C handler (main thread only; elsewhere signals cannot be handled).  A
-    SIGINT the process was started ignoring (a background job of a shell without job control)
-    stays ignored, as Python itself leaves it."""
-    if (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
-        signal.signal(signal.SIGINT, _on_interrupt)
+    """Install the Ctrl-C and SIGTERM handler (main thread only; elsewhere signals cannot be
+    handled).  A signal the process was started ignoring (SIGINT in a background job of a shell
+    without job control) stays ignored, as Python itself leaves it."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in _HANDLED:
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                signal.signal(sig, _on_signal)
 
 
 def command(main):
@@ -79,17 +139,21 @@ def command(main):
     @functools.wraps(main)
     def wrapped(*args, **kwargs):
         main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.getsignal(signal.SIGINT) if main_thread else None
+        previous = {sig: signal.getsignal(sig) for sig in _HANDLED} if main_thread else {}
         guard_interrupts()
+        WRITTEN.clear()
         try:
             return main(*args, **kwargs)
         except InputError as e:
             fail(str(e))
+        except Terminated:
+            fail(stopped(TERMINATED), 143)
         except KeyboardInterrupt:
-            fail(INTERRUPTED, 130)
+            fail(stopped(INTERRUPTED), 130)
         finally:
-            if main_thread and previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
     return wrapped
 
 

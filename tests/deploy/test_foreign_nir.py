@@ -637,3 +637,61 @@ def test_spike_inputs_enter_the_chip(kind, tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "simulate/run.py"), str(tmp_path / "g.nir"), "--dt", "1e-3",
                         "--inputs", str(tmp_path / "x.npy")], capture_output=True, text=True)
     assert r.returncode == 0 and " 0 host MACs" in r.stdout, r.stderr
+
+
+def _delayed_readout(rng, delay_steps, n_in=6, hidden=8, out=3):
+    """Input -> fc1 -> n1 -> Delay -> fc2 -> Output: a delayed readout synapse."""
+    nodes = {"input": nir.Input(np.array([n_in])), "fc1": nir.Affine(rng.normal(0, 1, (hidden, n_in)), np.zeros(hidden)),
+             "n1": lif(hidden), "delay": nir.Delay(np.asarray(delay_steps, float) * DT),
+             "fc2": nir.Affine(rng.normal(0, 1, (out, hidden)), np.zeros(out)), "output": nir.Output(np.array([out]))}
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])))
+
+
+@pytest.mark.parametrize("delays", ["uniform", "per-neuron"])
+def test_a_delay_before_the_readout_runs_on_the_chip_and_on_lava(delays):
+    """Issue 42: valid delays that crashed.  The readout window holds what NIR holds: zero until
+    the delayed spikes arrive (a uniform Delay of 5 steps), then each neuron's spikes `delay`
+    steps late (per-neuron delays 0..7, one synapse layer per distinct delay); Lava reads out the
+    same."""
+    rng = np.random.default_rng(3)
+    steps = np.full(8, 5) if delays == "uniform" else np.arange(8)
+    g = _delayed_readout(rng, steps)
+    x = torch.as_tensor(rng.uniform(0, 4, (2, 12, 6)), dtype=torch.float32)
+    program, sim = lava_and_simulator_agree(g, x)
+    ro = sim.readout
+    assert ro.abs().sum() > 0 and (delays != "uniform" or ro[:5].abs().sum() == 0)
+    with torch.no_grad():
+        net = GraphNet(from_nir(g, dt=DT, timesteps=12))
+        float_out = net(x)
+    assert (float_out[:5].abs().sum() == 0) == (delays == "uniform")
+
+
+@pytest.mark.parametrize("where", ["input", "neuron"])
+def test_spikes_straight_into_a_neuron_run_on_lava(where):
+    """Issue 42: spikes fed to a LIF with no synapse between (from the input, or from another LIF):
+    an identity synapse (weight: the neuron's gain) on the chip, Lava and the simulator identical."""
+    rng = np.random.default_rng(6)
+    front = {"input": nir.Input(np.array([6]))} if where == "input" else {
+        "input": nir.Input(np.array([4])), "fc0": nir.Affine(rng.normal(1, 1, (6, 4)), np.zeros(6)), "m": lif(6)}
+    nodes = {**front, "n0": lif(6, th=0.5, r=2.0), "fc": nir.Affine(rng.normal(0, 1, (3, 6)), np.zeros(3)),
+             "n1": lif(3), "output": nir.Output(np.array([3]))}
+    names = list(nodes)
+    g = nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])))
+    x = torch.as_tensor(rng.random((2, 10, 6 if where == "input" else 4)) < 0.4, dtype=torch.float32)
+    program, sim = lava_and_simulator_agree(g, x)
+    assert sim.spikes["n0"].sum() > 0
+    assert program.host.dst == "n0" if where == "input" else any(s.dst == "n0" for s in program.synapses.values())
+
+
+def test_per_neuron_delays_that_would_not_fit_are_refused_before_the_split():
+    """63 distinct delays on a 63,000 x 200 layer would be 63 float64 copies of its weights
+    (6 GiB): refused naming the node, before any is made."""
+    n = 63_000
+    nodes = {"input": nir.Input(np.array([200])), "delay": nir.Delay(np.arange(200) % 63 * DT),
+             "big": nir.Affine(np.zeros((n, 200), np.float32), np.zeros(n, np.float32)), "n": lif(n),
+             "output": nir.Output(np.array([n]))}
+    names = list(nodes)
+    with pytest.raises(NIRFormatError, match=r"node delay: 63 different per-neuron delays split layer big "
+                                             r"\(63000 x 200\) into 63 layers of 6,056 MiB"):
+        from_nir(nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:]))), dt=DT, timesteps=4)

@@ -16,7 +16,7 @@ from spikefold.models.checkpoint import model_from_checkpoint
 from spikefold.models.data import load_dataset
 from spikefold.simulate.engine import Simulator
 
-SAMPLES = 20
+SAMPLES = 10             # one at a time through Lava, ~1.7 s each
 
 
 def lowered(ckpt):
@@ -39,7 +39,7 @@ def test_digits_lava_and_simulator_agree_on_every_spike(kind, lif_ckpt, staa_ckp
     for name in spikes:
         assert torch.equal(spikes[name].bool(), sim.spikes[name]), name
     assert torch.equal(ro, sim.readout)
-    assert sim.counts["total"]["spikes"] > 1000
+    assert sim.counts["total"]["spikes"] > 500
     # the streamed variant's window mode reads out what Lava reads out, on a real program
     assert torch.equal(Simulator(program).run(x, mode="window").readout, ro)
 

@@ -219,38 +219,45 @@ def test_file_integers_are_the_program(tmp_path):
     assert p.neurons["dense5"].vth.max() == 1 << 17 and p.neurons["dense5"].du.max() == -1
 
 
-def cli(*args):
-    import subprocess
-    import sys
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=root)
+def cli(capsys, main, *args):
+    """A command's main(args) in this process (its own code, without a new interpreter's imports):
+    (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    try:
+        status = main([str(a) for a in args]) or 0
+    except SystemExit as e:
+        status = e.code
+    out = capsys.readouterr()
+    return status, out.out, out.err
 
 
 @needs_lava
-def test_commands_take_a_netx_file(tmp_path):
+def test_commands_take_a_netx_file(tmp_path, capsys):
     """simulate/run.py, deploy/map.py and deploy/to_lava.py on a .net file: its program as written,
     the inputs the input layer's bias frames; without inputs, one line naming the file."""
+    from spikefold.deploy import map as map_, to_lava
+    from spikefold.simulate import run as run_
     net = write_net(tmp_path / "small.net")
     x = np.random.default_rng(1).integers(0, 40, (3, 4, 5, 6))
     np.savez(tmp_path / "in.npz", x=x, y=np.array([0, 1, 1]))
-    common = ["--inputs", str(tmp_path / "in.npz"), "--timesteps", "10", "--reset-interval", "6", "--reset-offset", "1"]
-    run = cli("simulate/run.py", str(net), *common)
-    assert run.returncode == 0 and "inputs, 3 samples: chip simulator" in run.stdout, run.stderr
-    assert "no float graph" in run.stdout
-    placed = cli("deploy/map.py", str(net), "--profile", "loihi2", "--timesteps", "10")
-    assert placed.returncode == 0 and "conv1" in placed.stdout and "dense4" in placed.stdout, placed.stderr
-    lava = cli("deploy/to_lava.py", str(net), *common)
-    assert lava.returncode == 0, lava.stderr
-    assert "every block's spikes identical to the fast simulator's on 3/3" in lava.stdout, lava.stdout
-    bare = cli("simulate/run.py", str(net), "--timesteps", "10")
-    assert bare.returncode == 2 and bare.stderr.count("\n") == 1 and bare.stderr.startswith(f"error: {net}: ")
-    assert "give --inputs" in bare.stderr
+    common = ["--inputs", tmp_path / "in.npz", "--timesteps", "10", "--reset-interval", "6", "--reset-offset", "1"]
+    status, out, err = cli(capsys, run_.main, net, *common)
+    assert status == 0 and "inputs, 3 samples: chip simulator" in out, err
+    assert "no float graph" in out
+    status, out, err = cli(capsys, map_.main, net, "--profile", "loihi2", "--timesteps", "10")
+    assert status == 0 and "conv1" in out and "dense4" in out, err
+    status, out, err = cli(capsys, to_lava.main, net, *common)
+    assert status == 0, err
+    assert "every block's spikes identical to the fast simulator's on 3/3" in out, out
+    status, _, err = cli(capsys, run_.main, net, "--timesteps", "10")
+    assert status == 2 and err.count("\n") == 1 and err.startswith(f"error: {net}: ")
+    assert "give --inputs" in err
     for name, bad, why in (("shape", x[:, :, :, :5], "x has shape (3, 4, 5, 5), expected (B, 4, 5, 6)"),
                            ("fraction", x + 0.5, "must hold integers"),
                            ("range", x * 1000, "beyond Loihi's 13-bit bias mantissa")):
         np.savez(tmp_path / f"{name}.npz", x=bad)
-        r = cli("simulate/run.py", str(net), "--timesteps", "10", "--inputs", str(tmp_path / f"{name}.npz"))
-        assert r.returncode == 2 and r.stderr.count("\n") == 1 and why in r.stderr, (name, r.stderr)
+        status, _, err = cli(capsys, run_.main, net, "--timesteps", "10", "--inputs", tmp_path / f"{name}.npz")
+        assert status == 2 and err.count("\n") == 1 and why in err, (name, err)
     for flags, why in ((["--reset-offset", "2"], "without --reset-interval"), (["--stream"], "--stream: ")):
-        r = cli("deploy/to_lava.py", str(net), *common[:4], *flags)
-        assert r.returncode == 2 and r.stderr.count("\n") == 1 and why in r.stderr, (flags, r.stderr)
+        status, _, err = cli(capsys, to_lava.main, net, *common[:4], *flags)
+        assert status == 2 and err.count("\n") == 1 and why in err, (flags, err)

@@ -1,5 +1,6 @@
 """Every loader on tiny files written here in exactly the real format; nothing downloads."""
 
+import io
 import pickle
 from importlib.util import find_spec
 import struct
@@ -35,6 +36,59 @@ def test_digits_dvs_is_deterministic_cached_and_event_like(tmp_path, monkeypatch
     assert np.array_equal(frames, cached)
     assert np.all(frames == np.round(frames)) and frames.min() >= 0  # event counts
     assert frames[:, :, 0].sum() > 0 and frames[:, :, 1].sum() > 0  # ON and OFF events
+
+
+def _damaged_caches(good: bytes):
+    """A cached split's file, damaged as a disk, a user or another tool might leave it."""
+    wrong_shape = io.BytesIO()
+    np.savez(wrong_shape, frames=np.zeros((450, 3, 2, 8, 8), np.float32), labels=np.zeros(450, np.int64))
+    no_labels = io.BytesIO()
+    np.savez(no_labels, frames=np.zeros((450, 4, 2, 8, 8), np.float32))
+    bad_labels = io.BytesIO()
+    np.savez(bad_labels, frames=np.zeros((450, 4, 2, 8, 8), np.float32), labels=np.full(450, 99))
+    return {"truncated": good[: len(good) // 2], "garbage": b"\x00garbage" * 100, "pickle": pickle.dumps([1, 2]),
+            "wrong shape": wrong_shape.getvalue(), "no labels": no_labels.getvalue(),
+            "labels out of range": bad_labels.getvalue(), "empty": b""}
+
+
+def test_a_damaged_cache_file_is_made_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPIKEFOLD_CACHE", str(tmp_path))
+    frames, labels = digits_dvs_arrays(False, 4)
+    path = next(tmp_path.glob("digits_dvs_test_T4_*.npz"))
+    for what, content in _damaged_caches(path.read_bytes()).items():
+        path.write_bytes(content)
+        capsys.readouterr()
+        again, again_labels = digits_dvs_arrays(False, 4)
+        assert np.array_equal(again, frames) and np.array_equal(again_labels, labels), what
+        err = capsys.readouterr().err
+        assert err.startswith(f"note: {path}: damaged cache file") and err.count("\n") == 1, (what, err)
+        assert np.array_equal(np.load(path)["frames"], frames), what          # replaced by a good one
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]        # no temporaries
+
+
+def test_an_unusable_cache_is_named_and_the_frames_still_made(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPIKEFOLD_CACHE", str(tmp_path / "cache"))
+    frames, _ = digits_dvs_arrays(False, 2)
+    taken = tmp_path / "file"
+    taken.write_text("not a folder")
+    monkeypatch.setenv("SPIKEFOLD_CACHE", str(taken))
+    assert np.array_equal(digits_dvs_arrays(False, 2)[0], frames)
+    assert capsys.readouterr().err.startswith(f"note: cannot cache digits_dvs_test_T2 in {taken}")
+    assert taken.read_text() == "not a folder"
+    monkeypatch.setenv("SPIKEFOLD_CACHE", str(tmp_path / "cache"))
+    path = next((tmp_path / "cache").glob("digits_dvs_test_T2_*.npz"))
+    path.unlink()
+    path.mkdir()                                         # a directory where the file belongs
+    with pytest.raises(DatasetNotFound, match="is a directory where a cached digits_dvs_test_T2 file belongs"):
+        digits_dvs_arrays(False, 2)
+
+
+def test_a_split_over_the_work_limit_is_refused_before_it_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKEFOLD_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match=r"digits_dvs_train_T100000: 1347 samples of 100000x2x8x8 .* over the "
+                                         r"4096 MiB work limit \(use a smaller --timesteps\)"):
+        digits_dvs_arrays(True, 100_000)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_dvs_of_a_still_black_image_is_silent_and_a_bright_dot_fires():
