@@ -29,16 +29,16 @@ $(STAMP): requirements/base.txt requirements/lava.txt requirements/peers.txt req
 # The suite runs in 2 pytest-xdist workers of one thread each (the 2-core reference machine sits
 # idle half the time in one process).  Float kernels differ by machine (ATen's capability,
 # oneDNN's ISA, the thread count): the tests marked `exact` then run again under kernels unlike
-# this machine's, with 2 threads (README: what is deterministic).
+# this machine's (README: what is deterministic; tools/kernel_matrix.sh varies the threads too).
 PYTEST        := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2
-OTHER_MACHINE := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=2
+OTHER_MACHINE := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 OMP_NUM_THREADS=1
 
 test: setup
 	$(PYTEST)
 	$(MAKE) --no-print-directory test-other-machine
 
 test-other-machine: setup
-	$(OTHER_MACHINE) $(BIN)/python -m pytest -q -m "exact and not slow" -p no:cacheprovider
+	$(OTHER_MACHINE) $(BIN)/python -m pytest -n 2 -q -m "exact and not slow" -p no:cacheprovider
 
 test-fast: setup
 	$(PYTEST) -m "not slow"
