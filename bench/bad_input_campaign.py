@@ -59,6 +59,8 @@ class Case:
     to_group: bool = False           # to the whole process group, as a terminal's Ctrl-C does
     stated: str | None = None        # an accepted run: status 0 and this text in stdout
     device: str | None = None        # a name in `files` that must remain a device / FIFO
+    env: dict = field(default_factory=dict)      # extra environment ("{w}" is the case's directory)
+    stdout_to: str | None = None     # stdout onto this file or device instead of a pipe
 
 
 # --- fixtures: one good checkpoint, its NIR file and inputs ----------------------------------
@@ -76,9 +78,17 @@ def make_fixtures(d: Path) -> dict:
               quiet=True)
     if not (d / "m.nir").exists():
         to_nir.main([str(ckpt), "-o", str(d / "m.nir"), "--eval-samples", "0", "--quiet"])
+    cache = d / "cache"                  # digits-dvs's cached splits, as a first run leaves them
+    if not list(cache.glob("digits_dvs_*.npz")):
+        os.environ["SPIKEFOLD_CACHE"] = str(cache)
+        load_dataset("digits-dvs", None, False, 4)
+        load_dataset("digits-dvs", None, True, 4)
+        del os.environ["SPIKEFOLD_CACHE"]
     ds = load_dataset("digits", None, False, 4)
     x = np.stack([ds[i][0].numpy() for i in range(8)]).astype(np.float32)
-    return {"ckpt": ckpt.read_bytes(), "nir": (d / "m.nir").read_bytes(), "x": x}
+    test_split, train_split = (next(cache.glob(f"digits_dvs_{s}_T4_*.npz")) for s in ("test", "train"))
+    return {"ckpt": ckpt.read_bytes(), "nir": (d / "m.nir").read_bytes(), "x": x,
+            "dvs_cache": (test_split.name, test_split.read_bytes()), "dvs_train": train_split.name}
 
 
 def npz(**arrays):
@@ -328,6 +338,57 @@ def signals(fx):
                        files=files, interrupt_at="tmp", signum=signum)
 
 
+def resumes(fx):
+    """--resume with options a resume cannot change (the network, the data, the optimiser), a
+    checkpoint without the records a resume continues from, and static-phase options no run can use."""
+    files = {"ckpt.pt": fx["ckpt"]}
+    for flag, value in (("--dataset", "mnist"), ("--timesteps", "8"), ("--arch", "nirnet"), ("--optimizer", "adamw"),
+                        ("--neuron", "staa"), ("--lr", "0.5"), ("--batch-size", "7"), ("--loss", "tet")):
+        yield Case("resumes", f"resume with {flag} {value}", "train",
+                   ["--resume", "{w}/ckpt.pt", flag, value, "--epochs", "9", "-o", "{w}/c.pt"], flag, files=files)
+    for record in ("optimizer", "scheduler", "epoch", "metrics"):
+        yield Case("resumes", f"resume a checkpoint without {record}", "train",
+                   ["--resume", "{w}/bad.pt", "--epochs", "9", "-o", "{w}/c.pt"], record,
+                   files={"bad.pt": ckpt_edit(fx, lambda c, r=record: c.pop(r))})
+    for flag, value in (("--static-lr", "inf"), ("--static-lr", "1e308"), ("--static-epochs", "1000000000"),
+                        ("--epochs", "1e9"), ("--lr", "-1")):
+        yield Case("resumes", f"train {flag} {value}", "train", ["--neuron", "staa", flag, value, "-o", "{w}/c.pt"],
+                   flag.strip("-").replace("-", "_") if value != "1e9" else flag, files=files)
+
+
+def caches(fx):
+    """Damaged files in the dataset cache ($SPIKEFOLD_CACHE): made again, with a note; a cache that
+    cannot be used is named (a directory where the file belongs: refused in one line naming it)."""
+    import io
+    name, good = fx["dvs_cache"]
+    wrong = io.BytesIO()
+    np.savez(wrong, frames=np.zeros((450, 3, 2, 8, 8), np.float32), labels=np.zeros(450, np.int64))
+    damaged = {"truncated": good[: len(good) // 2], "garbage": b"\x00garbage" * 99, "empty": b"",
+               "a pickle": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00]\x94.", "another shape": wrong.getvalue()}
+    argv = ["--dataset", "digits-dvs", "--epochs", "1", "--neuron", "lif", "--quiet", "-o", "{w}/c.pt"]
+    for what, content in damaged.items():
+        yield Case("caches", f"cached split {what} -> train", "train", argv, "", status=0, stated="wrote",
+                   files={f"cache/{name}": content}, env={"SPIKEFOLD_CACHE": "{w}/cache"})
+    yield Case("caches", "cache folder a regular file -> train", "train", argv, "", status=0, stated="wrote",
+               files={"cachefile": b"x"}, env={"SPIKEFOLD_CACHE": "{w}/cachefile"})
+    yield Case("caches", "a directory where the cached split belongs -> train", "train", argv, fx["dvs_train"],
+               files={f"cache/{fx['dvs_train']}": lambda p: p.mkdir(parents=True)}, env={"SPIKEFOLD_CACHE": "{w}/cache"})
+
+
+def paths(fx):
+    """Output names longer than the filesystem takes, and stdout onto a full device."""
+    files = {"ckpt.pt": fx["ckpt"], "m.nir": fx["nir"]}
+    yield Case("paths", "-o a 300-byte file name -> to_nir", "to_nir", ["{w}/ckpt.pt", "-o", "{w}/" + "a" * 300 + ".nir"],
+               "a name of 304 bytes", files=files)
+    yield Case("paths", "--out 5,000 bytes deep -> report", "report",
+               ["{w}/ckpt.pt", "--out", "{w}/" + "/".join(["d" * 200] * 25)], "a path of", files=files)
+    yield Case("paths", "-o 250 bytes, the temporary too long -> to_netx", "to_netx",
+               ["{w}/m.nir", "-o", "{w}/" + "n" * 246 + ".net"], "a name of 250 bytes", files=files)
+    for cmd, argv in (("run", ["{w}/m.nir", "--samples", "8"]), ("map", ["{w}/m.nir"])):
+        yield Case("paths", f"stdout on /dev/full -> {cmd}", cmd, argv, "stdout: cannot write", files=files,
+                   stdout_to="/dev/full")
+
+
 def silent(fx):
     """Runs once accepted in silence: now refused, or their result says what happened."""
     x = fx["x"]
@@ -345,7 +406,7 @@ def silent(fx):
 
 CLASSES = {"arrays": arrays, "chip-params": chip_params, "sizes": sizes, "configs": configs,
            "device-outputs": device_outputs, "full-disk": full_disk, "early-interrupt": early_interrupt,
-           "signals": signals, "silent": silent}
+           "signals": signals, "resumes": resumes, "caches": caches, "paths": paths, "silent": silent}
 
 
 # --- running a case ---------------------------------------------------------------------------
@@ -409,11 +470,14 @@ def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     for name, content in case.files.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
         content(d / name) if callable(content) else (d / name).write_bytes(content)
     before = _state(d)
     argv = [a.replace("{w}", str(d)) for a in case.argv]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    p = subprocess.Popen([sys.executable, "-m", CMD[case.command], *argv], stdout=subprocess.PIPE,
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning",
+           **{k: v.replace("{w}", str(d)) for k, v in case.env.items()}}
+    sink = open(case.stdout_to, "w") if case.stdout_to else subprocess.PIPE
+    p = subprocess.Popen([sys.executable, "-m", CMD[case.command], *argv], stdout=sink,
                          stderr=subprocess.PIPE, text=True, cwd=d, env=env,
                          preexec_fn=_as_from_a_terminal(case.limit_bytes))
     sent = None
@@ -426,6 +490,9 @@ def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
             sent, timeout = time.time(), 10
     try:
         out, err = p.communicate(timeout=timeout)
+        out = out or ""
+        if case.stdout_to:
+            sink.close()
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
@@ -438,7 +505,7 @@ def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
             return False, f"{len(left)} processes left behind"
     elif case.interrupt_at:
         return False, f"never reached {case.interrupt_at!r}: exit {p.returncode}"
-    lines = [l for l in (ANSI.sub("", l) for l in err.splitlines())   # progress bars: not error lines
+    lines = [l for l in (ANSI.sub("", l) for l in re.split(r"[\r\n]", err))   # progress bars: not error lines
              if l.strip() and "it/s]" not in l and "%|" not in l]
     if case.stated is not None:
         if p.returncode != 0 or case.stated not in out:

@@ -23,7 +23,7 @@ import math
 import pickle
 import re
 import warnings
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -146,3 +146,39 @@ def model_from_checkpoint(path: str | Path, max_mb: float = validate.MAX_MB) -> 
         raise CheckpointError(f"{path}: weights do not fit the model config "
                               f"({str(e).splitlines()[0]})") from None
     return model.eval(), ckpt
+
+
+# What a --resume may change: how long it trains and where it runs.  Everything else (the network,
+# the data, the optimiser and its schedule) is the checkpoint's: its weights and optimiser state
+# only mean something with them.
+RESUMABLE = ("epochs", "static_epochs", "workers", "threads", "device", "data_root")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+def resume_configs(path, given: dict) -> tuple[ModelConfig, TrainConfig]:
+    """The (model, training) configs a resume of checkpoint `path` runs with: the checkpoint's,
+    with the RESUMABLE options among `given` ({field: value}, the options the user typed).  Any
+    other option given with a value other than the checkpoint's is refused (CheckpointError
+    naming the option and the checkpoint's value), as is a checkpoint without the records a resume
+    continues from (optimizer, scheduler, epoch, metrics)."""
+    ckpt = load_checkpoint(path)
+    kinds = {"optimizer": dict, "scheduler": dict, "epoch": int, "metrics": dict}
+    for key, kind in kinds.items():
+        if not isinstance(ckpt.get(key), kind) or isinstance(ckpt.get(key), bool) or (key == "epoch" and ckpt[key] < 0):
+            raise CheckpointError(f"{path}: cannot resume: its {key} record is "
+                                  f"{'missing' if key not in ckpt else repr(ckpt[key])[:40]}, not a {kind.__name__}")
+    model = ModelConfig.from_dict(ckpt["model_config"])
+    recorded = {**asdict(TrainConfig()), **{k: v for k, v in ckpt.get("train_config", {}).items() if k in TRAIN_FIELDS},
+                **asdict(model)}
+    for name, value in sorted(given.items()):
+        if name in recorded and name not in RESUMABLE and not _same(value, recorded[name]):
+            flag = "--" + name.replace("_", "-")
+            raise CheckpointError(f"{flag} {value}: {path} was trained with {flag} {recorded[name]}, which a resume "
+                                  f"keeps (it may change --{', --'.join(r.replace('_', '-') for r in RESUMABLE)})")
+    train = {k: v for k, v in recorded.items() if k in TRAIN_FIELDS}
+    return model, TrainConfig(**{**train, **{k: v for k, v in given.items() if k in RESUMABLE}})

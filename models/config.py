@@ -3,6 +3,7 @@ stored in every checkpoint."""
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import asdict, dataclass, fields
 
@@ -35,7 +36,7 @@ def check_ranges(cfg, rules: dict) -> None:
     check_types(cfg)
     for name, (low, high, low_open) in rules.items():
         v = getattr(cfg, name)
-        ok = v == v and (low is None or v > low or (v == low and not low_open)) and (high is None or v <= high)
+        ok = math.isfinite(v) and (low is None or v > low or (v == low and not low_open)) and (high is None or v <= high)
         rng = f"{'(' if low_open else '['}{'-inf' if low is None else low}, {'inf' if high is None else high}]"
         require(ok, f"{name} must lie in {rng} (got {v})")
 
@@ -121,6 +122,10 @@ class ModelConfig:
         return cls(**d)
 
 
+MAX_EPOCHS = 100_000
+MAX_LR = 100.0
+
+
 @dataclass
 class TrainConfig:
     """How a network is trained (the data it sees, the optimiser, the schedule)."""
@@ -148,12 +153,14 @@ class TrainConfig:
     device: str = "auto"          # auto | cpu | cuda
     threads: int = 0              # torch intra-op threads on CPU (0: torch's default)
 
-    RANGES = {"epochs": (1, None, False), "batch_size": (1, None, False), "lr": (0.0, None, True),
-              "momentum": (0.0, 1.0, False), "weight_decay": (0.0, None, False),
-              "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, None, False),
-              "attention_lr": (0.0, None, False), "static_epochs": (0, None, False),
-              "static_lr": (0.0, None, True), "calib_samples": (1, None, False),
-              "workers": (0, None, False), "threads": (0, None, False)}
+    # Upper bounds: far past any recipe (the seeds' longest: 600 epochs at lr 0.1), where a typo
+    # would otherwise train without end or overflow the weights in one step.
+    RANGES = {"epochs": (1, MAX_EPOCHS, False), "batch_size": (1, 1 << 20, False), "lr": (0.0, MAX_LR, True),
+              "momentum": (0.0, 1.0, False), "weight_decay": (0.0, MAX_LR, False),
+              "label_smoothing": (0.0, 1.0, False), "tet_lambda": (0.0, 1e6, False),
+              "attention_lr": (0.0, 1e3, False), "static_epochs": (0, MAX_EPOCHS, False),
+              "static_lr": (0.0, MAX_LR, True), "calib_samples": (1, 1 << 24, False),
+              "workers": (0, 1024, False), "threads": (0, 4096, False)}
 
     def __post_init__(self):
         check_ranges(self, self.RANGES)

@@ -35,8 +35,8 @@ from tqdm import tqdm
 from spikefold.models.attention import GlobalContext, StepAttention
 from spikefold.models.backbones import build_model
 from spikefold.models.staa_lif import STAALIF
-from spikefold.models.checkpoint import CheckpointError, FORMAT, load_checkpoint, save_checkpoint
-from spikefold.common.cli import ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
+from spikefold.models.checkpoint import CheckpointError, FORMAT, load_checkpoint, resume_configs, save_checkpoint
+from spikefold.common.cli import WRITTEN, ArgumentParser, InputError, add_dataclass_args, command, fail, pick, require
 from spikefold.models.config import ModelConfig, TrainConfig
 from spikefold.models.data import DATASETS, DatasetNotFound, load_dataset, seeded_subset
 from spikefold.models.loss import loss_fn
@@ -181,7 +181,8 @@ def _train_epoch(net: nn.Module, model: nn.Module, loader: DataLoader, optimizer
         logits_t = net(x)
         loss = loss_fn(tcfg, logits_t, y)
         if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}")
+            raise ValueError(f"training diverged: the loss became {loss.item()} at epoch {epoch + 1} "
+                             f"(a smaller --lr, or --static-lr in the static phase)")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -268,6 +269,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: str, resume: str | None = N
 
 
 def parse_args(argv=None):
+    """The parsed options, and {field: value} of those argv gave (what a --resume checks)."""
     p = ArgumentParser(description=__doc__.split("\n\n")[0])
     add_dataclass_args(p, TrainConfig)
     add_dataclass_args(p, ModelConfig, defaults={"num_classes": None, "in_channels": None,
@@ -275,12 +277,13 @@ def parse_args(argv=None):
     p.add_argument("-o", "--out", default="ckpt.pt", help="checkpoint to write")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    return p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    return p.parse_args(argv), p.given(argv)
 
 
 @command
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    args, given = parse_args(argv)
     if args.dataset not in DATASETS:
         fail(f"unknown dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
     info = DATASETS[args.dataset]
@@ -290,7 +293,11 @@ def main(argv=None) -> int:
                     num_classes=args.num_classes or info.classes,
                     in_channels=args.in_channels or info.channels,
                     input_size=args.input_size or info.size)
+        if args.resume:                       # the checkpoint's network, data and optimiser
+            mcfg, tcfg = resume_configs(args.resume, given)
         build_model(mcfg)                     # an unknown arch or neuron fails before any data
+    except CheckpointError as e:
+        fail(str(e))
     except InputError as e:
         fail(f"bad option: {e}")
     except ValueError as e:
@@ -300,7 +307,8 @@ def main(argv=None) -> int:
     try:
         _, metrics = train(mcfg, tcfg, args.out, args.resume, args.quiet)
     except (DatasetNotFound, CheckpointError, ValueError) as e:
-        fail(str(e).splitlines()[0])
+        kept = f"; {args.out} holds the last whole epoch's checkpoint" if WRITTEN else ""
+        fail(str(e).splitlines()[0] + kept)
     if metrics:
         static = (f"; static attention, what the chip runs (dynamic STAA after {metrics['dynamic_epochs']}: "
                   f"{metrics['dynamic_test_acc']:.2f}%)" if "dynamic_test_acc" in metrics else "")

@@ -189,8 +189,11 @@ def test_the_size_limit_is_an_option(good, capsys):
 # 5. one line, not a traceback --------------------------------------------------------------
 
 @pytest.mark.parametrize("flag,value,needle", [("--timesteps", "0", "timesteps must lie in [1, 100000]"),
-                                               ("--epochs", "0", "epochs must lie in [1, inf]"),
-                                               ("--lr", "nan", "lr must lie in (0.0, inf]"),
+                                               ("--epochs", "0", "epochs must lie in [1, 100000]"),
+                                               ("--lr", "nan", "lr must lie in (0.0, 100.0]"),
+                                               ("--static-lr", "inf", "static_lr must lie in (0.0, 100.0]"),
+                                               ("--static-lr", "1e308", "static_lr must lie in (0.0, 100.0]"),
+                                               ("--static-epochs", "1000000000", "static_epochs must lie in [0, 100000]"),
                                                ("--tau", "0.5", "tau must lie in [1.0, inf]")])
 def test_train_option_ranges(tmp_path, capsys, flag, value, needle):
     refused(capsys, train.main, [flag, value, "-o", tmp_path / "c.pt"], needle)
@@ -226,6 +229,35 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
 
 
 # 6. no silent no-ops, messages that say what is wrong ----------------------------------------
+
+@pytest.mark.parametrize("flag,value,recorded", [("--dataset", "mnist", "digits"), ("--timesteps", "8", "4"),
+                                                  ("--arch", "nirnet", "digitnet"), ("--optimizer", "adamw", "sgd"),
+                                                  ("--neuron", "staa", "lif"), ("--lr", "0.5", "0.1")])
+def test_resume_with_another_network_data_or_optimiser_is_refused(good, tmp_path, capsys, flag, value, recorded):
+    """Issue 42: the checkpoint's recorded config decides; only how long and where may change."""
+    line = refused(capsys, train.main, ["--resume", good / "ckpt.pt", flag, value, "--epochs", "99",
+                                        "-o", tmp_path / "c.pt"], f"{flag} {value}: ", "ckpt.pt",
+                   f"was trained with {flag} {recorded}, which a resume keeps")
+    assert "--epochs" in line and not list(tmp_path.iterdir())
+
+
+def test_resume_takes_the_checkpoints_config_and_the_options_it_may_change(good):
+    from spikefold.models.checkpoint import resume_configs
+    ckpt = torch.load(good / "ckpt.pt", weights_only=True)
+    mcfg, tcfg = resume_configs(good / "ckpt.pt", {"epochs": 99, "neuron": "lif", "threads": 1})
+    assert mcfg.to_dict() == ckpt["model_config"] and (tcfg.epochs, tcfg.threads) == (99, 1)
+    assert {k: v for k, v in vars(tcfg).items() if k not in ("epochs", "threads")} == \
+        {k: v for k, v in ckpt["train_config"].items() if k not in ("epochs", "threads")}
+
+
+@pytest.mark.parametrize("record", ["optimizer", "scheduler", "epoch", "metrics"])
+def test_resume_of_a_checkpoint_without_its_records_is_refused(good, tmp_path, capsys, record):
+    ckpt = torch.load(good / "ckpt.pt", weights_only=True)
+    del ckpt[record]
+    torch.save(ckpt, tmp_path / "cut.pt")
+    refused(capsys, train.main, ["--resume", tmp_path / "cut.pt", "--epochs", "99", "-o", tmp_path / "c.pt"],
+            "cut.pt: cannot resume", f"its {record} record is missing")
+
 
 def test_resume_that_adds_no_epoch_is_refused(good, tmp_path, capsys):
     epochs = torch.load(good / "ckpt.pt", weights_only=True)["epoch"]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
+import errno
 import functools
 import os
 import signal
@@ -26,6 +28,16 @@ import typing
 
 class InputError(ValueError):
     """Bad input; str(e) is one line naming the file (or option) and the problem."""
+
+
+def _stdout_failed(e: OSError) -> bool:
+    """Was `e` stdout failing (a full device, a closed pipe: a write error naming no file; files
+    are written through spikefold.common.atomic, which names them)?  If so, stdout is pointed at
+    /dev/null so that Python's exit does not try it again."""
+    if e.errno not in (errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG) or e.filename is not None:
+        return False
+    sys.stdout = open(os.devnull, "w")
+    return True
 
 
 def _close_bars() -> None:
@@ -143,9 +155,15 @@ def command(main):
         guard_interrupts()
         WRITTEN.clear()
         try:
-            return main(*args, **kwargs)
+            status = main(*args, **kwargs)
+            sys.stdout.flush()
+            return status
         except InputError as e:
             fail(str(e))
+        except OSError as e:
+            if not _stdout_failed(e):
+                raise
+            fail(f"stdout: cannot write ({os.strerror(e.errno).lower() if e.errno else e})")
         except Terminated:
             fail(stopped(TERMINATED), 143)
         except KeyboardInterrupt:
@@ -159,6 +177,14 @@ def command(main):
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with the one-line error convention (no usage block before the message)."""
+
+    def given(self, argv) -> dict:
+        """{dest: value} of the options argv itself sets (defaults left out): parsed again with
+        every default suppressed."""
+        bare = copy.deepcopy(self)
+        for action in bare._actions:
+            action.default = argparse.SUPPRESS
+        return vars(bare.parse_args(argv))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)

@@ -74,6 +74,7 @@ def outputs(outs: Iterable[str | Path], ins: Iterable[str | Path], directory: bo
         if str(out).strip() == "":
             raise InputError("'': an empty output path; name a file or directory")
         out = Path(out)
+        _fits_the_filesystem(out)
         for src in ins:
             if _same(out, src) or out.resolve() == src.resolve():
                 raise InputError(f"{out}: output would overwrite the input {src}; choose another path")
@@ -92,6 +93,22 @@ def outputs(outs: Iterable[str | Path], ins: Iterable[str | Path], directory: bo
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise InputError(f"{out}: cannot write there ({parent} is not a writable directory)")
+
+
+NAME_MAX, PATH_MAX = 255, 4096    # bytes in one file name, in a whole path (Linux's limits)
+TMP_ROOM = 40                     # what a temporary beside the output adds to its name
+
+
+def _fits_the_filesystem(out: Path) -> None:
+    """A name or path longer than the filesystem takes, refused before any work (shown shortened)."""
+    shown = str(out) if len(str(out)) <= 80 else f"{str(out)[:60]}...{str(out)[-16:]}"
+    for part in out.parts:
+        if len(os.fsencode(part)) > NAME_MAX - TMP_ROOM:
+            raise InputError(f"{shown}: a name of {len(os.fsencode(part))} bytes, over the {NAME_MAX - TMP_ROOM} a "
+                             f"file name may have here ({NAME_MAX}, less room for the temporary written beside it)")
+    size = len(os.fsencode(str(out.absolute())))
+    if size > PATH_MAX - TMP_ROOM:
+        raise InputError(f"{shown}: a path of {size:,} bytes, over the {PATH_MAX - TMP_ROOM:,} a path may have here")
 
 
 def input_file(path: str | Path, what: str) -> Path:
