@@ -387,6 +387,9 @@ def paths(fx):
     for cmd, argv in (("run", ["{w}/m.nir", "--samples", "8"]), ("map", ["{w}/m.nir"])):
         yield Case("paths", f"stdout on /dev/full -> {cmd}", cmd, argv, "stdout: cannot write", files=files,
                    stdout_to="/dev/full")
+    yield Case("paths", "--out a name of non-UTF-8 bytes -> report (accepted)", "report",    # bytes 0xff 0xfe
+               ["{w}/ckpt.pt", "--nir", "{w}/m.nir", "--samples", "8", "--quiet", "--out", "{w}/out\udcff\udcfe"],
+               "", status=0, files=files, stated="accuracy:")
 
 
 def silent(fx):
@@ -478,7 +481,7 @@ def run_case(case: Case, d: Path, timeout: float = 300) -> tuple[bool, str]:
            **{k: v.replace("{w}", str(d)) for k, v in case.env.items()}}
     sink = open(case.stdout_to, "w") if case.stdout_to else subprocess.PIPE
     p = subprocess.Popen([sys.executable, "-m", CMD[case.command], *argv], stdout=sink,
-                         stderr=subprocess.PIPE, text=True, cwd=d, env=env,
+                         stderr=subprocess.PIPE, text=True, errors="surrogateescape", cwd=d, env=env,
                          preexec_fn=_as_from_a_terminal(case.limit_bytes))
     sent = None
     if case.interrupt_at:

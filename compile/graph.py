@@ -4,8 +4,8 @@ Nodes are kept in topological order (the order they were added); edges are
 (source, target) name pairs and several edges into one node are summed.  The one
 kind of edge that may point backwards goes into a neuron: a recurrent input, the
 source's output of the previous step (`Graph.recurrent`).
-A pass never mutates a graph: it builds a new one with `Graph.evolve` /
-`Graph.rebuild`, so the input graph stays valid for comparisons.
+A pass never mutates a graph: it builds a new one (`Graph.evolve`, `Graph.splice`,
+`Graph.build`), so the input graph stays valid for comparisons.
 """
 from __future__ import annotations
 

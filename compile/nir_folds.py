@@ -11,7 +11,7 @@ import numpy as np
 from spikefold.compile.nir_format import NIRFormatError
 from spikefold.compile.nodes import LI, Conv2d, Flatten, LIF, Linear, Output
 
-def _fold_sum_pools(out: dict, edges: list, sum_pools: dict) -> None:
+def fold_sum_pools(out: dict, edges: list, sum_pools: dict) -> None:
     """Each SumPool2d's window k0 k1 multiplied into the Conv2d or Linear after it (through Flatten)."""
     for name, factor in sum_pools.items():
         for succ in [b for a, b in edges if a == name]:
@@ -22,7 +22,7 @@ def _fold_sum_pools(out: dict, edges: list, sum_pools: dict) -> None:
             out[succ] = replace(out[succ], weight=out[succ].weight * factor)
 
 
-def _fold_pools(out: dict, edges: list, pools: dict) -> list:
+def fold_pools(out: dict, edges: list, pools: dict) -> list:
     """Each pool read as a fixed depthwise conv (`_pool`) composed into what it feeds, exactly; the
     edges without the pool.  A Conv2d after it becomes one conv (kernel (K - 1) s + k, stride s S,
     padding p + P s), exact where the next conv's padding reads only pooled positions whose window
@@ -72,7 +72,7 @@ def _fold_pools(out: dict, edges: list, pools: dict) -> list:
     return edges
 
 
-def _fold_hidden_li(out: dict, edges: list) -> list:
+def fold_hidden_li(out: dict, edges: list) -> list:
     """A leaky integrator between synapses (A -> LI -> W -> neurons, NIR's LI anywhere but the
     output) as the synaptic current of the neurons after it, exactly: with one leak M for every LI
     unit (so the filter commutes with W), W v[t] = M W v[t-1] + W N (A x[t] + b_A) + W rest, which

@@ -36,7 +36,7 @@ from spikefold.compile.nir_format import (DT_HELP, FOREIGN_RULE, NIRFormatError,
 from spikefold.compile.nir_rewrite import LINEAR, fold_delays, fold_scales, inline_subgraphs, topological
 from spikefold.compile.nodes import LI, AvgPool2d, Conv2d, Flatten, Input, LIF, Linear, Output
 from spikefold.common import validate
-from spikefold.compile.nir_folds import _fold_hidden_li, _fold_pools, _fold_sum_pools
+from spikefold.compile.nir_folds import fold_hidden_li, fold_pools, fold_sum_pools
 
 
 @dataclass
@@ -85,9 +85,9 @@ def from_nir(g: nir.NIRGraph, dt: float | None = None, timesteps: int | None = N
     for a, b in recurrent:
         if delays.get(a):
             raise NIRFormatError(f"node {a}: a delay on a recurrent edge is not supported")
-    _fold_sum_pools(out, edges, reading.sum_pools)
-    edges = _fold_pools(out, edges, reading.pools)
-    edges = _fold_hidden_li(out, edges)
+    fold_sum_pools(out, edges, reading.sum_pools)
+    edges = fold_pools(out, edges, reading.pools)
+    edges = fold_hidden_li(out, edges)
     info = reading.info
     meta = {"timesteps": int(info["timesteps"]), "folds": tuple(info.get("folds", ())),
             "nir": info}
@@ -224,7 +224,7 @@ def _pool(name: str, node: nir.AvgPool2d | nir.SumPool2d, in_shape, r: Reading) 
     input): our AvgPool2d (folded into the next weights; a sum is the mean times k0 k1, into those
     weights too).  Any other stride and padding: a depthwise Conv2d of fixed weights (1/(k0 k1)
     for a mean, padding counted as zeros as PyTorch's count_include_pad does; 1 for a sum), which
-    `_fold_pools` composes into the next layer after reading."""
+    `fold_pools` composes into the next layer after reading."""
     k = whole_pair(node.kernel_size, f"node {name}: kernel_size")
     stride = whole_pair(node.stride, f"node {name}: stride")
     pad = _padding(name, node.padding, k)

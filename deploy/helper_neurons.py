@@ -35,7 +35,7 @@ def _exact_dense(values: np.ndarray, prefix: str, src: str, dst: str, shape: tup
     return len(parts)
 
 
-def _bias_neuron(graph: Graph, syn_name: str, name: str, c: float, start: int, neurons: dict,
+def bias_neuron(graph: Graph, syn_name: str, name: str, c: float, start: int, neurons: dict,
                  synapses: dict) -> None:
     """The bias of synapse layer `syn_name` into neurons `name` (scale c) as synaptic input: a
     one-neuron layer that fires on every step from its start, the step before the frame of `name`
@@ -58,10 +58,10 @@ def _bias_neuron(graph: Graph, syn_name: str, name: str, c: float, start: int, n
                  synapses, "bias neuron", "a bias", delay=int(getattr(layer, "bias_delay", 0)))
 
 
-PULSE_HOLD = 25_000     # steps the pulse neuron's self-inhibition provably outlasts (see _initial_pulse)
+PULSE_HOLD = 25_000     # steps the pulse neuron's self-inhibition provably outlasts (see initial_pulse)
 
 
-def _check_pulse_target(name: str, node: LIF, netx: bool) -> None:
+def check_pulse_target(name: str, node: LIF, netx: bool) -> None:
     if node.syn_leak is not None:
         raise ValueError(f"node {name}: a CubaLIF (or a LIF after an LI) with v_reset != 0: NIR's start at v = 0 "
                          f"is -v_reset in the chip's reset-to-0 frame, and Loihi can set it only through the "
@@ -70,7 +70,7 @@ def _check_pulse_target(name: str, node: LIF, netx: bool) -> None:
         raise ValueError(f"node {name}: a reset potential (v_reset != 0) has no netx form here")
 
 
-def _initial_pulse(graph: Graph, name: str, c: float, start: int, neurons: dict, synapses: dict,
+def initial_pulse(graph: Graph, name: str, c: float, start: int, neurons: dict, synapses: dict,
                    netx: bool) -> dict:
     """NIR's start at v = 0 for neurons `name` that run in a reset potential's frame (v0 = -v_reset,
     compile/nir_read.py): on their first step (index `start`) they must receive leak * v0 on top of
@@ -84,7 +84,7 @@ def _initial_pulse(graph: Graph, name: str, c: float, start: int, neurons: dict,
     weight_exp 0 in one excitatory and one inhibitory Dense (Lava truncates mixed-sign weights to
     even values).  Lava and the simulator run the pulse as any layer."""
     node = graph.nodes[name]
-    _check_pulse_target(name, node, netx)
+    check_pulse_target(name, node, netx)
     if len(node.shape) != 1:
         raise ValueError(f"node {name}: v_reset != 0 on a convolutional layer not fed by the input: its start "
                          f"potential has no synapse here (flat layers and the first layer take it); set v_reset = 0")

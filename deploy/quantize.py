@@ -16,9 +16,9 @@ does not fit is clipped and counted in `program.report`, never silently.
 Timing: a layer's frame (its `start`: its step 0, when its bias turns on) is one step after its
 latest input's; a NIR Delay is an axonal delay inside that frame (its data, and a held-back
 bias, arrive `delay` steps into it), not extra pipeline depth.  Helper layers (relay=True):
-a pulse neuron that fires once to set a reset potential's start (`_initial_pulse`) and a bias
+a pulse neuron that fires once to set a reset potential's start (`initial_pulse`) and a bias
 neuron firing on every step to put a bias where NIR puts it, into a synaptic current or after a
-Delay (`_bias_neuron`).
+Delay (`bias_neuron`).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from spikefold.chip.formats import (MAX_DELAY, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 
 from spikefold.deploy.added_nodes import INPUT_SPIKES, spike_readout
-from spikefold.deploy.helper_neurons import _bias_neuron, _check_pulse_target, _initial_pulse
+from spikefold.deploy.helper_neurons import bias_neuron, check_pulse_target, initial_pulse
 VTH_TARGET = 1 << 12      # threshold mantissa for host-fed layers and the cap for Dense-fed ones
 CONV_WEIGHT_MAX = 255     # Conv weights: 8-bit magnitude and a sign, odd values kept
 
@@ -123,11 +123,11 @@ def quantize(graph: Graph, netx: bool = False) -> Program:
                                                     start[name], host_fed, netx)
         report["layers"][name] = {**layer_report, "synapses": {k: info for k, (_, info) in qin.items()}}
         if node.v0 is not None and not host_fed:
-            report["layers"][name]["initial_potential"] = _initial_pulse(graph, name, c, start[name], neurons,
+            report["layers"][name]["initial_potential"] = initial_pulse(graph, name, c, start[name], neurons,
                                                                          synapses, netx)
         for n in routed:
             if n != host_name:
-                _bias_neuron(graph, n, name, c, start[name], neurons, synapses)
+                bias_neuron(graph, n, name, c, start[name], neurons, synapses)
         _add_synapses(graph, syn, name, qin, arrival, start, neurons, synapses, netx)
     c_out, report["readout"] = _readout(graph, syn, readouts, synapses, start)
     host = _host_layer(graph, syn, host_name, neurons, netx)
@@ -252,7 +252,7 @@ def _routed_biases(graph: Graph, name: str, ins: list, host_name: str, netx: boo
     """The synapse layers into neurons `name` whose bias is not the neurons' constant bias: a bias a
     Delay holds back (bias_delay), and any bias into a CubaLIF of flat neurons (NIR adds it to the
     current, which Loihi's bias skips: it enters v).  The host's goes with its currents; the others
-    through a bias neuron (_bias_neuron).  A CubaLIF of (C, H, W) neurons keeps the bias on v at the
+    through a bias neuron (bias_neuron).  A CubaLIF of (C, H, W) neurons keeps the bias on v at the
     current's steady-state size (the approximation the README bounds)."""
     node = graph.nodes[name]
     routed = []
@@ -280,7 +280,7 @@ def _host_layer(graph: Graph, syn: dict, host_name: str, neurons: dict, netx: bo
     dst = graph.nodes[syn[host_name][1]]
     first = None
     if dst.v0 is not None:
-        _check_pulse_target(syn[host_name][1], dst, netx)
+        check_pulse_target(syn[host_name][1], dst, netx)
         first = np.rint(per_channel(dst.leak, dst.shape) * per_channel(dst.v0, dst.shape)
                         * neurons[syn[host_name][1]].scale).astype(np.int64)
     on_host = netx or host_name in _routed_biases(graph, syn[host_name][1], [host_name], host_name, netx)

@@ -33,6 +33,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from spikefold.models.attention import GlobalContext, StepAttention
+from spikefold.models.fsta import FSTA
 from spikefold.models.backbones import build_model
 from spikefold.models.staa_lif import STAALIF
 from spikefold.models.checkpoint import CheckpointError, FORMAT, load_checkpoint, resume_configs, save_checkpoint
@@ -56,18 +57,30 @@ def evaluate(model: nn.Module, loader: DataLoader, device) -> float:
     return 100.0 * correct / max(total, 1)
 
 
+FSTA_SCALAR_LR = 0.01    # FSTA's a, b, p, q learn at lr x this, without weight decay (see param_groups)
+
+
 def param_groups(model: nn.Module, lr: float, attention_scale: float) -> list[dict]:
     """Optimiser parameter groups: the attention parameters (STAA's GC and SA modules and its
-    position encoding) at lr * attention_scale, every other parameter at lr."""
-    attention = set()
+    position encoding) at lr * attention_scale, FSTA's four scalars (a, b, p, q) at
+    lr * FSTA_SCALAR_LR without weight decay, every other parameter at lr.  Each FSTA scalar
+    scales a whole layer's input, so its gradient sums over every T x C x H x W position of it
+    (about 50,000 in digitnet's first layer on MNIST): at the full lr of 0.1, p and q changed sign
+    within 5 steps and reached tens within 35, and FSTA trained 10 points below LIF; the authors'
+    recipe (yukairong/FSTA-SNN) hides this behind 10 warm-up epochs from lr 1e-5."""
+    attention, scalars = set(), set()
     for m in model.modules():
         if isinstance(m, (GlobalContext, StepAttention)):
             attention.update(id(p) for p in m.parameters())
         if isinstance(m, STAALIF) and m.pos is not None:
             attention.add(id(m.pos))
-    rest = [p for p in model.parameters() if id(p) not in attention]
-    att = [p for p in model.parameters() if id(p) in attention]
-    return [{"params": rest, "lr": lr}] + ([{"params": att, "lr": lr * attention_scale}] if att else [])
+        if isinstance(m, FSTA):
+            scalars.update(id(p) for p in (m.a, m.b, m.p, m.q))
+    pick_ = lambda ids: [p for p in model.parameters() if id(p) in ids]
+    rest = [p for p in model.parameters() if id(p) not in attention | scalars]
+    return ([{"params": rest, "lr": lr}]
+            + ([{"params": pick_(attention), "lr": lr * attention_scale}] if attention else [])
+            + ([{"params": pick_(scalars), "lr": lr * FSTA_SCALAR_LR, "weight_decay": 0.0}] if scalars else []))
 
 
 LEAK_RANGE = (0.0, 1.0 - 2.0 ** -12)   # M: the chip's dv = round(4096 (1 - M)) needs M <= 1 - 1/4096
@@ -77,12 +90,17 @@ LEAK_RANGE = (0.0, 1.0 - 2.0 ** -12)   # M: the chip's dv = round(4096 (1 - M)) 
 @torch.no_grad()
 def constrain_leaks(model: nn.Module) -> None:
     """Keep every learnable per-channel leak M (AdaptiveLIF, STAA-LIF) inside what the chip and
-    NIR can express, after each optimiser step.  The input gains N need no bound (they fold
-    into the synaptic weights)."""
+    NIR can express, after each optimiser step, and FSTA's p, q >= 0: its gain
+    (1 + w)(p + q (1 + s)) / 2 then never turns negative, which no threshold can fold (a LIF
+    fires above its threshold, not below).  The input gains N need no bound (they fold into the
+    synaptic weights)."""
     for module in model.modules():
         m = getattr(module, "m", None)
         if isinstance(m, nn.Parameter):
             m.clamp_(*LEAK_RANGE)
+        if isinstance(module, FSTA):
+            module.p.clamp_(min=0.0)
+            module.q.clamp_(min=0.0)
 
 
 def make_optimizer(model: nn.Module, tcfg: TrainConfig, static: bool):

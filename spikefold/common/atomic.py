@@ -146,7 +146,7 @@ def json_writer(obj) -> Writer:
 
 
 def text_writer(text: str) -> Writer:
-    return lambda tmp: tmp.write_text(text)
+    return lambda tmp: tmp.write_text(text, errors="surrogateescape")   # a path of non-UTF-8 bytes as given
 
 
 def write_json(path: str | Path, obj) -> Path:

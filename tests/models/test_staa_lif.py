@@ -134,6 +134,26 @@ def test_sa_scale_multiplies_the_gate_and_attention_lr_is_its_own_group():
     assert len(rest["params"]) + len(att["params"]) == len(list(one.parameters()))
 
 
+def test_fsta_scalars_learn_slowly_and_its_gain_stays_positive():
+    """Issue 40: FSTA's a, b, p, q in their own group (lr / 100, no weight decay), and p, q kept
+    >= 0 after each step, so the gain the fold divides thresholds by never turns negative."""
+    from spikefold.models.backbones import build_model
+    from spikefold.models.config import ModelConfig
+    from spikefold.models.fsta import FSTA
+    from spikefold.models.train import FSTA_SCALAR_LR, constrain_leaks, param_groups
+    net = build_model(ModelConfig(neuron="fsta"))
+    groups = param_groups(net, 0.1, 1.0)
+    fsta = [m for m in net.modules() if isinstance(m, FSTA)]
+    assert groups[-1]["params"] == [p for m in fsta for p in (m.a, m.b, m.p, m.q)]
+    assert groups[-1]["lr"] == 0.1 * FSTA_SCALAR_LR and groups[-1]["weight_decay"] == 0.0
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+    with torch.no_grad():
+        fsta[0].p.fill_(-0.5)
+        fsta[0].q.fill_(-2.0)
+    constrain_leaks(net)
+    assert float(fsta[0].p) == 0.0 and float(fsta[0].q) == 0.0
+
+
 @pytest.mark.parametrize("adaptive", [True, False])
 def test_make_static_gives_the_module_a_static_config_builds(adaptive):
     """make_static (the start of the static phase) leaves the parameters and buffers, in order,
