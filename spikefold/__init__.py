@@ -37,7 +37,7 @@ API = {
     "Simulator": "spikefold.simulate.engine",
     "evaluate": "spikefold.simulate.evaluate", "ReportOptions": "spikefold.simulate.report_build",
     "report_checkpoint": "spikefold.simulate.report_build", "report_graph": "spikefold.simulate.report_build",
-    "lava_check": "spikefold.deploy.to_lava", "read_netx": "spikefold.deploy.netx_read",
+    "lava_check": "spikefold.simulate.lava_check", "read_netx": "spikefold.deploy.netx_read",
 }
 
 __all__ = ["__version__", *API]

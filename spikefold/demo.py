@@ -25,7 +25,7 @@ from spikefold.compile.lower_checkpoint import LowerOptions, describe, lower_che
 from spikefold.compile.nir_io import read_nir
 from spikefold.deploy.lava_compat import LAVA, LAVA_MISSING
 from spikefold.deploy.samples import test_samples
-from spikefold.deploy.to_lava import lava_check
+from spikefold.simulate.lava_check import lava_check
 from spikefold.models.config import ModelConfig, TrainConfig
 from spikefold.models.train import train
 from spikefold.simulate.report_build import ReportOptions, describe as describe_report, report_checkpoint

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["spikefold.common", "spikefold.models", "spikefold.compile", "spikefold.chip", "spikefold.deploy",
          "spikefold.simulate", "spikefold"]
 EXCEPTIONS = {("spikefold.models.train", "spikefold.compile.freeze"),
-              ("spikefold.deploy.to_lava", "spikefold.simulate.engine"),
+              ("spikefold.deploy.to_lava", "spikefold.simulate.lava_check"),
               ("spikefold.deploy.to_netx", "spikefold.simulate.engine"),
               ("spikefold.deploy.to_netx", "spikefold.simulate.netx_readout")}
 

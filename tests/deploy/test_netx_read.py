@@ -12,7 +12,7 @@ import torch
 
 from spikefold.deploy.lava_compat import LAVA
 from spikefold.deploy.netx_read import NetxFormatError, read_netx
-from spikefold.deploy.to_lava import lava_layout
+from spikefold.simulate.lava_check import lava_layout
 from spikefold.simulate.engine import Simulator
 
 
