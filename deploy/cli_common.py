@@ -25,6 +25,11 @@ def add_nir_args(p, samples_default: int, samples_help: str) -> None:
                         "or (B, *input shape) for static inputs repeated --timesteps times")
     p.add_argument("--timesteps", type=validate.timesteps_arg, default=None,
                    help="steps per sample for static --inputs (default: the file's metadata)")
+    add_netx_args(p)
+
+
+def add_netx_args(p) -> None:
+    """--reset-interval, --reset-offset: how lava-dl's Network runs a netx file."""
     p.add_argument("--reset-interval", type=positive_int, default=None,
                    help="netx files: lava-dl's Network(reset_interval=N), every layer resetting every N steps "
                         "(default: none; also the steps per sample)")

@@ -42,7 +42,7 @@ class Evaluation:
     labels: torch.Tensor | None
     float_spikes: dict
     chip: ChipAccumulator
-    divergence: Divergence
+    divergence: Divergence | None          # None: no float network (a netx program)
     counter: Counter | None = None
     overflow: dict = field(default_factory=lambda: dict.fromkeys(OVERFLOW, 0))
 
@@ -57,18 +57,21 @@ class Evaluation:
         return 100.0 * float((self.preds[a] == self.preds[b]).float().mean())
 
 
-def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | None = None,
+def evaluate(graph: Graph | None, program: Program, samples, model: torch.nn.Module | None = None,
              batch_size: int = 128, device: str | torch.device = "cpu", quiet: bool = True,
              rank: int = 0, world: int = 1, max_work_mb: float = validate.MAX_WORK_MB) -> Evaluation | None:
     """Run `samples` (simulate.samples.Samples: .batch(range) -> (x, y or None), len, .labelled)
     through `model` (optional), `graph` and `program`, `batch_size` at a time.  None on a rank
     other than 0 under torchrun.  InputError, before any batch is read, for no samples or a single
-    sample that would hold more than `max_work_mb` MiB (batches are cut to fit it)."""
+    sample that would hold more than `max_work_mb` MiB (batches are cut to fit it).  graph None: a
+    program with no float network beside it (a lava-dl netx file's), the chip alone, predicting as
+    lava-dl does (argmax of the readout summed over every step), no divergence."""
     device = torch.device(device)
-    folded, sim, chip = GraphNet(graph).eval().to(device), Simulator(program, device), ChipAccumulator(program)
+    folded = GraphNet(graph).eval().to(device) if graph is not None else None
+    sim, chip = Simulator(program, device), ChipAccumulator(program)
     samples.require_some()
     batch_size = sim.fit_batch(min(batch_size, len(samples)), max_work_mb)
-    divergence = Divergence(program)
+    divergence = Divergence(program) if graph is not None else None
     counter = None
     if model is not None:
         model.to(device)
@@ -79,10 +82,13 @@ def evaluate(graph: Graph, program: Program, samples, model: torch.nn.Module | N
                            disable=quiet, leave=False):
             x, y = samples.batch(idx)
             x = x.to(device)
-            preds, graph_spikes, model_spikes = _float_predictions(model, folded, x, float_spikes)
-            deployed = sim.run(x, mode="full", record=True)    # what Lava runs, spike for spike
-            divergence.add(graph_spikes, deployed.spikes, model_spikes)
-            per_batch[k] = {**preds, "chip": deployed.logits.mean(0).argmax(1), "labels": y}
+            deployed = sim.run(x, mode="full", record=folded is not None)    # what Lava runs, spike for spike
+            if folded is None:
+                per_batch[k] = {"chip": deployed.readout.sum(0).argmax(1), "labels": y}
+            else:
+                preds, graph_spikes, model_spikes = _float_predictions(model, folded, x, float_spikes)
+                divergence.add(graph_spikes, deployed.spikes, model_spikes)
+                per_batch[k] = {**preds, "chip": deployed.logits.mean(0).argmax(1), "labels": y}
             chip.add(deployed)
             for key in OVERFLOW:
                 overflow[key] += deployed.counts["total"][key]
@@ -121,13 +127,13 @@ def _add_spikes(into: dict, spikes: dict) -> None:
 
 
 def _gather(world: int, per_batch: dict, float_spikes: dict, chip: ChipAccumulator,
-            counter: Counter | None, overflow: dict, divergence: Divergence) -> bool:
+            counter: Counter | None, overflow: dict, divergence: Divergence | None) -> bool:
     """Under torchrun, every rank's results merged into rank 0's objects, in place: predictions by
     batch number, float spike sums, chip and network counts, overflow counts (all sums of integers
     or exact fractions, so the merge is the single process's result).  False on other ranks."""
     states = distributed.gather({"batches": per_batch, "float_spikes": float_spikes, "chip": chip.state(),
                                  "counter": counter and counter.state(), "overflow": overflow,
-                                 "divergence": divergence.state()}, world)
+                                 "divergence": divergence and divergence.state()}, world)
     if states is None:
         return False
     for st in states[1:]:
@@ -139,5 +145,6 @@ def _gather(world: int, per_batch: dict, float_spikes: dict, chip: ChipAccumulat
             counter.merge(st["counter"])
         for key in overflow:
             overflow[key] += st["overflow"][key]
-        divergence.merge(st["divergence"])
+        if divergence is not None:
+            divergence.merge(st["divergence"])
     return True

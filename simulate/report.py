@@ -1,6 +1,8 @@
 """The report users come for: what a trained network does on the chip, next to the GPU.
 
     python simulate/report.py ckpt.pt [--nir model.nir] [--data digits] [--out DIR]
+    python simulate/report.py --nir graph.nir --dt 1e-3 --inputs x.npz          # any NIR graph alone
+    python simulate/report.py --nir network.net --inputs frames.npz --timesteps 16   # a lava-dl netx file
 
 Writes DIR/report.json, DIR/report.md and PNG plots: accuracy of the float network
 (on CUDA when present, else CPU, and the report says which), of the folded float
@@ -29,12 +31,15 @@ from spikefold.chip.horowitz import ENERGY_PJ
 from spikefold.common import distributed, validate
 from spikefold.common.cli import ArgumentParser, command, fail, nonneg_int, positive_float, positive_int
 from spikefold.compile.nir_io import DT_HELP, NIRFormatError
-from spikefold.deploy.cli_common import add_limit_args, load_graph_and_inputs
+from spikefold.deploy.cli_common import (add_limit_args, add_netx_args, load_graph_and_inputs, netx_inputs,
+                                        read_netx_args)
 from spikefold.deploy.quantize import quantize_named
 from spikefold.models.checkpoint import CheckpointError
 from spikefold.models.data import DatasetNotFound
-from spikefold.simulate.report_build import (GRAPH_OUTPUTS, ReportOptions, describe, report_checkpoint,
+from spikefold.deploy.samples import Samples
+from spikefold.simulate.report_build import (GRAPH_OUTPUTS, NETX_OUTPUTS, ReportOptions, describe, report_checkpoint,
                                              report_graph)
+from spikefold.simulate.report_netx import report_netx
 
 
 def parse_args(argv=None):
@@ -43,7 +48,7 @@ def parse_args(argv=None):
                    help="trained checkpoint (leave out for a NIR graph alone, --nir: then the float "
                         "reference is the graph itself, run in spikefold's executor)")
     p.add_argument("--nir", default=None, help="folded graph from compile/to_nir.py (default: fold here), "
-                                               "or any NIR graph")
+                                               "any NIR graph, or a lava-dl netx file (.net)")
     p.add_argument("--dt", type=positive_float, default=None, help=DT_HELP)
     p.add_argument("--inputs", default=None, help="your own inputs (.npy x or .npz x, y), as simulate/run.py")
     p.add_argument("--timesteps", type=validate.timesteps_arg, default=None, help="steps per sample for static --inputs")
@@ -57,6 +62,7 @@ def parse_args(argv=None):
                    help="where the float network and the chip simulator run (auto: CUDA when present); "
                         "under torchrun each process uses GPU LOCAL_RANK")
     add_limit_args(p)
+    add_netx_args(p)
     p.add_argument("--chip-param", action="append", default=[], metavar="[PROFILE.]NAME=VALUE",
                    help="replace a chip figure (chip/hardware.py) in every profile or in one, "
                         "e.g. loihi2.synop_pj=10; the report marks it as yours")
@@ -68,8 +74,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.checkpoint is None and args.nir is None:
         p.error("give a checkpoint, a NIR graph (--nir), or both")
-    if args.checkpoint is not None and (args.inputs or args.dt):
-        p.error("--inputs and --dt are for a NIR graph alone (leave out the checkpoint)")
+    if args.checkpoint is not None and (args.inputs or args.dt or args.reset_interval or args.reset_offset):
+        p.error("--inputs, --dt, --reset-interval and --reset-offset are for a NIR graph or netx file alone "
+                "(leave out the checkpoint)")
     return args
 
 
@@ -92,9 +99,16 @@ def main(argv=None) -> int:
             args.nir_file = args.nir
             out = validate.output_path(args.out, "--out", Path(args.nir).parent / "report")
             validate.outputs([out], [args.nir, args.inputs], directory=True)
-            validate.outputs([out / f for f in GRAPH_OUTPUTS], [args.nir, args.inputs])
-            graph, samples, _ = load_graph_and_inputs(args, lazy=True)
-            r = report_graph(graph, quantize_named(graph, args.nir), samples, out, options(args), command, args.nir)
+            program = read_netx_args(args)                 # None: a NIR graph
+            validate.outputs([out / f for f in (GRAPH_OUTPUTS if program is None else NETX_OUTPUTS)],
+                             [args.nir, args.inputs])
+            if program is not None:
+                x, y = netx_inputs(args, program)
+                r = report_netx(args.nir, program, Samples(x=x, y=y, name=args.inputs), out, options(args), command)
+            else:
+                graph, samples, _ = load_graph_and_inputs(args, lazy=True)
+                r = report_graph(graph, quantize_named(graph, args.nir), samples, out, options(args), command,
+                                 args.nir)
     except (CheckpointError, NIRFormatError, DatasetNotFound, ValueError) as e:
         fail(str(e).splitlines()[0])
     finally:

@@ -6,6 +6,7 @@ written or none.
     report_checkpoint   the whole report for a checkpoint file (and its NIR file): load, fold if
                         needed, evaluate, build, write
     report_graph        the whole report for a NIR graph alone, on given samples
+                        (simulate/report_netx.py: the report for a lava-dl netx file)
     checkpoint_report   the report's dict from an evaluation of a checkpoint's model
     graph_report        the report's dict from an evaluation of a graph alone
     write_report        report.json, report.md and the plots into a directory
@@ -47,12 +48,13 @@ from spikefold.simulate.counters.energy import (ANN_BASELINES, NETWORK_AS_BUILT,
                                                 energies, network_terms)
 from spikefold.simulate.counters.network import footprint_bytes
 from spikefold.simulate.evaluate import Evaluation, evaluate
-from spikefold.simulate.report_md import graph_markdown, markdown
+from spikefold.simulate.report_md import graph_markdown, markdown, netx_markdown
 
 OUTPUTS = ("report.md", "report.json", "accuracy.png", "firing_rates.png", "divergence.png", "energy.png",
            "chip_utilisation.png")
 GRAPH_OUTPUTS = ("report.md", "report.json", "firing_rates.png", "divergence.png", "energy.png",
                  "chip_utilisation.png")
+NETX_OUTPUTS = ("report.md", "report.json", "firing_rates.png", "energy.png", "chip_utilisation.png")
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,11 @@ def describe(r: dict) -> str:
     """What simulate/report.py prints: where the files are, accuracy, energy per inference."""
     a, e = r["accuracy"], r["energy"]
     energy = "  energy per inference: " + ", ".join(f"{v['label']} {v['pj'] / 1e6:.4g} µJ" for v in e.values())
+    if "netx" in r:
+        return "\n".join([
+            f"wrote {r['out']}/report.md, report.json and 3 plots ({r['samples']} samples of {r['inputs']}, "
+            f"{r['seconds']} s)", "  chip alone (a netx file carries no float network)" +
+            ("" if a is None else f": accuracy {a['chip']:.2f}%"), energy])
     if "checkpoint" not in r:
         return "\n".join([
             f"wrote {r['out']}/report.md, report.json and 4 plots ({r['samples']} samples of {r['inputs']}, "
@@ -215,7 +222,7 @@ def checkpoint_report(ev: Evaluation, model, ckpt: dict, program: Program, profi
             "ann": {"network": NETWORK_AS_BUILT + ", conv and linear layers", "macs": net["ann_macs"]},
         },
         "layers_as_built": ev.counter.rows(),
-        "energy": _energy_rows(energy),
+        "energy": energy_rows(energy),
         "ann_over_snn_energy": {k: ann / v["pj"] for k, v in energy.items() if k != "ann_45nm" and v["pj"] > 0},
         "energy_constants_pj": ENERGY_PJ,
         "sram_pj": sram_pj,
@@ -260,14 +267,19 @@ def graph_report(ev: Evaluation, graph: Graph, program: Program, profiles: dict,
         "operations_per_inference": {"chip": {"network": "deployed fixed-point program",
                                               **{k: v for k, v in ev.chip.result().items() if k != "rates"}},
                                      "ann": {"network": "the NIR graph's conv and linear layers", "macs": ann_macs}},
-        "energy": _energy_rows(energy),
-        "energy_constants_pj": ENERGY_PJ, "sram_pj": sram_pj,
-        "break_even_rate": {"measured": {"chip": rate_chip}, **chip_break_even(models, energy, rate_chip)},
-        "chip_mapping": chip_mapping(models, costs),
-        "chip_ranges": chip_ranges(models, energy),
-        "chip": program_summary(program),
+        **chip_sections(program, models, costs, energy, rate_chip, sram_pj),
     }
     return report, models
+
+
+def chip_sections(program: Program, models: dict, costs: dict, energy: dict, rate_chip: float,
+                  sram_pj: float) -> dict:
+    """The report's closing sections for a network and no PyTorch model beside it: energy rows,
+    constants, break-even rates, the chips' placement and ranges, the program's summary."""
+    return {"energy": energy_rows(energy), "energy_constants_pj": ENERGY_PJ, "sram_pj": sram_pj,
+            "break_even_rate": {"measured": {"chip": rate_chip}, **chip_break_even(models, energy, rate_chip)},
+            "chip_mapping": chip_mapping(models, costs), "chip_ranges": chip_ranges(models, energy),
+            "chip": program_summary(program)}
 
 
 def divergence_report(ev: Evaluation) -> dict:
@@ -277,7 +289,7 @@ def divergence_report(ev: Evaluation) -> dict:
                     "checkpoint vs folded float graph, folded float graph vs chip (simulate/divergence.py)"}
 
 
-def _energy_rows(energy: dict) -> dict:
+def energy_rows(energy: dict) -> dict:
     return {k: {kk: v[kk] for kk in ("label", "network", "pj", "terms", "split_pj") if kk in v}
             for k, v in energy.items()}
 
@@ -296,17 +308,22 @@ def price(program, chip: ChipAccumulator, profiles: dict) -> tuple[dict, dict]:
 
 def write_report(out: Path, report: dict, models: dict) -> None:
     """report.json, report.md and the plots into `out`, all or none (atomic_write_set): firing
-    rates, divergence, energy and the chips' utilisation, and for a checkpoint's report accuracy."""
+    rates, energy and the chips' utilisation; divergence where a float network ran beside the
+    chip; accuracy for a checkpoint's report.  The kind is told by what the report is of:
+    "checkpoint", "nir" (a graph alone) or "netx" (a lava-dl netx file, the chip alone)."""
     rates, energy = report["firing_rates"], report["energy"]
-    out, graph_only = Path(out), "nir" in report and "checkpoint" not in report
-    extra = {} if graph_only else {
-        out / "accuracy.png": lambda tmp: plots.accuracy(tmp, *accuracy_bars(report), report["samples"])}
-    md = graph_markdown(report) if graph_only else markdown(report)
+    out = Path(out)
+    kind = "checkpoint" if "checkpoint" in report else "netx" if "netx" in report else "nir"
+    extra = {}
+    if kind == "checkpoint":
+        extra[out / "accuracy.png"] = lambda tmp: plots.accuracy(tmp, *accuracy_bars(report), report["samples"])
+    if kind != "netx":
+        extra[out / "divergence.png"] = lambda tmp: plots.divergence(tmp, report["divergence"]["layers"])
+    md = {"checkpoint": markdown, "nir": graph_markdown, "netx": netx_markdown}[kind](report)
     atomic_write_set({
         **extra,
         out / "firing_rates.png": lambda tmp: plots.firing_rates(
             tmp, list(rates), [v["chip"] for v in rates.values()], [v["float"] for v in rates.values()]),
-        out / "divergence.png": lambda tmp: plots.divergence(tmp, report["divergence"]["layers"]),
         out / "energy.png": lambda tmp: plots.energy(tmp, energy),
         out / "chip_utilisation.png": lambda tmp: plots.utilisation(
             tmp, {profile.label: mapping.utilisation() for profile, mapping, _ in models.values()}),
@@ -336,7 +353,7 @@ def program_summary(program) -> dict:
     return {"depth": program.depth, "steps_per_sample": program.steps,
             "relay_layers": sum(l.relay for l in program.neurons.values()),
             "delayed_synapse_layers": sum(s.delay > 0 for s in program.synapses.values()),
-            "clipped_values": program.report["clips"]}
+            "clipped_values": program.report.get("clips", 0)}   # a netx program: none (its integers as written)
 
 
 def dynamic_attention(ckpt: dict) -> dict | None:

@@ -256,6 +256,32 @@ def graph_markdown(r: dict) -> str:
     return "\n".join(lines + chip_markdown(r))
 
 
+def netx_markdown(r: dict) -> str:
+    """report.md for a lava-dl netx file (simulate/report_netx.py): the chip alone."""
+    acc, c = r["accuracy"], r["operations_per_inference"]["chip"]
+    lines = [f"# spikefold report: {r['netx']} on {r['inputs']}", "",
+             f"Made by `{r['command']}` in {r['seconds']} s. {r['samples']} samples, T = {r['timesteps']} steps "
+             f"({r['steps']} per sample as lava-dl runs the file). A lava-dl netx file: its integer weights and "
+             "parameters are the program (no requantisation), and it carries no float network, so there is no "
+             "float accuracy, agreement or divergence here.", "", "## Accuracy", "",
+             "No labels given: predictions only (argmax of the readout summed over every step, as lava-dl's "
+             "tutorials read it)." if acc is None else
+             f"Chip (Loihi fixed point, bit-accurate simulator, as lava-dl runs the file): {acc['chip']:.2f}% "
+             "(argmax of the readout summed over every step).", "",
+             "## Firing rates (spikes per neuron per step)", "", "| layer | chip |", "|---|---|"]
+    lines += [f"| {k} | {v['chip']:.4f} |" for k, v in r["firing_rates"].items()]
+    lines += ["", "![firing rates](firing_rates.png)", "", "## Operations and energy per inference", "",
+              f"Chip, as deployed ({c['as_deployed']['steps']} steps): {c['as_deployed']['synaptic_events']:,.0f} "
+              f"synaptic events, {c['as_deployed']['neuron_updates']:,.0f} neuron updates; streamed: "
+              f"{c['streamed']['synaptic_events']:,.0f} and {c['streamed']['neuron_updates']:,.0f} "
+              f"({streamed_run(c)}). ANN baseline: {r['operations_per_inference']['ann']['macs']:,.0f} MACs "
+              "(the file's dense and conv layers). The syops-counter and NeuroBench conventions need a PyTorch "
+              "network.", "", "| convention | counted on | energy |", "|---|---|---|"]
+    lines += [f"| {v['label']} | {v['network']} | {v['pj'] / 1e6:.4g} µJ |" for v in r["energy"].values()]
+    lines += ["", "![energy](energy.png)", ""]
+    return "\n".join(lines + chip_markdown(r))
+
+
 def divergence_markdown(r: dict) -> list:
     """The per-layer spike agreement table and where the chip first parts from the float graph."""
     d = r["divergence"]

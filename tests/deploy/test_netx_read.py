@@ -261,3 +261,27 @@ def test_commands_take_a_netx_file(tmp_path, capsys):
     for flags, why in ((["--reset-offset", "2"], "without --reset-interval"), (["--stream"], "--stream: ")):
         status, _, err = cli(capsys, to_lava.main, net, *common[:4], *flags)
         assert status == 2 and err.count("\n") == 1 and why in err, (flags, err)
+
+
+def test_the_report_of_a_netx_file_is_the_chip_alone(tmp_path, capsys):
+    """simulate/report.py --nir network.net: the file's program on the inputs, its accuracy and
+    predictions as simulate/run.py makes them, counts, placement and energy on every chip profile,
+    and no float figures (a netx file carries no float network)."""
+    import json
+    from spikefold.simulate import report, run as run_
+    from spikefold.simulate.report_build import NETX_OUTPUTS
+    net = write_net(tmp_path / "small.net")
+    x = np.random.default_rng(1).integers(0, 40, (6, 4, 5, 6))
+    np.savez(tmp_path / "in.npz", x=x, y=np.array([0, 1, 1, 0, 1, 0]))
+    common = ["--inputs", tmp_path / "in.npz", "--timesteps", "10", "--reset-interval", "6", "--reset-offset", "1"]
+    status, out, err = cli(capsys, report.main, "--nir", net, *common, "--quiet", "--out", tmp_path / "rep")
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == sorted(NETX_OUTPUTS)
+    r = json.loads((tmp_path / "rep" / "report.json").read_text())
+    status, ran, _ = cli(capsys, run_.main, net, *common)
+    assert f"chip simulator {r['accuracy']['chip']:.2f}%" in ran
+    assert r["netx"] == str(net) and "divergence" not in r and set(r["accuracy"]) == {"chip"}
+    assert r["operations_per_inference"]["ann"]["macs"] > 0 and r["samples"] == 6
+    assert {"loihi", "loihi2"} <= set(r["chip_mapping"]) and r["energy"]["loihi2_deployed"]["pj"] > 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "carries no float network" in md and "Loihi 2" in md and "chip alone" in out
