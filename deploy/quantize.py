@@ -237,6 +237,7 @@ def _readout(graph: Graph, syn: dict, readouts: list, synapses: dict, start: dic
     report = {"scale": c_out, "weights_clipped": 0}
     last = max(start[syn[ro][0]] for ro in readouts)     # earlier readout inputs wait in their axons
     for ro in readouts:
+        _delay(graph, ro)                        # a delay no chip holds, first: the plainer reason
         if getattr(graph.nodes[ro], "bias_delay", 0) and np.any(graph.nodes[ro].bias):
             raise ValueError(f"node {ro}: a Delay after the readout layer holds its bias back, and the readout's "
                              f"bias is added on every step; put the Delay before the layer")
