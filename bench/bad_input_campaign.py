@@ -392,6 +392,69 @@ def paths(fx):
                "", status=0, files=files, stated="accuracy:")
 
 
+def records(fx):
+    """Forged records inside a checkpoint: a `static` record (a STAA frozen in training) whose
+    figures the report would print, of the wrong type or out of range."""
+    forged = (("test_acc", float("nan")), ("test_acc", True), ("test_acc", 1e308), ("test_acc", -50.0),
+              ("epoch", -3), ("epoch", 1000), ("epoch", 10 ** 18), ("frozen_test_acc", "abc"),
+              ("calibration_samples", -1), ("folds", "none"))
+    for key, value in forged:
+        def edit(c, key=key, value=value):
+            c["static"] = {"epoch": 1, "test_acc": 50.0, "calibration_samples": 8, "folds": [], key: value}
+        for cmd in ("report", "to_nir"):
+            yield Case("records", f"static.{key} = {value!r} -> {cmd}", cmd, ["{w}/bad.pt"], f"static.{key}",
+                       files={"bad.pt": ckpt_edit(fx, edit)})
+
+
+def nir_integers(fx):
+    """NIR fields that must be whole numbers (conv stride, padding, dilation) given fractions,
+    and chip figures so large the plots and prices overflow."""
+    import nir
+
+    def conv(field_name, value):
+        def edit(g):
+            setattr(_first(g, nir.Conv2d), field_name, np.array([value, value]))
+        return edit
+    for field_name, value in (("dilation", 1.5), ("stride", 1.5), ("padding", 0.7)):
+        for cmd in ("run", "map"):
+            yield Case("nir-integers", f"conv {field_name} {value} -> {cmd}", cmd, ["{w}/bad.nir"], field_name,
+                       files={"bad.nir": nir_edit(fx, conv(field_name, value))})
+    for item in ("synop_pj=1e308", "static_mw_per_chip=1e308", "synop_ns=1e308"):
+        yield Case("nir-integers", f"--chip-param {item} -> report", "report",
+                   ["--nir", "{w}/m.nir", "--samples", "2", "--quiet", "--chip-param", item], item.split("=")[0],
+                   files={"m.nir": fx["nir"]})
+
+
+def valid_inputs(fx):
+    """Valid graphs that once crashed: run on the chip simulator and on Lava, which must agree."""
+    import nir
+    rng = np.random.default_rng(3)
+    lif = lambda n, th=1.0: nir.LIF(tau=np.full(n, 5e-3), r=np.ones(n), v_leak=np.zeros(n),
+                                    v_threshold=np.full(n, th), v_reset=np.zeros(n))
+
+    def graph(nodes):
+        names = list(nodes)
+        return lambda path: nir.write(path, nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:]))))
+    x = npz(x=rng.uniform(0, 4, (3, 70, 6)).astype(np.float32))
+    argv = ["{w}/g.nir", "--dt", "1e-3", "--inputs", "{w}/x.npz", "--samples", "3"]
+    said = {"run": "predictions", "to_lava": "readout identical on 3/3"}     # Lava and the simulator agree
+    for label, delay in (("a Delay of 62 before the readout", np.full(8, 62)),
+                         ("per-neuron delays 0..7 before the readout", np.arange(8) % 8)):
+        g = graph({"input": nir.Input(np.array([6])), "fc1": nir.Affine(rng.normal(0, 1, (8, 6)), np.zeros(8)),
+                   "n1": lif(8), "delay": nir.Delay(delay * 1e-3),
+                   "fc2": nir.Affine(rng.normal(0, 1, (3, 8)), np.zeros(3)), "output": nir.Output(np.array([3]))})
+        for cmd in said:
+            yield Case("valid-inputs", f"{label} -> {cmd}", cmd, argv, "", status=0, files={"g.nir": g, "x.npz": x},
+                       stated=said[cmd])
+    g = graph({"input": nir.Input(np.array([6])), "n0": lif(6, 0.5), "fc": nir.Affine(rng.normal(0, 1, (3, 6)),
+                                                                                    np.zeros(3)),
+               "n1": lif(3), "output": nir.Output(np.array([3]))})
+    spikes = npz(x=(rng.random((3, 10, 6)) < 0.4).astype(np.float32))
+    for cmd in said:
+        yield Case("valid-inputs", f"spikes straight into a LIF -> {cmd}", cmd, argv, "", status=0,
+                   files={"g.nir": g, "x.npz": spikes}, stated=said[cmd])
+
+
 def silent(fx):
     """Runs once accepted in silence: now refused, or their result says what happened."""
     x = fx["x"]
@@ -409,7 +472,8 @@ def silent(fx):
 
 CLASSES = {"arrays": arrays, "chip-params": chip_params, "sizes": sizes, "configs": configs,
            "device-outputs": device_outputs, "full-disk": full_disk, "early-interrupt": early_interrupt,
-           "signals": signals, "resumes": resumes, "caches": caches, "paths": paths, "silent": silent}
+           "signals": signals, "resumes": resumes, "caches": caches, "paths": paths, "records": records,
+           "nir-integers": nir_integers, "valid-inputs": valid_inputs, "silent": silent}
 
 
 # --- running a case ---------------------------------------------------------------------------

@@ -24,7 +24,8 @@ _spec.loader.exec_module(campaign)
 
 # every class, a spread of its cases (the bench runs them all)
 SAMPLE = {"arrays": 7, "chip-params": 3, "sizes": 5, "configs": 4, "device-outputs": 3, "full-disk": 3,
-          "early-interrupt": 3, "signals": 3, "resumes": 2, "caches": 2, "paths": 2, "silent": 4}
+          "early-interrupt": 3, "signals": 3, "resumes": 2, "caches": 2, "paths": 2,
+          "records": 2, "nir-integers": 2, "valid-inputs": 2, "silent": 4}
 
 
 @pytest.fixture(scope="module")
