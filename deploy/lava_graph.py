@@ -60,7 +60,12 @@ from spikefold.chip.program import Program  # noqa: E402
 from spikefold.chip.host import host_currents  # noqa: E402
 from spikefold.common.atomic import signals_held  # noqa: E402
 
-_QUIET_CHILDREN = False      # set while a Lava runtime may fork its processes (`running`)
+_QUIET_CHILDREN = 0          # > 0 while a Lava runtime may fork its processes (`running`, nested)
+try:                         # resolved here, not in the child: a dlopen after fork is not safe
+    import ctypes
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
 
 
 def _quiet_child():
@@ -70,11 +75,8 @@ def _quiet_child():
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)                                      # PR_SET_PDEATHSIG
 
 
 os.register_at_fork(after_in_child=_quiet_child)
@@ -106,9 +108,10 @@ def _tear_down(proc) -> None:
 def start(proc, run_cfg) -> None:
     """Compile `proc`'s graph for `run_cfg` and start Lava's runtime (its processes), once, as the
     first proc.run would (call it just before that run: Vars' `init` values are read here).
-    Ctrl-C and SIGTERM are held while the runtime forks its processes (a second or two): arriving
-    inside multiprocessing's bookkeeping (its at-fork hooks, a Finalize half made) they would be
-    swallowed, or leave a traceback at exit."""
+    Ctrl-C and SIGTERM are held while the runtime forks its processes and waits for each to
+    report it is built (seconds): arriving inside multiprocessing's bookkeeping (its at-fork
+    hooks, a Finalize half made) they would be swallowed, or leave a traceback at exit.  A second
+    Ctrl-C acts at once (spikefold.common.cli.signals_deferred), should a process never report."""
     if proc.runtime is None:
         executable = proc.compile(run_cfg)
         with signals_held():
@@ -122,7 +125,7 @@ def running(proc):
     error, Ctrl-C or SIGTERM alike, so a command that is interrupted ends within seconds with none
     of Lava's processes left."""
     global _QUIET_CHILDREN
-    _QUIET_CHILDREN = True
+    _QUIET_CHILDREN += 1
     try:
         yield proc
         if proc.runtime is not None and proc.runtime._is_started:
@@ -132,7 +135,7 @@ def running(proc):
             _tear_down(proc)
         raise
     finally:
-        _QUIET_CHILDREN = False
+        _QUIET_CHILDREN -= 1
 
 
 def to_lava(a: np.ndarray) -> np.ndarray:

@@ -85,7 +85,8 @@ def main(argv=None) -> int:
                 try:     # interrupted or failed run leaves no file
                     lava_v.append(run_in_netx(tmp, program, x[:k]))
                 except (ValueError, OSError) as e:
-                    raise _LavaFailed(f"{out}: lava-dl netx: {str(e).splitlines()[0]}") from None
+                    why = str(e).splitlines()[0].replace(str(tmp), str(out))   # the file the user named
+                    raise _LavaFailed(f"{out}: lava-dl netx: {why}") from None
         atomic_write(out, write)
     except (NIRFormatError, _LavaFailed) as e:
         fail(str(e))

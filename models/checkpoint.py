@@ -175,6 +175,8 @@ def resume_configs(path, given: dict) -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig.from_dict(ckpt["model_config"])
     recorded = {**asdict(TrainConfig()), **{k: v for k, v in ckpt.get("train_config", {}).items() if k in TRAIN_FIELDS},
                 **asdict(model)}
+    if ckpt.get("static") is not None:       # the static phase froze the attention it was given as dynamic
+        recorded["staa_attention"] = "dynamic"
     for name, value in sorted(given.items()):
         if name in recorded and name not in RESUMABLE and not _same(value, recorded[name]):
             flag = "--" + name.replace("_", "-")

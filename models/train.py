@@ -167,6 +167,11 @@ def _restore(ckpt: dict, path: str, mcfg: ModelConfig, tcfg: TrainConfig, model:
         model = build_model(ModelConfig.from_dict(ckpt["model_config"])).to(device)
         optimizer, scheduler = make_optimizer(model, tcfg, static=True)
     model.load_state_dict(ckpt["state_dict"])
+    saved, ours = len(ckpt["optimizer"].get("param_groups", ())), len(optimizer.param_groups)
+    if saved != ours:        # FSTA's scalars have had their own group since issue 40
+        raise CheckpointError(f"{path}: its optimiser state holds {saved} parameter groups, this spikefold's "
+                              f"optimiser {ours} (a checkpoint written before FSTA's scalars got their own "
+                              f"learning rate): it cannot be resumed; train it again")
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
     scheduler.T_max = tcfg.static_epochs if frozen is not None else tcfg.epochs   # more epochs asked

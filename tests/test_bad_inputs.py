@@ -250,6 +250,18 @@ def test_resume_takes_the_checkpoints_config_and_the_options_it_may_change(good)
         {k: v for k, v in ckpt["train_config"].items() if k not in ("epochs", "threads")}
 
 
+def test_resume_past_the_freeze_accepts_the_attention_it_was_trained_with(good, tmp_path):
+    """The static phase records staa_attention "static"; the command that trained it said
+    "dynamic" (the default), and saying it again on --resume is no change."""
+    from spikefold.models.checkpoint import resume_configs
+    ckpt = torch.load(good / "ckpt.pt", weights_only=True)
+    ckpt["model_config"]["staa_attention"] = "static"
+    ckpt["static"] = {"epoch": 1, "test_acc": 50.0, "calibration_samples": 8, "folds": []}
+    torch.save(ckpt, tmp_path / "frozen.pt")
+    mcfg, _ = resume_configs(tmp_path / "frozen.pt", {"staa_attention": "dynamic", "epochs": 9})
+    assert mcfg.staa_attention == "static"
+
+
 @pytest.mark.parametrize("record", ["optimizer", "scheduler", "epoch", "metrics"])
 def test_resume_of_a_checkpoint_without_its_records_is_refused(good, tmp_path, capsys, record):
     ckpt = torch.load(good / "ckpt.pt", weights_only=True)

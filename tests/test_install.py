@@ -3,11 +3,11 @@ documented second step for the Lava pair, in a fresh virtual environment (torch 
 constraints file, so nothing can pull another torch); then the four stages and the main commands
 import from the installed package, which adds one top-level import name, `spikefold`.
 
-The fresh environment borrows what this one already installed (links to its site-packages, less
-spikefold's own install, on the new path by a .pth file): pip resolves pyproject.toml's
-dependencies and the constraints against those versions, fetches anything missing and builds and
-installs spikefold itself, without copying 6 GB of torch.  SPIKEFOLD_INSTALL_TEST=full installs
-everything from scratch instead (about a minute and a half more)."""
+The fresh environment borrows torch and its CUDA wheels from this one (links to them, on the new
+path by a .pth file): pip resolves pyproject.toml's dependencies and the constraints against that
+torch, installs every other dependency and the Lava pair into the new environment as a user's pip
+would, and builds and installs spikefold, without copying 6 GB of torch.
+SPIKEFOLD_INSTALL_TEST=full installs torch from scratch too (about a minute and a half more)."""
 import os
 import shutil
 import subprocess
@@ -30,14 +30,17 @@ def test_pip_install_then_the_lava_step_gives_working_imports(tmp_path):
         shutil.rmtree(venv, ignore_errors=True)
 
 
+BORROWED = ("torch", "functorch", "nvidia", "triton")     # torch, torchvision and their CUDA wheels: 6 GB
+
+
 def _borrow_installed(venv: Path) -> None:
-    """Put links to this environment's installed distributions on `venv`'s path, spikefold's own
-    (editable) install left out, so that only spikefold is built and installed there."""
+    """Put links to this environment's torch (and torchvision, and the CUDA wheels they pull) on
+    `venv`'s path; everything else is installed there by pip."""
     here = Path(sysconfig.get_paths()["purelib"])
     shelf = venv / "borrowed"
     shelf.mkdir()
     for entry in here.iterdir():
-        if not (entry.name.startswith(("spikefold", "__editable__")) or entry.suffix == ".pth"):
+        if entry.name.lower().startswith(BORROWED):
             (shelf / entry.name).symlink_to(entry)
     (next((venv / "lib").glob("python3*/site-packages")) / "borrowed.pth").write_text(f"{shelf}\n")
 

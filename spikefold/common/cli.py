@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import copy
 import dataclasses
-import errno
 import functools
 import os
 import signal
@@ -30,14 +29,29 @@ class InputError(ValueError):
     """Bad input; str(e) is one line naming the file (or option) and the problem."""
 
 
-def _stdout_failed(e: OSError) -> bool:
-    """Was `e` stdout failing (a full device, a closed pipe: a write error naming no file; files
-    are written through spikefold.common.atomic, which names them)?  If so, stdout is pointed at
-    /dev/null so that Python's exit does not try it again."""
-    if e.errno not in (errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG) or e.filename is not None:
-        return False
-    sys.stdout = open(os.devnull, "w")
-    return True
+class _Stdout:
+    """sys.stdout while a command runs: the same stream, remembering the error its own write or
+    flush raised (a full device, a closed pipe), so that only that error is called stdout's."""
+
+    def __init__(self, stream):
+        self._stream, self.failed = stream, None
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            self.failed = e
+            raise
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except OSError as e:
+            self.failed = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _close_bars() -> None:
@@ -93,9 +107,10 @@ _DEFERRED = {"depth": 0, "pending": None}
 
 @contextlib.contextmanager
 def signals_deferred():
-    """Ctrl-C and SIGTERM that arrive inside the block act at its end (main thread only).  Blocking
-    the signals (pthread_sigmask) is not enough where other threads exist: the kernel hands the
-    signal to one of them and Python still runs the handler in the main thread, anywhere."""
+    """Ctrl-C and SIGTERM that arrive inside the block act at its end (main thread only); a second
+    one while the first waits acts at once (a block that hangs can always be left).  Blocking the
+    signals (pthread_sigmask) is not enough where other threads exist: the kernel hands the signal
+    to one of them and Python still runs the handler in the main thread, anywhere."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -103,9 +118,10 @@ def signals_deferred():
     try:
         yield
     finally:
+        pending = None
+        if _DEFERRED["depth"] == 1:              # the outermost block: what waited acts now
+            pending, _DEFERRED["pending"] = _DEFERRED["pending"], None
         _DEFERRED["depth"] -= 1
-        pending = _DEFERRED["pending"] if not _DEFERRED["depth"] else None
-        _DEFERRED["pending"] = None if pending else _DEFERRED["pending"]
         if pending is not None:
             raise Terminated if pending == signal.SIGTERM else KeyboardInterrupt
 
@@ -117,8 +133,8 @@ def _on_signal(signum, frame) -> None:
     KeyboardInterrupt (Terminated), which `command` turns into one line after the `finally`
     blocks ran."""
     term = signum == signal.SIGTERM
-    if _DEFERRED["depth"]:
-        _DEFERRED["pending"] = _DEFERRED["pending"] or signum
+    if _DEFERRED["depth"] and _DEFERRED["pending"] is None:
+        _DEFERRED["pending"] = signum
         return
     if not _in_import(frame):
         raise Terminated if term else KeyboardInterrupt
@@ -146,7 +162,8 @@ def guard_interrupts() -> None:
 
 def command(main):
     """Decorate a command's main(argv): InputError -> one line and exit 2; Ctrl-C -> one line
-    and exit 130 (what a shell user expects), never a traceback.  (A write that fails, a full disk
+    and exit 130, SIGTERM 143 (what a shell user expects), stdout that cannot be written (a full
+    device) -> one line and exit 2; never a traceback.  (A write that fails, a full disk
     or a read-only directory, is an InputError naming the path: spikefold.common.atomic.)"""
     @functools.wraps(main)
     def wrapped(*args, **kwargs):
@@ -154,6 +171,8 @@ def command(main):
         previous = {sig: signal.getsignal(sig) for sig in _HANDLED} if main_thread else {}
         guard_interrupts()
         WRITTEN.clear()
+        _DEFERRED["pending"] = None
+        out = sys.stdout = _Stdout(sys.stdout)
         try:
             status = main(*args, **kwargs)
             sys.stdout.flush()
@@ -161,14 +180,17 @@ def command(main):
         except InputError as e:
             fail(str(e))
         except OSError as e:
-            if not _stdout_failed(e):
+            if e is not out.failed:
                 raise
+            out._stream = open(os.devnull, "w")      # Python's exit must not try it again
             fail(f"stdout: cannot write ({os.strerror(e.errno).lower() if e.errno else e})")
         except Terminated:
             fail(stopped(TERMINATED), 143)
         except KeyboardInterrupt:
             fail(stopped(INTERRUPTED), 130)
         finally:
+            if sys.stdout is out:
+                sys.stdout = out._stream             # /dev/null after stdout failed
             for sig, handler in previous.items():
                 if handler is not None:
                     signal.signal(sig, handler)

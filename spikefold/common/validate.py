@@ -102,10 +102,11 @@ TMP_ROOM = 40                     # what a temporary beside the output adds to i
 def _fits_the_filesystem(out: Path) -> None:
     """A name or path longer than the filesystem takes, refused before any work (shown shortened)."""
     shown = str(out) if len(str(out)) <= 80 else f"{str(out)[:60]}...{str(out)[-16:]}"
-    for part in out.parts:
-        if len(os.fsencode(part)) > NAME_MAX - TMP_ROOM:
-            raise InputError(f"{shown}: a name of {len(os.fsencode(part))} bytes, over the {NAME_MAX - TMP_ROOM} a "
-                             f"file name may have here ({NAME_MAX}, less room for the temporary written beside it)")
+    for part in out.parts:      # the output's own name gets a temporary's suffix beside it
+        room = NAME_MAX - (TMP_ROOM if part == out.name else 0)
+        if len(os.fsencode(part)) > room:
+            raise InputError(f"{shown}: a name of {len(os.fsencode(part))} bytes, over the {room} a file name may "
+                             f"have here ({NAME_MAX}{', less room for the temporary written beside it' * (room < NAME_MAX)})")
     size = len(os.fsencode(str(out.absolute())))
     if size > PATH_MAX - TMP_ROOM:
         raise InputError(f"{shown}: a path of {size:,} bytes, over the {PATH_MAX - TMP_ROOM:,} a path may have here")
