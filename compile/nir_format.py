@@ -27,7 +27,7 @@ import json
 import nir
 import numpy as np
 
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 
 SPIKE_RULE = "v >= v_threshold"
 DISCRETISATION = {

@@ -30,7 +30,7 @@ from spikefold.compile.nir_read import check_values, from_nir
 from spikefold.compile.nir_rewrite import LINEAR, NEURONS
 from spikefold.compile.nir_write import to_nir
 from spikefold.common import validate
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 
 __all__ = ["DISCRETISATION", "DT", "DT_HELP", "FOREIGN_RULE", "KNOWN_TYPES", "LINEAR", "NEURONS", "NIR_OWN_KEYS",
            "NIRFormatError", "SPIKE_RULE", "from_nir", "read_nir", "save_nir", "spikefold_metadata", "to_nir",

@@ -43,7 +43,7 @@ import importlib.util
 import multiprocessing
 import sys
 
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 
 LAVA = importlib.util.find_spec("lava") is not None
 LAVA_MISSING = ("Lava is not installed: it is the optional `lava` extra (lava-nc 0.10.0, lava-dl 0.6.0; "

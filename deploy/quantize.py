@@ -32,7 +32,7 @@ from spikefold.compile.passes import fold_avgpool, fold_neuron_gain, materialize
 from spikefold.compile.nodes import LI, SYNAPTIC, Conv2d, Flatten, Input, LIF, Linear, Output, per_channel
 from spikefold.chip.program import HostLayer, NeuronLayer, Program, SynapseLayer
 from spikefold.chip.weights import lava_weights, sign_mode, weight_bound
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 from spikefold.chip.formats import (MAX_DELAY, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, DU_MAX,
                                 DV_MAX, SPARSE_MAX_DENSITY, VTH_MAX)
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from spikefold.common import validate
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 from spikefold.compile.graph import Graph
 from spikefold.compile.nodes import Input
 from spikefold.deploy.added_nodes import spikes_on_chip

@@ -30,7 +30,7 @@ import torch
 
 from spikefold.common import validate
 from spikefold.common.atomic import atomic_write
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 from spikefold.models.backbones import build_model
 from spikefold.models.config import ModelConfig, TrainConfig
 

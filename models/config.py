@@ -12,7 +12,7 @@ from spikefold.models.data.registry import DATASETS
 from spikefold.models.staa_lif import ATTENTION
 from spikefold.models.surrogate import SURROGATES
 
-from spikefold.common.cli import require
+from spikefold.common.errors import require
 from spikefold.common.validate import MAX_TIMESTEPS
 
 

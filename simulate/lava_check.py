@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from spikefold.chip.program import Program
-from spikefold.common.cli import InputError
+from spikefold.common.errors import InputError
 from spikefold.compile.executor import GraphNet
 from spikefold.compile.graph import Graph
 from spikefold.deploy.quantize import quantize

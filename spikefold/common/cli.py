@@ -24,9 +24,8 @@ import sys
 import threading
 import typing
 
+from spikefold.common.errors import InputError, require  # noqa: F401 - the commands' names for them
 
-class InputError(ValueError):
-    """Bad input; str(e) is one line naming the file (or option) and the problem."""
 
 
 class _Stdout:
@@ -272,9 +271,3 @@ def pick(cls, args: argparse.Namespace, **fixed):
     values = {k: v for k, v in vars(args).items() if k in names and v is not None}
     values.update(fixed)
     return cls(**values)
-
-
-def require(ok: bool, message: str) -> None:
-    """Raise InputError(message) unless ok (for dataclass __post_init__ range checks)."""
-    if not ok:
-        raise InputError(message)
