@@ -275,7 +275,6 @@ class LavaNetwork:
         return ro.astype(np.int64), spikes
 
 
-
 def run_lava_stream(program: Program, x: torch.Tensor, record_spikes: bool = False):
     """The B samples of x streamed back to back (period T): readout activations (T, B, K) int64,
     sample k's from steps depth + k T on, and, if asked, each layer's spikes over its own window

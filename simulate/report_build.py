@@ -248,12 +248,8 @@ def graph_report(ev: Evaluation, graph: Graph, program: Program, profiles: dict,
                    for k in own(Conv2d, Linear))
     outputs = sum(int(np.prod(graph.nodes[k].shape)) for k in own(LIF)) * T
     models, costs = price(program, ev.chip, profiles)
-    totals = dict.fromkeys(("syops_macs", "syops_acs", "nb_macs", "nb_acs"), 0.0)
-    energy = energies({**totals, "ann_macs": ann_macs, "outputs": outputs}, T, costs, sram_pj)
-    for k in ("syops_45nm", "effective_45nm", "memory_45nm"):   # need a PyTorch network to count on
-        energy.pop(k)
-    for k in ANN_BASELINES:
-        energy[k]["network"] = "the NIR graph's conv and linear layers as an ANN"
+    energy = energies_without_a_model(ann_macs, outputs, T, costs, sram_pj,
+                                      "the NIR graph's conv and linear layers as an ANN")
     layers = [k for k, l in program.neurons.items() if not l.relay]
     rates, rate_chip = ev.chip.rates(), ev.chip.mean_rate()
     info = graph.meta.get("nir", {})
@@ -270,6 +266,20 @@ def graph_report(ev: Evaluation, graph: Graph, program: Program, profiles: dict,
         **chip_sections(program, models, costs, energy, rate_chip, sram_pj),
     }
     return report, models
+
+
+def energies_without_a_model(ann_macs: int, outputs: int, T: int, costs: dict, sram_pj: float,
+                             network: str) -> dict:
+    """energies() for a network with no PyTorch model beside it (a NIR graph, a netx file): the
+    chip's rows and the ANN baselines counted on `network` (ann_macs MACs, `outputs` activations
+    over T steps); the syops-counter, NeuroBench and memory-aware SNN rows need a model, so none."""
+    totals = dict.fromkeys(("syops_macs", "syops_acs", "nb_macs", "nb_acs"), 0.0)
+    energy = energies({**totals, "ann_macs": ann_macs, "outputs": outputs}, T, costs, sram_pj)
+    for k in ("syops_45nm", "effective_45nm", "memory_45nm"):
+        energy.pop(k)
+    for k in ANN_BASELINES:
+        energy[k]["network"] = network
+    return energy
 
 
 def chip_sections(program: Program, models: dict, costs: dict, energy: dict, rate_chip: float,

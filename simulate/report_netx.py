@@ -21,9 +21,8 @@ from spikefold.chip.horowitz import ENERGY_PJ
 from spikefold.chip.program import Program
 from spikefold.common import distributed
 from spikefold.deploy.samples import Samples
-from spikefold.simulate.counters.energy import ANN_BASELINES, energies
 from spikefold.simulate.evaluate import Evaluation, evaluate
-from spikefold.simulate.report_build import chip_sections, price, write_report
+from spikefold.simulate.report_build import chip_sections, energies_without_a_model, price, write_report
 
 NETWORK = "the netx file's dense and conv layers as an ANN"
 
@@ -41,12 +40,7 @@ def netx_report(ev: Evaluation, program: Program, profiles: dict, sram_pj: float
     T, n, macs = program.timesteps, ev.n, program_macs(program)
     models, costs = price(program, ev.chip, profiles)
     outputs = sum(int(np.prod(l.shape)) for l in program.neurons.values()) * T
-    totals = dict.fromkeys(("syops_macs", "syops_acs", "nb_macs", "nb_acs"), 0.0)
-    energy = energies({**totals, "ann_macs": macs, "outputs": outputs}, T, costs, sram_pj)
-    for k in ("syops_45nm", "effective_45nm", "memory_45nm"):   # need a PyTorch network to count on
-        energy.pop(k)
-    for k in ANN_BASELINES:
-        energy[k]["network"] = NETWORK
+    energy = energies_without_a_model(macs, outputs, T, costs, sram_pj, NETWORK)
     rates, rate_chip = ev.chip.rates(), ev.chip.mean_rate()
     acc = ev.accuracy()
     report = {

@@ -27,7 +27,6 @@ import typing
 from spikefold.common.errors import InputError, require  # noqa: F401 - the commands' names for them
 
 
-
 class _Stdout:
     """sys.stdout while a command runs: the same stream, remembering the error its own write or
     flush raised (a full device, a closed pipe), so that only that error is called stdout's."""
@@ -35,19 +34,18 @@ class _Stdout:
     def __init__(self, stream):
         self._stream, self.failed = stream, None
 
-    def write(self, text):
+    def _remembered(self, call, *args):
         try:
-            return self._stream.write(text)
+            return call(*args)
         except OSError as e:
             self.failed = e
             raise
 
+    def write(self, text):
+        return self._remembered(self._stream.write, text)
+
     def flush(self):
-        try:
-            return self._stream.flush()
-        except OSError as e:
-            self.failed = e
-            raise
+        return self._remembered(self._stream.flush)
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
